@@ -1,0 +1,74 @@
+# vigil - a plain Makefile (STYLE.md habit 11).
+#   make            build build/vigil (dynamic, for development and faketime)
+#   make check      -Werror build, unit tests, integration tests, summary line
+#   make unit       unit tests only
+#   make it         integration tests only (needs PostgreSQL 15, see tests/it/lib.sh)
+#   make demo       the demo of README.md
+#   make asan       build with AddressSanitizer/UBSan into build-asan/
+#   make static     fully static binary build/vigil-static (for the image)
+#   make deps       install the Debian packages vigil and its tests need
+
+CC      ?= cc
+PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wconversion -Wmissing-prototypes \
+           -Wno-sign-conversion -Wno-format-truncation
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CFLAGS  += -DVIGIL_VERSION='"$(VERSION)"' -DVIGIL_BUILD='"$(GITREV)"'
+
+B       ?= build
+SRC     := $(wildcard src/*.c)
+OBJ     := $(SRC:src/%.c=$(B)/%.o)
+LIBOBJ  := $(filter-out $(B)/main.o,$(OBJ))
+UNITSRC := $(wildcard tests/unit/test_*.c)
+UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
+
+.PHONY: all check unit it demo asan static deps clean bench
+
+all: $(B)/vigil
+
+$(B)/%.o: src/%.c $(wildcard src/*.h) | $(B)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B):
+	mkdir -p $(B)
+
+$(B)/vigil: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+$(B)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIBOBJ)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIBOBJ) $(LDLIBS)
+
+unit: $(UNITBIN)
+	@sh tests/unit/run.sh $(UNITBIN)
+
+it: $(B)/vigil
+	@bash tests/it/run.sh
+
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory WERROR=1 all $(UNITBIN)
+	@bash tests/check.sh $(UNITBIN)
+
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
+
+asan:
+	$(MAKE) B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
+		LDLIBS='$(LDLIBS) -fsanitize=address,undefined' all
+
+deps:
+	@bash scripts/deps.sh
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,196 @@
+/* artifact.c - see artifact.h. */
+#include "artifact.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int artifact_begin(struct artifact *a, const char *dir, const char *base, const char *suffix,
+		   const struct stream_opts *o, mode_t mode, struct err *e)
+{
+	memset(a, 0, sizeof *a);
+	a->fd = -1;
+	a->mode = mode;
+	if (util_fmt(a->dir, sizeof a->dir, e, "%s", dir) < 0 ||
+	    util_fmt(a->base, sizeof a->base, e, "%s", base) < 0 ||
+	    util_fmt(a->suffix, sizeof a->suffix, e, "%s", suffix) < 0 ||
+	    util_fmt(a->tmp_path, sizeof a->tmp_path, e, "%s/" ARTIFACT_TMP_PREFIX "%s%s-XXXXXX", dir,
+		     base, suffix) < 0)
+		return -1;
+	a->fd = mkostemp(a->tmp_path, O_CLOEXEC);
+	if (a->fd < 0) {
+		a->tmp_path[0] = '\0';
+		return err_errno(e, ERR_IO, errno, "cannot create a temporary file in %s", dir);
+	}
+	if (fchmod(a->fd, mode) < 0) {
+		err_errno(e, ERR_IO, errno, "cannot chmod %s", a->tmp_path);
+		artifact_abort(a);
+		return -1;
+	}
+	if (stream_writer_open(&a->w, a->fd, o, e) < 0) {
+		artifact_abort(a);
+		return -1;
+	}
+	return 0;
+}
+
+int artifact_finish(struct artifact *a, struct err *e)
+{
+	struct stream_writer *w = a->w;
+
+	a->w = NULL;
+	if (stream_writer_close(w, &a->st, e) < 0)
+		return -1;
+	if (fsync(a->fd) < 0)
+		return err_errno(e, ERR_IO, errno, "cannot fsync %s", a->tmp_path);
+	if (close(a->fd) < 0) {
+		a->fd = -1;
+		return err_errno(e, ERR_IO, errno, "cannot close %s", a->tmp_path);
+	}
+	a->fd = -1;
+	return 0;
+}
+
+static bool name_taken(const char *dir, const char *name)
+{
+	char p[UTIL_PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s/%s.sha256", dir, name);
+	return lstat(p, &st) == 0;
+}
+
+int artifact_commit(struct artifact *a, struct err *e)
+{
+	char sum[512];
+	int r = 1;
+
+	for (int i = 1; i <= 99 && r == 1; i++) {
+		if (i == 1)
+			snprintf(a->final_name, sizeof a->final_name, "%s%s", a->base, a->suffix);
+		else
+			snprintf(a->final_name, sizeof a->final_name, "%s-%d%s", a->base, i, a->suffix);
+		if (util_fmt(a->final_path, sizeof a->final_path, e, "%s/%s", a->dir, a->final_name) < 0)
+			goto fail;
+		if (name_taken(a->dir, a->final_name))
+			continue;
+		r = util_rename_noreplace(a->tmp_path, a->final_path, e);
+		if (r < 0)
+			goto fail;
+	}
+	if (r != 0) {
+		err_set(e, ERR_IO, "no free name for %s%s in %s", a->base, a->suffix, a->dir);
+		goto fail;
+	}
+	a->tmp_path[0] = '\0';
+	if (util_fsync_dir(a->dir, e) < 0)
+		goto fail_final;
+	snprintf(sum, sizeof sum, "%s  %s\n", a->st.sha256, a->final_name);
+	{
+		char sname[340];
+		snprintf(sname, sizeof sname, "%s.sha256", a->final_name);
+		r = util_write_file_atomic(a->dir, sname, sum, strlen(sum), a->mode, e);
+		if (r == 1)
+			err_set(e, ERR_IO, "%s/%s exists already", a->dir, sname);
+		if (r != 0)
+			goto fail_final;
+	}
+	return 0;
+fail_final:
+	/* A final name without its checksum would break I1: take it back. */
+	unlink(a->final_path);
+	util_fsync_dir(a->dir, NULL);
+	a->final_name[0] = '\0';
+	return -1;
+fail:
+	artifact_abort(a);
+	a->final_name[0] = '\0';
+	return -1;
+}
+
+void artifact_abort(struct artifact *a)
+{
+	if (a->w) {
+		stream_writer_free(a->w);
+		a->w = NULL;
+	}
+	if (a->fd >= 0) {
+		close(a->fd);
+		a->fd = -1;
+	}
+	if (a->tmp_path[0]) {
+		unlink(a->tmp_path);
+		a->tmp_path[0] = '\0';
+	}
+}
+
+int artifact_remove_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char p[UTIL_PATH_MAX];
+		if (!util_starts_with(de->d_name, ARTIFACT_TMP_PREFIX))
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		if (util_rm_rf(p, NULL) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int artifact_check_sha256(const char *path, char hex[65], struct err *e)
+{
+	char sp[UTIL_PATH_MAX], actual[65], *buf = NULL;
+	const char *base = strrchr(path, '/');
+	size_t len;
+	int fd, rc = -1;
+
+	base = base ? base + 1 : path;
+	if (util_fmt(sp, sizeof sp, e, "%s.sha256", path) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, ERR_IO, errno, "cannot open %s", path);
+	if (stream_sha256_fd(fd, actual, NULL, e) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (hex)
+		memcpy(hex, actual, 65);
+	if (util_read_file(sp, 4096, &buf, &len, e) < 0) {
+		e->code = ERR_CORRUPT;
+		err_prefix(e, "checksum file missing");
+		return -1;
+	}
+	/* "<64 hex>  <name>\n" as sha256sum writes it. */
+	if (len < 66 || buf[64] != ' ' || (buf[65] != ' ' && buf[65] != '*')) {
+		err_set(e, ERR_CORRUPT, "%s is not a sha256sum line", sp);
+		goto out;
+	}
+	if (strncmp(buf + 66, base, strlen(base)) != 0 ||
+	    (buf[66 + strlen(base)] != '\n' && buf[66 + strlen(base)] != '\0')) {
+		err_set(e, ERR_CORRUPT, "%s names another file", sp);
+		goto out;
+	}
+	if (strncasecmp(buf, actual, 64) != 0) {
+		err_set(e, ERR_CORRUPT, "checksum mismatch: %s has sha256 %s, %s says %.64s", base,
+			actual, sp, buf);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}

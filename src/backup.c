@@ -1,0 +1,372 @@
+/* backup.c - see backup.h. */
+#include "backup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "dump.h"
+#include "lock.h"
+#include "log.h"
+#include "util.h"
+#include "verify.h"
+
+mode_t backup_dir_mode(const struct config *cfg)
+{
+	mode_t f = (mode_t)cfg->file_mode;
+
+	return 0700 | ((f & 0040) ? 0050 : 0) | ((f & 0004) ? 0005 : 0);
+}
+
+void backup_stream_opts(const struct config *cfg, struct stream_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->codec = cfg->compression == CFG_COMP_GZIP   ? STREAM_GZIP
+		   : cfg->compression == CFG_COMP_ZSTD ? STREAM_ZSTD
+						       : STREAM_NONE;
+	o->level = (int)cfg->compression_level;
+	o->threads = (int)cfg->threads;
+}
+
+const char *backup_db_suffix(const struct config *cfg)
+{
+	if (cfg->format == CFG_FORMAT_CUSTOM)
+		return ".dump";
+	return cfg->compression == CFG_COMP_GZIP ? ".sql.gz"
+	       : cfg->compression == CFG_COMP_ZSTD ? ".sql.zst"
+						   : ".sql";
+}
+
+const char *backup_media_suffix(const struct config *cfg)
+{
+	return cfg->compression == CFG_COMP_GZIP ? ".tar.gz"
+	       : cfg->compression == CFG_COMP_ZSTD ? ".tar.zst"
+						   : ".tar";
+}
+
+static void fail_artifact(struct mf_artifact *a, const struct err *e)
+{
+	snprintf(a->result, sizeof a->result, "failure");
+	snprintf(a->err_code, sizeof a->err_code, "%s", err_reason(e->code));
+	snprintf(a->err_msg, sizeof a->err_msg, "%s", e->msg);
+	a->path[0] = '\0';
+}
+
+/* Verify the temporary file the way `vigil verify` will, and check that
+ * what is on disk is what the writer hashed. */
+static int check_before_commit(struct artifact *art, enum cat_kind kind, enum stream_codec codec,
+			       bool custom, struct verify_result *res, struct err *e)
+{
+	if (verify_path(art->tmp_path, kind, codec, custom, false, res, e) < 0) {
+		err_prefix(e, "the new file failed its check");
+		return -1;
+	}
+	if (strcmp(res->sha256, art->st.sha256) != 0)
+		return err_set(e, ERR_CORRUPT, "the new file's sha256 on disk (%s) differs from what "
+			       "was written (%s)", res->sha256, art->st.sha256);
+	return 0;
+}
+
+int backup_db_file(const struct config *cfg, const char *dbname, const char *dir,
+		   const char *base, struct mf_artifact *a, struct err *e)
+{
+	struct artifact art = { .fd = -1 };
+	struct dump_info info;
+	struct dumpscan scan;
+	struct verify_result res;
+	struct stream_opts o;
+	bool custom = cfg->format == CFG_FORMAT_CUSTOM;
+	double t0 = util_mono();
+	int rc = -1;
+
+	memset(&res, 0, sizeof res);
+	dumpscan_init(&scan);
+	dumpscan_init(&res.scan);
+	snprintf(a->kind, sizeof a->kind, "db");
+	snprintf(a->format, sizeof a->format, "%s", custom ? "custom" : "plain");
+	backup_stream_opts(cfg, &o);
+	if (custom)
+		o.codec = STREAM_NONE; /* pg_dump -Fc compresses itself */
+	snprintf(a->compression, sizeof a->compression, "%s",
+		 custom ? "pg_dump" : stream_codec_name(o.codec));
+	if (dump_preflight(cfg, &info, e) < 0)
+		goto out;
+	snprintf(a->server_version, sizeof a->server_version, "%s", info.server_version);
+	snprintf(a->pg_dump_version, sizeof a->pg_dump_version, "%s", info.pg_dump_version);
+	log_info("dump start database=%s server=%s pg_dump=%s", dbname ? dbname : cfg->pg_db,
+		 info.server_version, info.pg_dump_version);
+	if (artifact_begin(&art, dir, base, backup_db_suffix(cfg), &o, (mode_t)cfg->file_mode, e) < 0)
+		goto out;
+	if (dump_run(cfg, dbname, custom, art.w, &scan, e) < 0)
+		goto out;
+	if (artifact_finish(&art, e) < 0)
+		goto out;
+	if (check_before_commit(&art, CAT_DB, o.codec, custom, &res, e) < 0)
+		goto out;
+	if (artifact_commit(&art, e) < 0)
+		goto out;
+	snprintf(a->result, sizeof a->result, "success");
+	snprintf(a->path, sizeof a->path, "db/%s", art.final_name);
+	a->bytes = art.st.stored_bytes;
+	a->raw_bytes = art.st.raw_bytes;
+	memcpy(a->sha256, art.st.sha256, sizeof a->sha256);
+	for (size_t i = 0; i < scan.n_tables; i++)
+		if (mf_add_table(a, scan.tables[i].name, scan.tables[i].rows) < 0) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+	a->seconds = util_mono() - t0;
+	log_info("dump done file=%s bytes=%llu raw_bytes=%llu tables=%zu rows=%llu secs=%.1f",
+		 art.final_name, (unsigned long long)a->bytes, (unsigned long long)a->raw_bytes,
+		 scan.n_tables, (unsigned long long)dumpscan_total_rows(&scan), a->seconds);
+	rc = 0;
+out:
+	if (rc < 0) {
+		artifact_abort(&art);
+		a->seconds = util_mono() - t0;
+		fail_artifact(a, e);
+	}
+	dumpscan_free(&scan);
+	dumpscan_free(&res.scan);
+	return rc;
+}
+
+struct media_ctx {
+	struct mf_artifact *a;
+};
+
+static void media_warn(void *ctx, const char *rel, const char *what)
+{
+	struct media_ctx *mc = ctx;
+	char line[4200];
+
+	snprintf(line, sizeof line, "%s: %s", rel, what);
+	log_warn("media file %s: %s", rel, what);
+	mf_add_warning(mc->a, line);
+}
+
+static void media_progress(void *ctx, uint64_t raw)
+{
+	(void)ctx;
+	log_progress(raw);
+}
+
+int backup_media_file(const struct config *cfg, const char *dir, const char *base,
+		      bool no_excludes, struct mf_artifact *a, struct err *e)
+{
+	struct artifact art = { .fd = -1 };
+	struct stream_opts o;
+	struct media_opts mo;
+	struct media_stats ms;
+	struct media_ctx mc = { .a = a };
+	struct verify_result res;
+	const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+	char **excl = NULL;
+	size_t n_excl = 0;
+	struct stat st;
+	double t0 = util_mono();
+	int rc = -1;
+
+	memset(&res, 0, sizeof res);
+	memset(&ms, 0, sizeof ms);
+	dumpscan_init(&res.scan);
+	snprintf(a->kind, sizeof a->kind, "media");
+	snprintf(a->format, sizeof a->format, "pax");
+	backup_stream_opts(cfg, &o);
+	snprintf(a->compression, sizeof a->compression, "%s", stream_codec_name(o.codec));
+	if (stat(cfg->media_dir, &st) < 0) {
+		err_errno(e, ERR_MEDIA, errno, "MEDIA_DIR %s", cfg->media_dir);
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err_set(e, ERR_MEDIA, "MEDIA_DIR %s is not a directory", cfg->media_dir);
+		goto out;
+	}
+	if (!no_excludes && cfg->media_exclude && *cfg->media_exclude) {
+		excl = util_split(cfg->media_exclude, ',', &n_excl);
+		if (!excl) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+	}
+	memset(&mo, 0, sizeof mo);
+	mo.root = cfg->media_dir;
+	mo.excludes = (const char *const *)excl;
+	mo.n_excludes = n_excl;
+	mo.skip_dirs = skip;
+	mo.n_skip_dirs = 2;
+	mo.warn = media_warn;
+	mo.progress = media_progress;
+	mo.ctx = &mc;
+	log_info("media start dir=%s", cfg->media_dir);
+	if (artifact_begin(&art, dir, base, backup_media_suffix(cfg), &o, (mode_t)cfg->file_mode, e) < 0)
+		goto out;
+	log_progress_start("media");
+	rc = archive_media_write(&mo, art.w, &ms, e);
+	log_progress_end();
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	if (artifact_finish(&art, e) < 0)
+		goto out;
+	if (check_before_commit(&art, CAT_MEDIA, o.codec, false, &res, e) < 0)
+		goto out;
+	if (artifact_commit(&art, e) < 0)
+		goto out;
+	snprintf(a->result, sizeof a->result, "%s", ms.warnings ? "warning" : "success");
+	snprintf(a->path, sizeof a->path, "media/%s", art.final_name);
+	a->bytes = art.st.stored_bytes;
+	a->raw_bytes = art.st.raw_bytes;
+	memcpy(a->sha256, art.st.sha256, sizeof a->sha256);
+	a->files = ms.files;
+	a->dirs = ms.dirs;
+	a->symlinks = ms.symlinks;
+	a->seconds = util_mono() - t0;
+	log_info("media done file=%s bytes=%llu raw_bytes=%llu files=%llu warnings=%llu secs=%.1f",
+		 art.final_name, (unsigned long long)a->bytes, (unsigned long long)a->raw_bytes,
+		 (unsigned long long)ms.files, (unsigned long long)ms.warnings, a->seconds);
+	rc = 0;
+out:
+	if (rc < 0) {
+		artifact_abort(&art);
+		a->seconds = util_mono() - t0;
+		fail_artifact(a, e);
+	}
+	util_free_strv(excl);
+	dumpscan_free(&res.scan);
+	return rc;
+}
+
+static int make_dirs(const struct config *cfg, struct err *e)
+{
+	static const char *const subs[] = { "db", "media", "runs" };
+	mode_t dm = backup_dir_mode(cfg);
+	char p[UTIL_PATH_MAX];
+
+	if (util_mkdir_p(cfg->backup_dir, dm, e) < 0)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		if (util_fmt(p, sizeof p, e, "%s/%s", cfg->backup_dir, subs[i]) < 0 ||
+		    util_mkdir_p(p, dm, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int backup_run(const struct config *cfg, int kinds, struct manifest *m)
+{
+	char stamp[16], base[300], dir[UTIL_PATH_MAX], runs[UTIL_PATH_MAX];
+	struct err e, me;
+	int lockfd = -1, status = 0, interrupted = 0;
+	bool failed = false, warned = false;
+
+	memset(m, 0, sizeof *m);
+	err_clear(&e);
+	snprintf(m->command, sizeof m->command, "backup");
+	if (make_dirs(cfg, &e) < 0) {
+		log_error("backup failed: %s", e.msg);
+		return 1;
+	}
+	lockfd = lock_take(cfg->backup_dir, &e);
+	if (lockfd < 0) {
+		log_error("backup not started: %s", e.msg);
+		return err_exit_code(&e);
+	}
+	for (int k = 0; k < 3; k++) {
+		static const char *const subs[] = { "db", "media", "runs" };
+		int n;
+		snprintf(dir, sizeof dir, "%s/%s", cfg->backup_dir, subs[k]);
+		n = artifact_remove_stale(dir);
+		if (n > 0)
+			log_info("removed %d stale temporary file(s) in %s", n, dir);
+	}
+	m->start = (int64_t)time(NULL);
+	util_stamp_local((time_t)m->start, stamp);
+	log_info("backup start stamp=%s kinds=%s%s", stamp, (kinds & BACKUP_DB) ? "db" : "",
+		 (kinds & BACKUP_MEDIA) && cfg->media_dir[0] ? ((kinds & BACKUP_DB) ? ",media" : "media") : "");
+	if (kinds & BACKUP_DB) {
+		struct mf_artifact *a = &m->art[m->n_art++];
+		err_clear(&e);
+		snprintf(dir, sizeof dir, "%s/db", cfg->backup_dir);
+		snprintf(base, sizeof base, "%s_%s", cfg->prefix, stamp);
+		if (backup_db_file(cfg, NULL, dir, base, a, &e) < 0) {
+			failed = true;
+			if (e.code == ERR_INTERRUPTED)
+				interrupted = e.signo;
+			log_error("database backup failed: %s", e.msg);
+		}
+	}
+	if ((kinds & BACKUP_MEDIA) && cfg->media_dir[0] && !interrupted) {
+		struct mf_artifact *a = &m->art[m->n_art++];
+		err_clear(&e);
+		snprintf(dir, sizeof dir, "%s/media", cfg->backup_dir);
+		snprintf(base, sizeof base, "media_%s", stamp);
+		if (backup_media_file(cfg, dir, base, false, a, &e) < 0) {
+			failed = true;
+			if (e.code == ERR_INTERRUPTED)
+				interrupted = e.signo;
+			log_error("media backup failed: %s", e.msg);
+		} else if (strcmp(a->result, "warning") == 0) {
+			warned = true;
+		}
+	}
+	m->end = (int64_t)time(NULL);
+	snprintf(m->result, sizeof m->result, "%s", failed ? "failure" : warned ? "warning" : "success");
+	if (failed) {
+		for (size_t i = 0; i < m->n_art; i++) {
+			if (m->art[i].err_code[0]) {
+				snprintf(m->err_code, sizeof m->err_code, "%s", m->art[i].err_code);
+				snprintf(m->err_msg, sizeof m->err_msg, "%s: %s", m->art[i].kind,
+					 m->art[i].err_msg);
+				break;
+			}
+		}
+	}
+	snprintf(runs, sizeof runs, "%s/runs", cfg->backup_dir);
+	err_clear(&me);
+	if (manifest_write(runs, stamp, m, (mode_t)cfg->file_mode, &me) < 0) {
+		log_error("cannot write the run manifest: %s", me.msg);
+		failed = true;
+	}
+	if (interrupted)
+		status = 128 + interrupted;
+	else
+		status = failed ? 1 : warned ? 3 : 0;
+	if (failed)
+		log_error("backup failed run=%s result=%s exit=%d", m->run_id, m->result, status);
+	else
+		log_info("backup done run=%s result=%s secs=%lld", m->run_id, m->result,
+			 (long long)(m->end - m->start));
+	lock_release(lockfd);
+	return status;
+}
+
+int backup_main(const struct config *cfg, int argc, char **argv)
+{
+	struct manifest m;
+	int kinds = BACKUP_DB | BACKUP_MEDIA, status;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--db-only") == 0)
+			kinds = BACKUP_DB;
+		else if (strcmp(argv[i], "--media-only") == 0)
+			kinds = BACKUP_MEDIA;
+		else {
+			fprintf(stderr, "vigil backup: unknown argument %s\nusage: vigil backup "
+				"[--db-only|--media-only]\n", argv[i]);
+			return 2;
+		}
+	}
+	if (kinds == BACKUP_MEDIA && !cfg->media_dir[0]) {
+		fprintf(stderr, "vigil backup: --media-only but MEDIA_DIR is empty (media disabled)\n");
+		return 2;
+	}
+	status = backup_run(cfg, kinds, &m);
+	manifest_free(&m);
+	return status;
+}

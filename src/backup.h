@@ -1,0 +1,50 @@
+/* backup.h - one backup run (SPEC section 6, steps 1-5): lock, pre-flight,
+ * logical dump, media archive, commit, run manifest. The same code path
+ * serves `vigil backup` and the daemon's scheduled runs. */
+#ifndef VIGIL_BACKUP_H
+#define VIGIL_BACKUP_H
+
+#include <stdbool.h>
+
+#include "artifact.h"
+#include "catalog.h"
+#include "config.h"
+#include "err.h"
+#include "manifest.h"
+
+enum { BACKUP_DB = 1, BACKUP_MEDIA = 2 };
+
+/* Directory and file modes from cfg (BACKUP_FILE_MODE; directories 0700
+ * plus the x bits matching the file mode's r bits). */
+mode_t backup_dir_mode(const struct config *cfg);
+
+/* Stream options for cfg's compression settings. */
+void backup_stream_opts(const struct config *cfg, struct stream_opts *o);
+
+/* File suffix of database backups for cfg (".sql.gz", ".sql.zst", ".sql",
+ * ".dump") and of media archives (".tar.gz", ...). */
+const char *backup_db_suffix(const struct config *cfg);
+const char *backup_media_suffix(const struct config *cfg);
+
+/* Dump database dbname into dir as <base><suffix>, verified before it gets
+ * its final name; fills a (kind "db"). Used for backups and for
+ * pre_restore_ safety copies. Returns 0 or -1 with e set. */
+int backup_db_file(const struct config *cfg, const char *dbname, const char *dir,
+		   const char *base, struct mf_artifact *a, struct err *e);
+
+/* Archive MEDIA_DIR into dir as <base><suffix>, likewise; excludes apply
+ * unless no_excludes. Warnings (changed/vanished files) are logged and put
+ * in a. Returns 0 or -1 with e set. */
+int backup_media_file(const struct config *cfg, const char *dir, const char *base,
+		      bool no_excludes, struct mf_artifact *a, struct err *e);
+
+/* One run of the kinds in `kinds` (BACKUP_DB | BACKUP_MEDIA). Takes the run
+ * lock (ERR_LOCKED if held), writes the run manifest into m (caller frees
+ * with manifest_free). Returns the exit status (SPEC section 9): 0, 1, 3,
+ * 75, or 128+N when stopped by a signal. */
+int backup_run(const struct config *cfg, int kinds, struct manifest *m);
+
+/* `vigil backup [--db-only|--media-only]`; returns the exit status. */
+int backup_main(const struct config *cfg, int argc, char **argv);
+
+#endif

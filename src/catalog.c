@@ -1,0 +1,212 @@
+/* catalog.c - see catalog.h. */
+#include "catalog.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const db_exts[] = { ".sql.gz", ".sql.zst", ".sql", ".dump", NULL };
+static const char *const media_exts[] = { ".tar.gz", ".tar.zst", ".tar", NULL };
+
+const char *catalog_kind_name(enum cat_kind kind)
+{
+	return kind == CAT_DB ? "db" : "media";
+}
+
+/* "YYYYMMDD_HHMMSS[-N]" followed exactly by one of exts. */
+static bool match_tail(const char *p, const char *const *exts, struct cat_entry *out)
+{
+	struct tm tm;
+	int seq = 1;
+
+	for (int i = 0; i < 15; i++) {
+		if (i == 8 ? p[i] != '_' : !isdigit((unsigned char)p[i]))
+			return false;
+	}
+	memcpy(out->stamp, p, 15);
+	out->stamp[15] = '\0';
+	p += 15;
+	if (*p == '-') {
+		char *end;
+		long v;
+		if (!isdigit((unsigned char)p[1]) || p[1] == '0')
+			return false;
+		v = strtol(p + 1, &end, 10);
+		if (v < 2 || v > 99)
+			return false;
+		seq = (int)v;
+		p = end;
+	}
+	for (int i = 0; exts[i]; i++) {
+		if (strcmp(p, exts[i]) == 0) {
+			out->seq = seq;
+			out->custom = strcmp(exts[i], ".dump") == 0;
+			out->codec = stream_codec_for_name(exts[i]);
+			memset(&tm, 0, sizeof tm);
+			if (sscanf(out->stamp, "%4d%2d%2d_%2d%2d%2d", &tm.tm_year, &tm.tm_mon,
+				   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+				return false;
+			tm.tm_year -= 1900;
+			tm.tm_mon -= 1;
+			tm.tm_isdst = -1;
+			out->when = mktime(&tm);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool catalog_match(enum cat_kind kind, const char *prefix, const char *name,
+		   struct cat_entry *out)
+{
+	const char *const *exts = kind == CAT_DB ? db_exts : media_exts;
+	const char *own = kind == CAT_DB ? prefix : "media";
+	size_t n;
+
+	memset(out, 0, sizeof *out);
+	out->kind = kind;
+	if (strlen(name) >= sizeof out->name)
+		return false;
+	snprintf(out->name, sizeof out->name, "%s", name);
+	if (util_starts_with(name, "pre_restore_") && match_tail(name + 12, exts, out)) {
+		out->pre_restore = true;
+		return true;
+	}
+	n = strlen(own);
+	if (strncmp(name, own, n) == 0 && name[n] == '_' && match_tail(name + n + 1, exts, out))
+		return true;
+	return false;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct cat_entry *x = a, *y = b;
+	int c = strcmp(y->stamp, x->stamp);
+
+	if (c)
+		return c;
+	if (x->seq != y->seq)
+		return y->seq - x->seq;
+	if (x->kind != y->kind)
+		return (int)x->kind - (int)y->kind;
+	return strcmp(x->name, y->name);
+}
+
+static int scan_dir(const struct config *cfg, enum cat_kind kind, struct cat_entry **v,
+		    size_t *n, struct err *e)
+{
+	char dir[UTIL_PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	if (util_fmt(dir, sizeof dir, e, "%s/%s", cfg->backup_dir, catalog_kind_name(kind)) < 0)
+		return -1;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : err_errno(e, ERR_IO, errno, "cannot read %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		struct cat_entry ent;
+		struct stat st;
+		char sp[UTIL_PATH_MAX + 8];
+
+		if (!catalog_match(kind, cfg->prefix, de->d_name, &ent))
+			continue;
+		snprintf(ent.path, sizeof ent.path, "%s/%s", dir, de->d_name);
+		if (lstat(ent.path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		ent.size = (uint64_t)st.st_size;
+		ent.mtime = st.st_mtime;
+		snprintf(sp, sizeof sp, "%s.sha256", ent.path);
+		ent.has_sha256 = lstat(sp, &st) == 0;
+		{
+			struct cat_entry *nv = realloc(*v, (*n + 1) * sizeof *nv);
+			if (!nv) {
+				closedir(d);
+				return err_set(e, ERR_INTERNAL, "out of memory");
+			}
+			*v = nv;
+			(*v)[(*n)++] = ent;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, size_t *n,
+		 struct err *e)
+{
+	struct cat_entry *v = NULL;
+	size_t cnt = 0;
+
+	if ((kind < 0 || kind == CAT_DB) && scan_dir(cfg, CAT_DB, &v, &cnt, e) < 0)
+		goto fail;
+	if ((kind < 0 || kind == CAT_MEDIA) && scan_dir(cfg, CAT_MEDIA, &v, &cnt, e) < 0)
+		goto fail;
+	if (cnt > 1)
+		qsort(v, cnt, sizeof *v, newest_first);
+	*out = v;
+	*n = cnt;
+	return 0;
+fail:
+	free(v);
+	return -1;
+}
+
+int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *arg,
+		    struct cat_entry *out, struct err *e)
+{
+	char want[UTIL_PATH_MAX], root[PATH_MAX], real[PATH_MAX], cand[UTIL_PATH_MAX * 2];
+	const char *kn = catalog_kind_name(kind), *base;
+	struct stat st;
+
+	if (strcmp(arg, "latest") == 0) {
+		struct cat_entry *v = NULL;
+		size_t n = 0;
+		if (catalog_scan(cfg, (int)kind, &v, &n, e) < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i].pre_restore) {
+				*out = v[i];
+				free(v);
+				return 0;
+			}
+		}
+		free(v);
+		return err_set(e, ERR_REFUSED, "no %s backup in %s/%s", kn, cfg->backup_dir, kn);
+	}
+	if (util_fmt(want, sizeof want, e, "%s/%s", cfg->backup_dir, kn) < 0)
+		return -1;
+	if (!realpath(want, root))
+		return err_errno(e, ERR_REFUSED, errno, "cannot resolve %s", want);
+	if (!strchr(arg, '/'))
+		snprintf(cand, sizeof cand, "%s/%s", root, arg);
+	else if (arg[0] == '/')
+		snprintf(cand, sizeof cand, "%s", arg);
+	else
+		snprintf(cand, sizeof cand, "%s/%s", cfg->backup_dir, arg);
+	if (!realpath(cand, real)) {
+		if (errno == ENOENT)
+			return err_set(e, ERR_REFUSED, "no such %s backup: %s", kn, arg);
+		return err_errno(e, ERR_REFUSED, errno, "cannot resolve %s", arg);
+	}
+	if (!util_starts_with(real, root) || real[strlen(root)] != '/' ||
+	    strchr(real + strlen(root) + 1, '/'))
+		return err_set(e, ERR_REFUSED, "%s resolves outside %s; only backups in BACKUP_DIR "
+			       "can be used", arg, root);
+	base = real + strlen(root) + 1;
+	if (!catalog_match(kind, cfg->prefix, base, out))
+		return err_set(e, ERR_REFUSED, "%s is not a vigil %s backup name", base, kn);
+	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_set(e, ERR_REFUSED, "%s is not a regular file", real);
+	snprintf(out->path, sizeof out->path, "%s", real);
+	out->size = (uint64_t)st.st_size;
+	out->mtime = st.st_mtime;
+	snprintf(cand, sizeof cand, "%s.sha256", real);
+	out->has_sha256 = stat(cand, &st) == 0;
+	return 0;
+}

@@ -1,0 +1,520 @@
+/* config.c - the configuration table and its loader (STYLE.md habit 6). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+extern char **environ;
+
+enum cfg_type { T_STR, T_LONG, T_BOOL, T_ENUM, T_OCTAL, T_DURATION, T_LEVEL, T_TZ };
+
+struct cfg_row {
+	const char *name;
+	enum cfg_type type;
+	size_t off;
+	const char *def;       /* NULL = unset */
+	long min, max;         /* T_LONG bounds */
+	const char *const *choices; /* T_ENUM, index = value */
+	bool secret;           /* (S): NAME_FILE accepted, shown as *** */
+	const char *help;
+};
+
+static const char *const formats[] = { "plain", "custom", NULL };
+static const char *const comps[] = { "gzip", "zstd", "none", NULL };
+static const char *const notify[] = { "failure", "always", "never", NULL };
+
+#define F(field) offsetof(struct config, field)
+
+static const struct cfg_row rows[] = {
+	{ "POSTGRES_HOST", T_STR, F(pg_host), "db", 0, 0, NULL, false, "database server host" },
+	{ "POSTGRES_PORT", T_LONG, F(pg_port), "5432", 1, 65535, NULL, false, "database server port" },
+	{ "POSTGRES_DB", T_STR, F(pg_db), NULL, 0, 0, NULL, false, "database to back up (required unless DATABASE_URL names it)" },
+	{ "POSTGRES_USER", T_STR, F(pg_user), "postgres", 0, 0, NULL, false, "database role" },
+	{ "POSTGRES_PASSWORD", T_STR, F(pg_password), NULL, 0, 0, NULL, true, "role password; given to children in their environment, never in argv" },
+	{ "DATABASE_URL", T_STR, F(database_url), NULL, 0, 0, NULL, true, "postgres://user:password@host:port/db; its parts override the POSTGRES_* values; percent-decoded" },
+	{ "PG_DUMP_EXTRA_OPTS", T_STR, F(pg_dump_extra_opts), NULL, 0, 0, NULL, false, "extra pg_dump options, shell-style quoting, e.g. --exclude-table-data=django_session" },
+	{ "BACKUP_PREFIX", T_STR, F(prefix), NULL, 0, 0, NULL, false, "file name prefix of database backups (default POSTGRES_DB)" },
+	{ "BACKUP_FORMAT", T_ENUM, F(format), "plain", 0, 0, formats, false, "plain (SQL + compression) or custom (pg_dump -Fc)" },
+	{ "BACKUP_COMPRESSION", T_ENUM, F(compression), "gzip", 0, 0, comps, false, "gzip, zstd or none" },
+	{ "BACKUP_COMPRESSION_LEVEL", T_LEVEL, F(compression_level), NULL, 0, 22, NULL, false, "on the compressor's own scale (gzip 0-12 as libdeflate counts, zstd 1-19); default per compressor" },
+	{ "BACKUP_THREADS", T_LONG, F(threads), NULL, 1, 256, NULL, false, "compression threads (default: online CPUs)" },
+	{ "BACKUP_DIR", T_STR, F(backup_dir), "/backups", 0, 0, NULL, false, "where backups, checksums and run manifests go" },
+	{ "LOG_DIR", T_STR, F(log_dir), "/logs", 0, 0, NULL, false, "backup.log and restore.log" },
+	{ "MEDIA_DIR", T_STR, F(media_dir), "/media", 0, 0, NULL, false, "uploaded files; empty disables media backups; a symlink here is followed" },
+	{ "MEDIA_EXCLUDE", T_STR, F(media_exclude), NULL, 0, 0, NULL, false, "comma-separated glob patterns relative to MEDIA_DIR" },
+	{ "BACKUP_FILE_MODE", T_OCTAL, F(file_mode), "0600", 0, 0777, NULL, false, "mode of backup files (directories get 0700 plus x bits of readable groups)" },
+	{ "BACKUP_SCHEDULE", T_STR, F(schedule), "0 3 * * *", 0, 0, NULL, false, "5-field cron expression, or @daily, @hourly, @weekly" },
+	{ "TZ", T_TZ, F(tz), "UTC", 0, 0, NULL, false, "IANA time zone of the schedule and of file names; unknown is an error" },
+	{ "BACKUP_ON_START", T_BOOL, F(backup_on_start), "false", 0, 0, NULL, false, "run once when the daemon starts" },
+	{ "BACKUP_RETENTION_DAYS", T_LONG, F(retention_days), "7", 0, 36500, NULL, false, "regular backups older than this are pruned..." },
+	{ "BACKUP_KEEP_MIN", T_LONG, F(keep_min), "3", 1, 100000, NULL, false, "...but never below this many good backups of a kind" },
+	{ "BACKUP_KEEP_DAILY", T_LONG, F(keep_daily), NULL, 0, 100000, NULL, false, "grandfather-father-son: newest backup of each of the last N days" },
+	{ "BACKUP_KEEP_WEEKLY", T_LONG, F(keep_weekly), NULL, 0, 100000, NULL, false, "... of each of the last N ISO weeks" },
+	{ "BACKUP_KEEP_MONTHLY", T_LONG, F(keep_monthly), NULL, 0, 100000, NULL, false, "... of each of the last N months" },
+	{ "PRE_RESTORE_RETENTION_DAYS", T_LONG, F(pre_restore_retention_days), "30", 0, 36500, NULL, false, "age limit of pre_restore_* safety copies" },
+	{ "HEALTHCHECK_MAX_AGE", T_DURATION, F(healthcheck_max_age), NULL, 0, 0, NULL, false, "/healthz fails when the last success is older (default schedule period + 2h); seconds or 26h, 90m" },
+	{ "HTTP_LISTEN", T_STR, F(http_listen), "0.0.0.0:8080", 0, 0, NULL, false, "address:port of /healthz and /metrics, or off" },
+	{ "EMAIL_HOST", T_STR, F(email_host), "localhost", 0, 0, NULL, false, "SMTP server (Django's name)" },
+	{ "EMAIL_PORT", T_LONG, F(email_port), "25", 1, 65535, NULL, false, "SMTP port" },
+	{ "EMAIL_HOST_USER", T_STR, F(email_user), NULL, 0, 0, NULL, false, "SMTP user" },
+	{ "EMAIL_HOST_PASSWORD", T_STR, F(email_password), NULL, 0, 0, NULL, true, "SMTP password" },
+	{ "EMAIL_USE_TLS", T_BOOL, F(email_use_tls), "false", 0, 0, NULL, false, "STARTTLS" },
+	{ "EMAIL_USE_SSL", T_BOOL, F(email_use_ssl), "false", 0, 0, NULL, false, "implicit TLS" },
+	{ "EMAIL_TIMEOUT", T_LONG, F(email_timeout), "30", 1, 3600, NULL, false, "SMTP timeout in seconds" },
+	{ "DEFAULT_FROM_EMAIL", T_STR, F(email_from), "webmaster@localhost", 0, 0, NULL, false, "sender address" },
+	{ "BACKUP_NOTIFY_EMAIL", T_STR, F(notify_email), NULL, 0, 0, NULL, false, "comma-separated recipients" },
+	{ "BACKUP_NOTIFY_ON", T_ENUM, F(notify_on), "failure", 0, 0, notify, false, "failure, always or never" },
+	{ "BACKUP_WEBHOOK_URL", T_STR, F(webhook_url), NULL, 0, 0, NULL, false, "POST of the run manifest after every run" },
+	{ "BACKUP_PING_URL", T_STR, F(ping_url), NULL, 0, 0, NULL, false, "healthchecks.io style ping URL" },
+	{ "S3_ENDPOINT", T_STR, F(s3_endpoint), NULL, 0, 0, NULL, false, "S3-compatible endpoint; unset = no offsite copy" },
+	{ "S3_BUCKET", T_STR, F(s3_bucket), NULL, 0, 0, NULL, false, "bucket" },
+	{ "S3_PREFIX", T_STR, F(s3_prefix), NULL, 0, 0, NULL, false, "key prefix" },
+	{ "S3_REGION", T_STR, F(s3_region), "us-east-1", 0, 0, NULL, false, "SigV4 region" },
+	{ "S3_ACCESS_KEY_ID", T_STR, F(s3_access_key_id), NULL, 0, 0, NULL, false, "access key" },
+	{ "S3_SECRET_ACCESS_KEY", T_STR, F(s3_secret_access_key), NULL, 0, 0, NULL, true, "secret key" },
+	{ "S3_FORCE_PATH_STYLE", T_BOOL, F(s3_force_path_style), "false", 0, 0, NULL, false, "path-style bucket addressing" },
+	{ "S3_RETENTION_DAYS", T_LONG, F(s3_retention_days), NULL, 0, 36500, NULL, false, "offsite age limit" },
+	{ "BACKUP_VERIFY_SCHEDULE", T_STR, F(verify_schedule), NULL, 0, 0, NULL, false, "cron expression for restore drills (verify --deep latest)" },
+};
+
+#define N_ROWS (sizeof rows / sizeof rows[0])
+
+static char **str_field(struct config *c, const struct cfg_row *r)
+{
+	return (char **)(void *)((char *)c + r->off);
+}
+
+static long *long_field(struct config *c, const struct cfg_row *r)
+{
+	return (long *)(void *)((char *)c + r->off);
+}
+
+static bool *bool_field(struct config *c, const struct cfg_row *r)
+{
+	return (bool *)(void *)((char *)c + r->off);
+}
+
+static int *enum_field(struct config *c, const struct cfg_row *r)
+{
+	return (int *)(void *)((char *)c + r->off);
+}
+
+/* A zone is known when its TZif file exists under TZDIR or
+ * /usr/share/zoneinfo; glibc would silently use UTC otherwise (B17). */
+static bool tz_known(const char *tz)
+{
+	const char *dir = getenv("TZDIR");
+	char path[UTIL_PATH_MAX], magic[4];
+	FILE *f;
+	bool ok;
+
+	if (!*tz || strstr(tz, "..") || tz[0] == '/' )
+		return false;
+	if (tz[0] == ':')
+		tz++;
+	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+	f = fopen(path, "rb");
+	if (!f)
+		return false;
+	ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+	fclose(f);
+	return ok;
+}
+
+/* Raw value of a variable: NAME, or for secrets NAME_FILE's content with one
+ * trailing newline removed. *out is malloc'd or NULL when unset. */
+static int raw_value(const struct cfg_row *r, char **out, struct err *e)
+{
+	char fname[128], *buf = NULL;
+	const char *v = getenv(r->name), *fv = NULL;
+	size_t len;
+
+	*out = NULL;
+	if (r->secret) {
+		snprintf(fname, sizeof fname, "%s_FILE", r->name);
+		fv = getenv(fname);
+		if (fv && *fv && v && *v)
+			return err_set(e, ERR_CONFIG, "%s and %s are both set; use one", r->name, fname);
+		if (fv && *fv) {
+			if (util_read_file(fv, 65536, &buf, &len, e) < 0) {
+				err_prefix(e, "%s", fname);
+				e->code = ERR_CONFIG;
+				return -1;
+			}
+			if (len > 0 && buf[len - 1] == '\n')
+				buf[--len] = '\0';
+			if (len > 0 && buf[len - 1] == '\r')
+				buf[--len] = '\0';
+			if (strlen(buf) != len) {
+				free(buf);
+				return err_set(e, ERR_CONFIG, "%s: file holds a NUL byte", fname);
+			}
+			*out = buf;
+			return 0;
+		}
+	}
+	if (v) {
+		*out = strdup(v);
+		if (!*out)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+	}
+	return 0;
+}
+
+static int set_row(struct config *c, const struct cfg_row *r, const char *v, bool from_default,
+		   struct err *e)
+{
+	long l;
+	bool b;
+
+	switch (r->type) {
+	case T_STR:
+	case T_TZ:
+		if (r->type == T_TZ && v && strcmp(v, "UTC") != 0 && !tz_known(v))
+			return err_set(e, ERR_CONFIG,
+				       "TZ=\"%s\" is not a known IANA time zone (no zoneinfo file); "
+				       "hint: use a name like Europe/Madrid or America/Lima", v);
+		free(*str_field(c, r));
+		*str_field(c, r) = v ? strdup(v) : NULL;
+		if (v && !*str_field(c, r))
+			return err_set(e, ERR_INTERNAL, "out of memory");
+		return 0;
+	case T_LONG:
+	case T_LEVEL:
+		if (!v) {
+			*long_field(c, r) = -1;
+			return 0;
+		}
+		if (util_parse_long(v, r->min, r->max, &l) < 0)
+			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not an integer in %ld..%ld", r->name,
+				       v, r->min, r->max);
+		*long_field(c, r) = l;
+		return 0;
+	case T_OCTAL: {
+		char *end;
+		errno = 0;
+		l = strtol(v, &end, 8);
+		if (!*v || *end || errno || l < r->min || l > r->max)
+			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not an octal file mode like 0600",
+				       r->name, v);
+		*long_field(c, r) = l;
+		return 0;
+	}
+	case T_DURATION:
+		if (!v) {
+			*long_field(c, r) = -1;
+			return 0;
+		}
+		if (util_parse_duration(v, &l) < 0 || l <= 0)
+			return err_set(e, ERR_CONFIG,
+				       "%s=\"%s\" is not a duration (seconds, or a number with s, m, h or d)",
+				       r->name, v);
+		*long_field(c, r) = l;
+		return 0;
+	case T_BOOL:
+		if (util_parse_bool(v, &b) < 0)
+			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not a boolean (true or false)",
+				       r->name, v);
+		*bool_field(c, r) = b;
+		return 0;
+	case T_ENUM:
+		for (int i = 0; r->choices[i]; i++) {
+			if (strcmp(r->choices[i], v) == 0) {
+				*enum_field(c, r) = i;
+				return 0;
+			}
+		}
+		{
+			char list[256] = "";
+			for (int i = 0; r->choices[i]; i++) {
+				if (i)
+					strncat(list, ", ", sizeof list - strlen(list) - 1);
+				strncat(list, r->choices[i], sizeof list - strlen(list) - 1);
+			}
+			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not one of: %s", r->name, v, list);
+		}
+	}
+	(void)from_default;
+	return 0;
+}
+
+static bool known_name(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_ROWS; i++) {
+		size_t n = strlen(rows[i].name);
+		if (n == len && memcmp(rows[i].name, name, len) == 0)
+			return true;
+		if (rows[i].secret && len == n + 5 && memcmp(rows[i].name, name, n) == 0 &&
+		    memcmp(name + n, "_FILE", 5) == 0)
+			return true;
+	}
+	/* Variables of vigil's own that are not configuration. */
+	return (len == 11 && memcmp(name, "VIGIL_DEBUG", 11) == 0);
+}
+
+static void warn_unknown(void)
+{
+	for (char **ep = environ; ep && *ep; ep++) {
+		const char *eq = strchr(*ep, '=');
+		size_t len = eq ? (size_t)(eq - *ep) : strlen(*ep);
+		if ((util_starts_with(*ep, "VIGIL_") || util_starts_with(*ep, "BACKUP_")) &&
+		    !known_name(*ep, len))
+			log_warn("unknown variable %.*s ignored; hint: check its spelling", (int)len, *ep);
+	}
+}
+
+int config_load(struct config *c, struct err *e)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < N_ROWS; i++) {
+		const struct cfg_row *r = &rows[i];
+		char *v = NULL;
+		int rc;
+
+		if (raw_value(r, &v, e) < 0)
+			return -1;
+		/* An empty value means the default for non-strings, and "unset"
+		 * for the optional strings; MEDIA_DIR="" disables media. */
+		if (v && !*v && (r->type != T_STR || r->def == NULL)) {
+			free(v);
+			v = NULL;
+		}
+		rc = set_row(c, r, v ? v : r->def, v == NULL, e);
+		free(v);
+		if (rc < 0)
+			return -1;
+	}
+	if (c->database_url && *c->database_url &&
+	    config_apply_database_url(c, c->database_url, e) < 0)
+		return -1;
+	if (!c->pg_db || !*c->pg_db)
+		return err_set(e, ERR_CONFIG, "POSTGRES_DB is required (or DATABASE_URL with a database name)");
+	if (!c->prefix || !*c->prefix) {
+		free(c->prefix);
+		c->prefix = strdup(c->pg_db);
+	}
+	for (const char *p = c->prefix; *p; p++)
+		if (*p == '/' || (unsigned char)*p < 0x20)
+			return err_set(e, ERR_CONFIG,
+				       "BACKUP_PREFIX (or POSTGRES_DB) \"%s\" cannot be used in a file name; "
+				       "hint: set BACKUP_PREFIX", c->prefix);
+	if (util_starts_with(c->prefix, "pre_restore") || strcmp(c->prefix, "media") == 0)
+		return err_set(e, ERR_CONFIG, "BACKUP_PREFIX \"%s\" clashes with vigil's own names; "
+			       "hint: set BACKUP_PREFIX", c->prefix);
+	if (c->threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->threads = n > 0 ? n : 1;
+	}
+	if (c->compression == CFG_COMP_GZIP && c->compression_level > 12)
+		return err_set(e, ERR_CONFIG, "BACKUP_COMPRESSION_LEVEL=%ld is out of gzip's range 0..12",
+			       c->compression_level);
+	if (c->compression == CFG_COMP_ZSTD && c->compression_level == 0)
+		return err_set(e, ERR_CONFIG, "BACKUP_COMPRESSION_LEVEL=0 is out of zstd's range 1..22");
+	if (!c->backup_dir || c->backup_dir[0] != '/')
+		return err_set(e, ERR_CONFIG, "BACKUP_DIR must be an absolute path");
+	if (!c->log_dir || c->log_dir[0] != '/')
+		return err_set(e, ERR_CONFIG, "LOG_DIR must be an absolute path");
+	if (c->media_dir && *c->media_dir && c->media_dir[0] != '/')
+		return err_set(e, ERR_CONFIG, "MEDIA_DIR must be an absolute path or empty");
+	warn_unknown();
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	for (size_t i = 0; i < N_ROWS; i++) {
+		if (rows[i].type == T_STR || rows[i].type == T_TZ) {
+			free(*str_field(c, &rows[i]));
+			*str_field(c, &rows[i]) = NULL;
+		}
+	}
+}
+
+static void value_text(const struct config *cc, const struct cfg_row *r, char *out, size_t n)
+{
+	struct config *c = (struct config *)(uintptr_t)cc;
+
+	switch (r->type) {
+	case T_STR:
+	case T_TZ: {
+		const char *s = *str_field(c, r);
+		snprintf(out, n, "%s", s ? (r->secret && *s ? "***" : s) : "");
+		break;
+	}
+	case T_LONG:
+	case T_LEVEL:
+	case T_DURATION:
+		if (*long_field(c, r) < 0)
+			snprintf(out, n, "%s", r->type == T_LEVEL ? "default" : "");
+		else
+			snprintf(out, n, "%ld", *long_field(c, r));
+		break;
+	case T_OCTAL:
+		snprintf(out, n, "%04lo", (unsigned long)*long_field(c, r));
+		break;
+	case T_BOOL:
+		snprintf(out, n, "%s", *bool_field(c, r) ? "true" : "false");
+		break;
+	case T_ENUM:
+		snprintf(out, n, "%s", r->choices[*enum_field(c, r)]);
+		break;
+	}
+}
+
+void config_print(const struct config *c, FILE *f)
+{
+	char v[4096];
+
+	for (size_t i = 0; i < N_ROWS; i++) {
+		value_text(c, &rows[i], v, sizeof v);
+		fprintf(f, "%s=%s\n", rows[i].name, v);
+	}
+}
+
+void config_print_markdown(FILE *f)
+{
+	fprintf(f, "| variable | default | meaning |\n|---|---|---|\n");
+	for (size_t i = 0; i < N_ROWS; i++)
+		fprintf(f, "| `%s`%s | %s | %s |\n", rows[i].name, rows[i].secret ? " (S)" : "",
+			rows[i].def ? rows[i].def : "", rows[i].help);
+}
+
+void config_each_secret(const struct config *cc, void (*fn)(const char *))
+{
+	struct config *c = (struct config *)(uintptr_t)cc;
+
+	for (size_t i = 0; i < N_ROWS; i++) {
+		if (rows[i].secret && *str_field(c, &rows[i]) && **str_field(c, &rows[i]))
+			fn(*str_field(c, &rows[i]));
+	}
+}
+
+/* --- DATABASE_URL (RFC 3986 generic syntax, as libpq's URI form) --- */
+
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode [p, p+n) into a new string; NULL on a bad escape. */
+static char *pct_decode(const char *p, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t o = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '%') {
+			int h, l;
+			if (i + 2 >= n) {
+				free(out);
+				return NULL;
+			}
+			h = hexval((unsigned char)p[i + 1]);
+			l = hexval((unsigned char)p[i + 2]);
+			if (h < 0 || l < 0) {
+				free(out);
+				return NULL;
+			}
+			out[o++] = (char)(h * 16 + l);
+			i += 2;
+		} else {
+			out[o++] = p[i];
+		}
+	}
+	out[o] = '\0';
+	if (strlen(out) != o) { /* %00 */
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static int replace(char **field, const char *p, size_t n, const char *what, struct err *e)
+{
+	char *v = pct_decode(p, n);
+
+	if (!v)
+		return err_set(e, ERR_CONFIG, "DATABASE_URL: bad percent-encoding in the %s", what);
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+int config_apply_database_url(struct config *c, const char *url, struct err *e)
+{
+	const char *p, *auth_end, *host_end, *at, *colon;
+
+	if (util_starts_with(url, "postgresql://"))
+		p = url + 13;
+	else if (util_starts_with(url, "postgres://"))
+		p = url + 11;
+	else
+		return err_set(e, ERR_CONFIG, "DATABASE_URL must start with postgres:// or postgresql://");
+	auth_end = p + strcspn(p, "/?#");
+	/* userinfo ends at the last '@' of the authority (passwords may hold '@'
+	 * when the URL was written unencoded by hand). */
+	at = NULL;
+	for (const char *q = p; q < auth_end; q++)
+		if (*q == '@')
+			at = q;
+	if (at) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon) {
+			if (replace(&c->pg_user, p, (size_t)(colon - p), "user name", e) < 0 ||
+			    replace(&c->pg_password, colon + 1, (size_t)(at - colon - 1), "password", e) < 0)
+				return -1;
+		} else if (at > p && replace(&c->pg_user, p, (size_t)(at - p), "user name", e) < 0) {
+			return -1;
+		}
+		p = at + 1;
+	}
+	/* host[:port], host may be an IPv6 literal in brackets */
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(auth_end - p));
+		if (!rb)
+			return err_set(e, ERR_CONFIG, "DATABASE_URL: unclosed [ in the host");
+		if (replace(&c->pg_host, p + 1, (size_t)(rb - p - 1), "host", e) < 0)
+			return -1;
+		host_end = rb + 1;
+	} else {
+		host_end = memchr(p, ':', (size_t)(auth_end - p));
+		if (!host_end)
+			host_end = auth_end;
+		if (host_end > p && replace(&c->pg_host, p, (size_t)(host_end - p), "host", e) < 0)
+			return -1;
+	}
+	if (host_end < auth_end && *host_end == ':') {
+		char port[16];
+		size_t n = (size_t)(auth_end - host_end - 1);
+		long l;
+		if (n == 0 || n >= sizeof port)
+			return err_set(e, ERR_CONFIG, "DATABASE_URL: bad port");
+		memcpy(port, host_end + 1, n);
+		port[n] = '\0';
+		if (util_parse_long(port, 1, 65535, &l) < 0)
+			return err_set(e, ERR_CONFIG, "DATABASE_URL: bad port \"%s\"", port);
+		c->pg_port = l;
+	}
+	if (*auth_end == '/') {
+		const char *db = auth_end + 1;
+		size_t n = strcspn(db, "?#");
+		if (n > 0 && replace(&c->pg_db, db, n, "database name", e) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,111 @@
+/* config.h - configuration from the environment (SPEC section 4).
+ *
+ * One table row per variable (config.c): name, type, default, bounds, secret
+ * flag, help. Loading, `vigil check-config` and the README's table all come
+ * from that table. Values are validated at load: a bad value is ERR_CONFIG
+ * naming the variable (exit 2).
+ */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+enum cfg_format { CFG_FORMAT_PLAIN, CFG_FORMAT_CUSTOM };
+enum cfg_compression { CFG_COMP_GZIP, CFG_COMP_ZSTD, CFG_COMP_NONE };
+enum cfg_notify_on { CFG_NOTIFY_FAILURE, CFG_NOTIFY_ALWAYS, CFG_NOTIFY_NEVER };
+
+struct config {
+	/* database (the official postgres image's variable names) */
+	char *pg_host;
+	long pg_port;
+	char *pg_db;
+	char *pg_user;
+	char *pg_password;   /* secret */
+	char *database_url;  /* secret: holds the password */
+	char *pg_dump_extra_opts;
+	char *prefix;        /* BACKUP_PREFIX, default POSTGRES_DB */
+
+	/* files */
+	enum cfg_format format;
+	enum cfg_compression compression;
+	long compression_level; /* -1 = the compressor's vigil default */
+	long threads;           /* 0 = online CPUs, resolved at load */
+	char *backup_dir;
+	char *log_dir;
+	char *media_dir;        /* "" = media backups disabled */
+	char *media_exclude;
+	long file_mode;         /* BACKUP_FILE_MODE, octal */
+
+	/* schedule and retention */
+	char *schedule;
+	char *tz;
+	bool backup_on_start;
+	long retention_days;
+	long keep_min;
+	long keep_daily;   /* -1 = unset */
+	long keep_weekly;
+	long keep_monthly;
+	long pre_restore_retention_days;
+	long healthcheck_max_age; /* seconds; -1 = schedule period + 2 h */
+	char *http_listen;
+
+	/* alerts (Django's EMAIL_* names) */
+	char *email_host;
+	long email_port;
+	char *email_user;
+	char *email_password; /* secret */
+	bool email_use_tls;
+	bool email_use_ssl;
+	long email_timeout;   /* seconds */
+	char *email_from;
+	char *notify_email;
+	enum cfg_notify_on notify_on;
+	char *webhook_url;
+	char *ping_url;
+
+	/* offsite */
+	char *s3_endpoint;
+	char *s3_bucket;
+	char *s3_prefix;
+	char *s3_region;
+	char *s3_access_key_id;
+	char *s3_secret_access_key; /* secret */
+	bool s3_force_path_style;
+	long s3_retention_days;     /* -1 = unset */
+
+	char *verify_schedule;
+};
+
+/* Load from the process environment (environ). Every string field is
+ * malloc'd and owned by cfg; release with config_free. NAME_FILE variants
+ * of secret variables are read here (one trailing newline stripped).
+ * Unknown VIGIL_* / BACKUP_* variables are logged as warnings.
+ * Returns 0 or -1 with e set (ERR_CONFIG, message naming the variable). */
+int config_load(struct config *cfg, struct err *e);
+
+/* Release every string of cfg. */
+void config_free(struct config *cfg);
+
+/* Print the resolved configuration, one "NAME=value" line per variable,
+ * secrets as "***", unset values as empty, to f. */
+void config_print(const struct config *cfg, FILE *f);
+
+/* Print the table as Markdown (name | default | meaning) for the docs. */
+void config_print_markdown(FILE *f);
+
+/* Every secret value cfg holds, for log redaction: calls fn for each
+ * non-empty one. */
+void config_each_secret(const struct config *cfg, void (*fn)(const char *));
+
+/* Parse a Django-style DATABASE_URL
+ * (postgres[ql]://user:password@host:port/dbname?params) into cfg's
+ * database fields, percent-decoding each part (RFC 3986 section 2.1).
+ * Only the parts present override. Pure: no I/O. Returns 0 or -1 with e
+ * set (ERR_CONFIG naming DATABASE_URL; the message never holds the URL). */
+int config_apply_database_url(struct config *cfg, const char *url, struct err *e);
+
+#endif

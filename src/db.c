@@ -1,0 +1,315 @@
+/* db.c - see db.h. */
+#include "db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "pid1.h"
+#include "util.h"
+
+extern char **environ;
+
+struct db {
+	PGconn *conn;
+};
+
+struct db_rows {
+	PGresult *res;
+};
+
+/* libpq messages end with a newline and may span lines; keep them on one. */
+static void clean_message(const char *msg, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = msg; *p && o + 1 < n; p++)
+		out[o++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
+/* Server notices ("database ... does not exist, skipping") go to the debug
+ * log instead of libpq's default, stderr. */
+static void on_notice(void *arg, const char *message)
+{
+	char msg[ERR_MSG_MAX];
+
+	(void)arg;
+	clean_message(message, msg, sizeof msg);
+	log_debug("server notice: %s", msg);
+}
+
+int db_connect(const struct config *cfg, const char *dbname, struct db **out, struct err *e)
+{
+	char port[16], msg[ERR_MSG_MAX];
+	const char *keys[8], *vals[8];
+	int k = 0;
+	struct db *db;
+
+	*out = NULL;
+	snprintf(port, sizeof port, "%ld", cfg->pg_port);
+	keys[k] = "host", vals[k++] = cfg->pg_host;
+	keys[k] = "port", vals[k++] = port;
+	keys[k] = "user", vals[k++] = cfg->pg_user;
+	keys[k] = "dbname", vals[k++] = dbname ? dbname : cfg->pg_db;
+	keys[k] = "connect_timeout", vals[k++] = "10";
+	keys[k] = "application_name", vals[k++] = "vigil";
+	if (cfg->pg_password && *cfg->pg_password)
+		keys[k] = "password", vals[k++] = cfg->pg_password;
+	keys[k] = NULL, vals[k] = NULL;
+	db = calloc(1, sizeof *db);
+	if (!db)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	/* expand_dbname = 0: a database name is never parsed as a conninfo. */
+	db->conn = PQconnectdbParams(keys, vals, 0);
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+		clean_message(db->conn ? PQerrorMessage(db->conn) : "out of memory", msg, sizeof msg);
+		err_set(e, ERR_DB_CONNECT, "cannot connect to database \"%s\" at %s:%s as %s: %s",
+			dbname ? dbname : cfg->pg_db, cfg->pg_host, port, cfg->pg_user, msg);
+		db_close(db);
+		return -1;
+	}
+	PQsetNoticeProcessor(db->conn, on_notice, NULL);
+	*out = db;
+	return 0;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	if (db->conn)
+		PQfinish(db->conn);
+	free(db);
+}
+
+int db_server_version_num(struct db *db)
+{
+	return PQserverVersion(db->conn);
+}
+
+static int result_error(struct db *db, PGresult *res, struct err *e)
+{
+	char msg[ERR_MSG_MAX];
+	const char *m = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
+
+	clean_message(m && *m ? m : PQerrorMessage(db->conn), msg, sizeof msg);
+	PQclear(res);
+	return err_set(e, ERR_DB_CONNECT, "%s", msg);
+}
+
+int db_exec(struct db *db, const char *sql, struct err *e)
+{
+	PGresult *res = PQexec(db->conn, sql);
+
+	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		     PQresultStatus(res) != PGRES_TUPLES_OK))
+		return result_error(db, res, e);
+	PQclear(res);
+	return 0;
+}
+
+int db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+	     struct db_rows **rows, struct err *e)
+{
+	PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	*rows = NULL;
+	if (!res || (PQresultStatus(res) != PGRES_TUPLES_OK &&
+		     PQresultStatus(res) != PGRES_COMMAND_OK))
+		return result_error(db, res, e);
+	*rows = malloc(sizeof **rows);
+	if (!*rows) {
+		PQclear(res);
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	}
+	(*rows)->res = res;
+	return 0;
+}
+
+int db_rows_count(const struct db_rows *r)
+{
+	return PQntuples(r->res);
+}
+
+const char *db_rows_get(const struct db_rows *rows, int r, int c)
+{
+	return PQgetvalue(rows->res, r, c);
+}
+
+bool db_rows_isnull(const struct db_rows *rows, int r, int c)
+{
+	return PQgetisnull(rows->res, r, c) != 0;
+}
+
+void db_rows_free(struct db_rows *r)
+{
+	if (!r)
+		return;
+	PQclear(r->res);
+	free(r);
+}
+
+int db_query_value(struct db *db, const char *sql, int nparams, const char *const *params,
+		   char **out, struct err *e)
+{
+	struct db_rows *r;
+
+	*out = NULL;
+	if (db_query(db, sql, nparams, params, &r, e) < 0)
+		return -1;
+	if (db_rows_count(r) < 1) {
+		db_rows_free(r);
+		return err_set(e, ERR_DB_CONNECT, "query returned no row");
+	}
+	*out = strdup(db_rows_get(r, 0, 0));
+	db_rows_free(r);
+	if (!*out)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+static char *own_copy(char *pq)
+{
+	char *s = pq ? strdup(pq) : NULL;
+
+	PQfreemem(pq);
+	return s;
+}
+
+char *db_quote_ident(struct db *db, const char *s)
+{
+	return own_copy(PQescapeIdentifier(db->conn, s, strlen(s)));
+}
+
+char *db_quote_literal(struct db *db, const char *s)
+{
+	return own_copy(PQescapeLiteral(db->conn, s, strlen(s)));
+}
+
+static bool drop_from_child(const char *var)
+{
+	const char *eq = strchr(var, '=');
+	size_t len = eq ? (size_t)(eq - var) : strlen(var);
+	char name[256];
+
+	if (len >= sizeof name)
+		return false;
+	memcpy(name, var, len);
+	name[len] = '\0';
+	if (strstr(name, "PASSWORD") || strstr(name, "SECRET") || strcmp(name, "DATABASE_URL") == 0)
+		return true;
+	/* Connection settings we set ourselves; other PG* (PGSSLMODE...) pass. */
+	static const char *const ours[] = { "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER",
+					     "PGPASSWORD", "PGPASSFILE", "PGDATABASE",
+					     "PGSERVICE", "PGCONNECT_TIMEOUT", "PGAPPNAME" };
+	for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+		if (strcmp(name, ours[i]) == 0)
+			return true;
+	return false;
+}
+
+static int push_env(char ***v, size_t *n, const char *name, const char *value)
+{
+	size_t len = strlen(name) + strlen(value) + 2;
+	char *s = malloc(len), **nv;
+
+	if (!s)
+		return -1;
+	snprintf(s, len, "%s=%s", name, value);
+	nv = realloc(*v, (*n + 2) * sizeof **v);
+	if (!nv) {
+		free(s);
+		return -1;
+	}
+	*v = nv;
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+	return 0;
+}
+
+char **db_child_env(const struct config *cfg, const char *dbname)
+{
+	char **v = calloc(1, sizeof *v), port[16];
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (char **ep = environ; ep && *ep; ep++) {
+		if (drop_from_child(*ep))
+			continue;
+		char **nv = realloc(v, (n + 2) * sizeof *v);
+		if (!nv)
+			goto fail;
+		v = nv;
+		v[n] = strdup(*ep);
+		if (!v[n])
+			goto fail;
+		v[++n] = NULL;
+	}
+	snprintf(port, sizeof port, "%ld", cfg->pg_port);
+	if (push_env(&v, &n, "PGHOST", cfg->pg_host) < 0 || push_env(&v, &n, "PGPORT", port) < 0 ||
+	    push_env(&v, &n, "PGUSER", cfg->pg_user) < 0 ||
+	    push_env(&v, &n, "PGDATABASE", dbname ? dbname : cfg->pg_db) < 0 ||
+	    push_env(&v, &n, "PGCONNECT_TIMEOUT", "10") < 0 ||
+	    push_env(&v, &n, "PGAPPNAME", "vigil") < 0)
+		goto fail;
+	if (cfg->pg_password && *cfg->pg_password &&
+	    push_env(&v, &n, "PGPASSWORD", cfg->pg_password) < 0)
+		goto fail;
+	return v;
+fail:
+	util_free_strv(v);
+	return NULL;
+}
+
+int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
+		    struct err *e)
+{
+	char *argv[] = { (char *)prog, "--version", NULL };
+	char buf[512];
+	size_t len = 0;
+	struct child c;
+	int status;
+	const char *p;
+
+	if (pid1_spawn(&c, argv, NULL, CHILD_STDOUT, e) < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = read(c.out, buf + len, sizeof buf - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == sizeof buf - 1)
+			break;
+	}
+	buf[len] = '\0';
+	if (pid1_wait(&c, &status, e) < 0)
+		return -1;
+	if (!pid1_ok(status)) {
+		char how[128];
+		pid1_describe(status, how, sizeof how);
+		return err_set(e, ERR_CHILD, "`%s --version` %s; hint: is the PostgreSQL client installed and on PATH?",
+			       prog, how);
+	}
+	p = strstr(buf, "(PostgreSQL) ");
+	if (!p)
+		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog, buf);
+	p += 13;
+	*major = 0;
+	*minor = 0;
+	if (sscanf(p, "%d.%d", major, minor) < 1)
+		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog, buf);
+	snprintf(text, n, "%d.%d", *major, *minor);
+	return 0;
+}

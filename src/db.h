@@ -1,0 +1,72 @@
+/* db.h - the PostgreSQL seam: libpq lives only in db.c (STYLE.md habit 2).
+ *
+ * Connections are made with PQconnectdbParams (keyword/value arrays, so no
+ * connection-string quoting of passwords), a connect timeout and
+ * application_name "vigil". Child programs (pg_dump, psql, pg_restore) get
+ * the connection parameters in their environment (PGHOST, PGPORT, PGUSER,
+ * PGPASSWORD, PGDATABASE), never on their command line (SPEC I5).
+ */
+#ifndef VIGIL_DB_H
+#define VIGIL_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+
+struct db;
+struct db_rows;
+
+/* Connect to dbname (NULL = cfg->pg_db) with cfg's host, port, user and
+ * password; 10 s connect timeout. *out is owned by the caller (db_close).
+ * Returns 0 or -1 with e set (ERR_DB_CONNECT, libpq's message, e.g.
+ * "password authentication failed for user ..."). */
+int db_connect(const struct config *cfg, const char *dbname, struct db **out, struct err *e);
+
+/* Close and free; NULL is ok. */
+void db_close(struct db *db);
+
+/* Server version as PQserverVersion gives it (150020 for 15.20). */
+int db_server_version_num(struct db *db);
+
+/* Run a statement that returns no rows. Returns 0 or -1 with e set
+ * (ERR_DB_CONNECT with the server's message). */
+int db_exec(struct db *db, const char *sql, struct err *e);
+
+/* Run a query with text parameters ($1..$n). *rows is owned by the caller
+ * (db_rows_free). Returns 0 or -1 with e set. */
+int db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+	     struct db_rows **rows, struct err *e);
+
+int db_rows_count(const struct db_rows *r);
+/* Value of row r, column c; "" for NULL. Owned by rows. */
+const char *db_rows_get(const struct db_rows *rows, int r, int c);
+bool db_rows_isnull(const struct db_rows *rows, int r, int c);
+void db_rows_free(struct db_rows *r);
+
+/* First column of the first row as a malloc'd string (caller frees), or
+ * -1 with e set (also when there is no row). */
+int db_query_value(struct db *db, const char *sql, int nparams, const char *const *params,
+		   char **out, struct err *e);
+
+/* Quote an identifier / a literal for SQL text (PQescapeIdentifier /
+ * PQescapeLiteral). Malloc'd, caller frees; NULL when out of memory. */
+char *db_quote_ident(struct db *db, const char *s);
+char *db_quote_literal(struct db *db, const char *s);
+
+/* Environment for a child program connecting to dbname (NULL means
+ * cfg->pg_db): the current environment minus every variable that holds a
+ * secret of vigil's (names containing PASSWORD or SECRET, DATABASE_URL) or
+ * a PG* connection setting, plus PGHOST, PGPORT, PGUSER, PGPASSWORD,
+ * PGDATABASE, PGCONNECT_TIMEOUT, PGAPPNAME. Free with util_free_strv.
+ * NULL when out of memory. */
+char **db_child_env(const struct config *cfg, const char *dbname);
+
+/* Run `<prog> --version` (prog from PATH, e.g. "pg_dump", "psql") and
+ * parse "<prog> (PostgreSQL) 15.20 ...". major and minor get 15 and 20; text
+ * (size n) gets "15.20". Returns 0 or -1 with e set (ERR_CHILD). */
+int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
+		    struct err *e);
+
+#endif

@@ -1,0 +1,221 @@
+/* dump.c - see dump.h. */
+#include "dump.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "pid1.h"
+#include "util.h"
+
+#define READ_CHUNK (1u << 20)
+
+int dump_preflight(const struct config *cfg, struct dump_info *info, struct err *e)
+{
+	struct db *db = NULL;
+	int num, major, minor;
+
+	memset(info, 0, sizeof *info);
+	if (db_connect(cfg, NULL, &db, e) < 0)
+		return -1;
+	num = db_server_version_num(db);
+	db_close(db);
+	info->server_major = num / 10000;
+	snprintf(info->server_version, sizeof info->server_version, "%d.%d", num / 10000, num % 10000);
+	if (db_tool_version("pg_dump", &major, &minor, info->pg_dump_version,
+			    sizeof info->pg_dump_version, e) < 0)
+		return -1;
+	if (major < info->server_major)
+		return err_set(e, ERR_DB_VERSION,
+			       "pg_dump %s is older than the server (PostgreSQL %s) and cannot dump it; "
+			       "hint: use the PostgreSQL %d client (image build argument PG_MAJOR=%d)",
+			       info->pg_dump_version, info->server_version, info->server_major,
+			       info->server_major);
+	return 0;
+}
+
+static char **build_argv(const struct config *cfg, bool custom, struct err *e)
+{
+	char **extra = NULL, **argv;
+	size_t n_extra = 0, k = 0;
+
+	if (cfg->pg_dump_extra_opts && *cfg->pg_dump_extra_opts) {
+		extra = util_split_words(cfg->pg_dump_extra_opts, e);
+		if (!extra) {
+			err_prefix(e, "PG_DUMP_EXTRA_OPTS");
+			return NULL;
+		}
+		while (extra[n_extra])
+			n_extra++;
+	}
+	argv = calloc(n_extra + 4, sizeof *argv);
+	if (!argv) {
+		util_free_strv(extra);
+		err_set(e, ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	argv[k++] = strdup("pg_dump");
+	argv[k++] = strdup("--no-password");
+	if (custom)
+		argv[k++] = strdup("--format=custom");
+	for (size_t i = 0; i < n_extra; i++)
+		argv[k++] = extra[i];
+	free(extra);
+	argv[k] = NULL;
+	for (size_t i = 0; i < k; i++) {
+		if (!argv[i]) {
+			util_free_strv(argv);
+			err_set(e, ERR_INTERNAL, "out of memory");
+			return NULL;
+		}
+	}
+	return argv;
+}
+
+int dump_run(const struct config *cfg, const char *dbname, bool custom, struct stream_writer *w,
+	     struct dumpscan *scan, struct err *e)
+{
+	char **argv = NULL, **envp = NULL, *buf = NULL;
+	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
+	struct child_tail tail = { .len = 0 };
+	uint64_t total = 0;
+	int status = 0, rc = -1, stop = 0;
+	bool write_failed = false;
+	char magic[5];
+	size_t magic_len = 0;
+
+	argv = build_argv(cfg, custom, e);
+	envp = db_child_env(cfg, dbname);
+	buf = malloc(READ_CHUNK);
+	if (!argv || !envp || !buf) {
+		if (argv)
+			err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (pid1_spawn(&c, argv, envp, CHILD_STDOUT | CHILD_STDERR, e) < 0)
+		goto out;
+	log_progress_start("dump");
+	while (c.out >= 0 || c.errfd >= 0) {
+		struct pollfd pf[2];
+		int np = 0, r;
+
+		if (c.out >= 0)
+			pf[np++] = (struct pollfd){ .fd = c.out, .events = POLLIN };
+		if (c.errfd >= 0)
+			pf[np++] = (struct pollfd){ .fd = c.errfd, .events = POLLIN };
+		r = poll(pf, (nfds_t)np, 250);
+		if ((stop = pid1_stop_requested()) != 0) {
+			pid1_kill(&c, SIGTERM);
+			break;
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err_errno(e, ERR_INTERNAL, errno, "poll");
+			pid1_kill(&c, SIGKILL);
+			write_failed = true;
+			break;
+		}
+		for (int i = 0; i < np; i++) {
+			ssize_t got;
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			got = read(pf[i].fd, buf, READ_CHUNK);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				if (pf[i].fd == c.out) {
+					close(c.out);
+					c.out = -1;
+				} else {
+					close(c.errfd);
+					c.errfd = -1;
+				}
+				continue;
+			}
+			if (pf[i].fd == c.errfd) {
+				pid1_tail_add(&tail, buf, (size_t)got);
+				continue;
+			}
+			if (write_failed)
+				continue; /* drain so pg_dump is not stuck; we kill it below */
+			if (magic_len < 5) {
+				size_t k = (size_t)got < 5 - magic_len ? (size_t)got : 5 - magic_len;
+				memcpy(magic + magic_len, buf, k);
+				magic_len += k;
+			}
+			total += (uint64_t)got;
+			if ((!custom && dumpscan_feed(scan, buf, (size_t)got, e) < 0) ||
+			    stream_write(w, buf, (size_t)got, e) < 0) {
+				write_failed = true;
+				pid1_kill(&c, SIGTERM);
+				continue;
+			}
+			log_progress(total);
+		}
+	}
+	log_progress_end();
+	if (pid1_wait(&c, &status, write_failed ? NULL : e) < 0 && !write_failed)
+		goto out;
+	if (stop) {
+		e->code = ERR_INTERRUPTED;
+		e->signo = stop;
+		snprintf(e->msg, sizeof e->msg, "stopped by signal %d (%s); pg_dump terminated", stop,
+			 strsignal(stop));
+		goto out;
+	}
+	if (write_failed)
+		goto out;
+	if (!pid1_ok(status)) {
+		char how[128], text[1500];
+		pid1_describe(status, how, sizeof how);
+		pid1_tail_text(&tail, text, sizeof text);
+		err_set(e, ERR_DUMP, "pg_dump %s%s%s", how, text[0] ? ": " : "", text);
+		goto out;
+	}
+	if (total == 0) {
+		err_set(e, ERR_DUMP, "pg_dump exited 0 but wrote nothing; a dump without data is not a backup");
+		goto out;
+	}
+	if (custom) {
+		if (magic_len < 5 || memcmp(magic, "PGDMP", 5) != 0) {
+			err_set(e, ERR_DUMP, "pg_dump output does not start with the custom-format "
+				"signature PGDMP");
+			goto out;
+		}
+	} else {
+		if (dumpscan_finish(scan, e) < 0)
+			goto out;
+		if (!scan->header_ok) {
+			err_set(e, ERR_DUMP, "pg_dump output does not start with pg_dump's header");
+			goto out;
+		}
+		if (!scan->complete) {
+			err_set(e, ERR_DUMP, "pg_dump output has no completion trailer "
+				"(\"-- PostgreSQL database dump complete\"): the dump is cut off");
+			goto out;
+		}
+	}
+	if (tail.len) {
+		char text[1500];
+		pid1_tail_text(&tail, text, sizeof text);
+		log_warn("pg_dump said: %s", text);
+	}
+	rc = 0;
+out:
+	if (c.pid > 0) {
+		pid1_kill(&c, SIGKILL);
+		pid1_wait(&c, &status, NULL);
+	}
+	util_free_strv(argv);
+	util_free_strv(envp);
+	free(buf);
+	return rc;
+}

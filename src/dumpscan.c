@@ -1,0 +1,315 @@
+/* dumpscan.c - see dumpscan.h. The lexer follows psql's scanner rules
+ * (src/fe_utils/psqlscan.l): a backslash outside quotes and comments starts
+ * a meta-command that runs to the end of the line. */
+#include "dumpscan.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum { LEX_NORMAL, LEX_SQUOTE, LEX_ESTRING, LEX_DQUOTE, LEX_DOLLAR, LEX_COMMENT };
+
+#define LINE_CAP_MAX (64u * 1024 * 1024) /* longer SQL lines are lexed in pieces */
+#define TRAILER "-- PostgreSQL database dump complete"
+
+void dumpscan_init(struct dumpscan *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+void dumpscan_free(struct dumpscan *s)
+{
+	for (size_t i = 0; i < s->n_tables; i++)
+		free(s->tables[i].name);
+	free(s->tables);
+	free(s->line);
+	s->tables = NULL;
+	s->n_tables = 0;
+	s->line = NULL;
+}
+
+uint64_t dumpscan_total_rows(const struct dumpscan *s)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < s->n_tables; i++)
+		t += s->tables[i].rows;
+	return t;
+}
+
+static bool ident_char(int c)
+{
+	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+static bool line_is(const char *l, size_t n, const char *word)
+{
+	return strlen(word) == n && memcmp(l, word, n) == 0;
+}
+
+static int add_table(struct dumpscan *s, const char *l, size_t n, struct err *e)
+{
+	/* "COPY <name> (<cols>) FROM stdin;" or "COPY <name> FROM stdin;" */
+	const char *p = l + 5, *end = l + n - strlen(" FROM stdin;");
+	const char *q = p;
+	struct dumpscan_table *t;
+	bool quoted = false;
+
+	while (q < end) {
+		if (*q == '"')
+			quoted = !quoted;
+		else if (!quoted && *q == ' ')
+			break;
+		q++;
+	}
+	t = realloc(s->tables, (s->n_tables + 1) * sizeof *t);
+	if (!t)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	s->tables = t;
+	t = &s->tables[s->n_tables];
+	t->name = strndup(p, (size_t)(q - p));
+	t->rows = 0;
+	if (!t->name)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	s->n_tables++;
+	s->cur_rows = &t->rows;
+	return 0;
+}
+
+/* Run the lexer over one SQL line (without its newline). */
+static void lex_line(struct dumpscan *s, const char *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = l[i];
+
+		switch (s->lex) {
+		case LEX_NORMAL:
+			if (c == '-' && i + 1 < n && l[i + 1] == '-')
+				return; /* comment to end of line */
+			if (c == '/' && i + 1 < n && l[i + 1] == '*') {
+				s->lex = LEX_COMMENT;
+				s->comment_depth = 1;
+				i++;
+			} else if (c == '\'') {
+				bool e = i > 0 && (l[i - 1] == 'E' || l[i - 1] == 'e') &&
+					 (i < 2 || !ident_char((unsigned char)l[i - 2]));
+				s->lex = e ? LEX_ESTRING : LEX_SQUOTE;
+			} else if (c == '"') {
+				s->lex = LEX_DQUOTE;
+			} else if (c == '$' && (i == 0 || !ident_char((unsigned char)l[i - 1]))) {
+				size_t j = i + 1;
+				while (j < n && (isalnum((unsigned char)l[j]) || l[j] == '_' ||
+						 (unsigned char)l[j] >= 0x80) &&
+				       !(j == i + 1 && isdigit((unsigned char)l[j])))
+					j++;
+				if (j < n && l[j] == '$' && j - i + 1 <= sizeof s->dollar_tag) {
+					s->dollar_len = j - i + 1;
+					memcpy(s->dollar_tag, l + i, s->dollar_len);
+					s->lex = LEX_DOLLAR;
+					i = j;
+				}
+			} else if (c == '\\') {
+				size_t j = i + 1, k = 0;
+				char name[sizeof s->bad_meta];
+				while (j < n && !isspace((unsigned char)l[j]) && k + 1 < sizeof name)
+					name[k++] = l[j++];
+				name[k] = '\0';
+				if (strcmp(name, "restrict") == 0) {
+					s->has_restrict = true;
+				} else if (strcmp(name, "unrestrict") == 0) {
+					/* fine */
+				} else if (!s->bad_meta[0]) {
+					s->bad_meta[0] = '\\';
+					memcpy(s->bad_meta + 1, name,
+					       k + 1 < sizeof s->bad_meta - 1 ? k + 1 : sizeof s->bad_meta - 2);
+					s->bad_meta[sizeof s->bad_meta - 1] = '\0';
+					s->bad_meta_line = s->lines;
+				}
+				return; /* a meta-command takes the rest of the line */
+			}
+			break;
+		case LEX_SQUOTE:
+			if (c == '\'')
+				s->lex = LEX_NORMAL; /* '' re-enters at once: same result */
+			break;
+		case LEX_ESTRING:
+			if (c == '\\')
+				i++;
+			else if (c == '\'')
+				s->lex = LEX_NORMAL;
+			break;
+		case LEX_DQUOTE:
+			if (c == '"')
+				s->lex = LEX_NORMAL;
+			break;
+		case LEX_DOLLAR:
+			if (c == '$' && n - i >= s->dollar_len &&
+			    memcmp(l + i, s->dollar_tag, s->dollar_len) == 0) {
+				s->lex = LEX_NORMAL;
+				i += s->dollar_len - 1;
+			}
+			break;
+		case LEX_COMMENT:
+			if (c == '*' && i + 1 < n && l[i + 1] == '/') {
+				if (--s->comment_depth == 0)
+					s->lex = LEX_NORMAL;
+				i++;
+			} else if (c == '/' && i + 1 < n && l[i + 1] == '*') {
+				s->comment_depth++;
+				i++;
+			}
+			break;
+		}
+	}
+}
+
+static int emit(struct dumpscan *s, const void *p, size_t n, struct err *e)
+{
+	if (!s->sink || n == 0)
+		return 0;
+	return s->sink(s->sink_ctx, p, n, e);
+}
+
+/* A whole SQL line (without newline) in s->line. */
+static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
+{
+	const char *l = s->line;
+	size_t n = s->line_len;
+	bool at_normal = s->lex == LEX_NORMAL;
+	bool suppress = false;
+
+	s->lines++;
+	if (s->lines == 1)
+		s->header_ok = line_is(l, n, "--");
+	else if (s->lines == 2)
+		s->header_ok = s->header_ok && line_is(l, n, "-- PostgreSQL database dump");
+	if (at_normal && util_starts_with(l, "-- Dumped by pg_dump version ") && n < 200)
+		snprintf(s->version_line, sizeof s->version_line, "%.*s", (int)(n - 29), l + 29);
+	if (s->after_trailer) {
+		if (!(n == 0 || (n >= 2 && l[0] == '-' && l[1] == '-') ||
+		      (n > 12 && memcmp(l, "\\unrestrict ", 12) == 0)))
+			s->after_trailer = false;
+	}
+	if (at_normal && line_is(l, n, TRAILER))
+		s->after_trailer = true;
+	if (at_normal && !s->line_over && n > 5 + 12 && memcmp(l, "COPY ", 5) == 0 &&
+	    util_ends_with(l, " FROM stdin;")) {
+		if (add_table(s, l, n, e) < 0)
+			return -1;
+		s->in_copy = true;
+		s->copy_prefix_len = 0;
+	} else {
+		if (at_normal && s->strip_txn && (line_is(l, n, "BEGIN;") || line_is(l, n, "COMMIT;")))
+			suppress = true;
+		lex_line(s, l, n);
+	}
+	if (!suppress) {
+		if (emit(s, l, n, e) < 0 || (has_newline && emit(s, "\n", 1, e) < 0))
+			return -1;
+	} else if (has_newline && emit(s, "\n", 1, e) < 0) {
+		return -1;
+	}
+	s->line_len = 0;
+	s->line_over = false;
+	return 0;
+}
+
+static int append_line(struct dumpscan *s, const char *p, size_t n, struct err *e)
+{
+	if (s->line_len + n + 1 > s->line_cap) {
+		size_t cap = s->line_cap ? s->line_cap : 4096;
+		char *nl;
+		while (cap < s->line_len + n + 1)
+			cap *= 2;
+		if (cap > LINE_CAP_MAX) {
+			/* Lex what we have as a piece; the lexer keeps its state. */
+			lex_line(s, s->line, s->line_len);
+			if (emit(s, s->line, s->line_len, e) < 0)
+				return -1;
+			s->line_len = 0;
+			s->line_over = true;
+			if (n + 1 > s->line_cap) {
+				lex_line(s, p, n);
+				return emit(s, p, n, e);
+			}
+		} else {
+			nl = realloc(s->line, cap);
+			if (!nl)
+				return err_set(e, ERR_INTERNAL, "out of memory");
+			s->line = nl;
+			s->line_cap = cap;
+		}
+	}
+	memcpy(s->line + s->line_len, p, n);
+	s->line_len += n;
+	s->line[s->line_len] = '\0';
+	return 0;
+}
+
+int dumpscan_feed(struct dumpscan *s, const void *buf, size_t n, struct err *e)
+{
+	const char *p = buf, *end = p + n;
+
+	s->bytes += n;
+	while (p < end) {
+		if (s->in_copy) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			const char *stop = nl ? nl : end;
+			size_t take = (size_t)(stop - p);
+
+			/* Keep the first bytes of the line to recognise "\." */
+			if (s->copy_prefix_len < 3) {
+				size_t k = take < 3 - s->copy_prefix_len ? take : 3 - s->copy_prefix_len;
+				memcpy(s->copy_prefix + s->copy_prefix_len, p, k);
+				s->copy_prefix_len += k;
+			}
+			if (!nl) {
+				if (emit(s, p, take, e) < 0)
+					return -1;
+				p = end;
+				break;
+			}
+			if (emit(s, p, take + 1, e) < 0)
+				return -1;
+			s->lines++;
+			if (s->copy_prefix_len == 2 && s->copy_prefix[0] == '\\' && s->copy_prefix[1] == '.')
+				s->in_copy = false;
+			else if (s->cur_rows)
+				(*s->cur_rows)++;
+			s->copy_prefix_len = 0;
+			p = nl + 1;
+			continue;
+		}
+		{
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t take = (size_t)((nl ? nl : end) - p);
+			if (append_line(s, p, take, e) < 0)
+				return -1;
+			p += take;
+			if (nl) {
+				p++;
+				if (sql_line(s, true, e) < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int dumpscan_finish(struct dumpscan *s, struct err *e)
+{
+	if (s->in_copy) {
+		/* Ended inside a COPY block: certainly no trailer. */
+		s->after_trailer = false;
+		if (s->copy_prefix_len)
+			s->lines++;
+	} else if (s->line_len > 0) {
+		if (sql_line(s, false, e) < 0)
+			return -1;
+	}
+	s->complete = s->after_trailer && !s->in_copy;
+	return 0;
+}

@@ -1,0 +1,85 @@
+/* dumpscan.h - a streaming scanner for pg_dump's plain SQL output.
+ *
+ * Fed the dump in chunks of any size, it tallies the rows of every COPY
+ * block (one row per line until "\." - COPY's text format escapes newlines
+ * inside values, see the COPY reference page, "Text Format"), recognises
+ * pg_dump's header and its completion trailer, and lexes the SQL between
+ * COPY blocks the way psql does (quotes, E'' strings, dollar quotes,
+ * comments) to find psql meta-commands. pg_dump writes only \restrict and
+ * \unrestrict (CVE-2025-8714 fix, 15.14+); any other meta-command outside a
+ * quoted string (\!, \connect, \i ...) marks the file as not a plain pg_dump
+ * we will feed to psql.
+ *
+ * Optionally it copies the dump to a sink, dropping the top-level
+ * "BEGIN;"/"COMMIT;" lines pg_dump writes around large objects, so a restore
+ * can run the whole file in one transaction (psql's --single-transaction has
+ * no effect on scripts that contain their own BEGIN/COMMIT).
+ *
+ * Pure: no I/O besides the sink; unit-tested in tests/unit/test_dumpscan.c.
+ */
+#ifndef VIGIL_DUMPSCAN_H
+#define VIGIL_DUMPSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct dumpscan_table {
+	char *name;     /* as written after COPY, e.g. public.items or s."Año" */
+	uint64_t rows;
+};
+
+typedef int (*dumpscan_sink)(void *ctx, const void *buf, size_t n, struct err *e);
+
+struct dumpscan {
+	/* results, valid after dumpscan_finish */
+	bool header_ok;        /* starts with pg_dump's "-- PostgreSQL database dump" */
+	bool complete;         /* ends with pg_dump's completion trailer */
+	bool has_restrict;     /* a \restrict line was seen */
+	char bad_meta[64];     /* first meta-command other than \restrict/\unrestrict */
+	uint64_t bad_meta_line;
+	char version_line[128]; /* "Dumped by pg_dump version ..." value, if seen */
+	struct dumpscan_table *tables;
+	size_t n_tables;
+	uint64_t lines;
+	uint64_t bytes;
+
+	/* options */
+	bool strip_txn;        /* drop top-level BEGIN;/COMMIT; lines on output */
+	dumpscan_sink sink;    /* NULL = scan only */
+	void *sink_ctx;
+
+	/* private state */
+	int lex;
+	int comment_depth;
+	char dollar_tag[64];
+	size_t dollar_len;
+	bool in_copy;
+	bool after_trailer;
+	char copy_prefix[4];
+	size_t copy_prefix_len;
+	uint64_t *cur_rows;
+	char *line;
+	size_t line_len, line_cap;
+	bool line_over;
+};
+
+/* Initialise s (options may be set afterwards, before the first feed). */
+void dumpscan_init(struct dumpscan *s);
+
+/* Scan n bytes. Returns 0, or -1 with e set (ERR_INTERNAL out of memory, or
+ * whatever the sink reported). */
+int dumpscan_feed(struct dumpscan *s, const void *buf, size_t n, struct err *e);
+
+/* Process a last line without a newline. Returns 0 or -1 as feed. */
+int dumpscan_finish(struct dumpscan *s, struct err *e);
+
+/* Release tables and buffers. */
+void dumpscan_free(struct dumpscan *s);
+
+/* Total rows over all tables. */
+uint64_t dumpscan_total_rows(const struct dumpscan *s);
+
+#endif

@@ -1,0 +1,150 @@
+/* list.c - see list.h. */
+#include "list.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "manifest.h"
+#include "util.h"
+
+struct known {
+	char path[512];
+	char sha256[65];
+	uint64_t bytes;
+};
+
+/* Every artifact the run manifests record. */
+static struct known *load_known(const struct config *cfg, size_t *n)
+{
+	char dir[UTIL_PATH_MAX];
+	struct known *v = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	snprintf(dir, sizeof dir, "%s/runs", cfg->backup_dir);
+	d = opendir(dir);
+	if (!d)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		char p[UTIL_PATH_MAX + 300];
+		struct manifest m;
+		struct err e;
+
+		if (!util_ends_with(de->d_name, ".json") || de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		if (manifest_read(p, &m, &e) < 0)
+			continue;
+		for (size_t i = 0; i < m.n_art; i++) {
+			struct known *nv;
+			if (!m.art[i].path[0])
+				continue;
+			nv = realloc(v, (*n + 1) * sizeof *nv);
+			if (!nv)
+				break;
+			v = nv;
+			snprintf(v[*n].path, sizeof v[*n].path, "%s", m.art[i].path);
+			memcpy(v[*n].sha256, m.art[i].sha256, sizeof v[*n].sha256);
+			v[*n].bytes = m.art[i].bytes;
+			(*n)++;
+		}
+		manifest_free(&m);
+	}
+	closedir(d);
+	return v;
+}
+
+static const char *state_of(const struct cat_entry *c, const struct known *k, size_t nk)
+{
+	char rel[600], *sum = NULL;
+	const char *state = "unrecorded";
+	size_t len;
+
+	if (!c->has_sha256)
+		return "no-checksum";
+	snprintf(rel, sizeof rel, "%s/%s", catalog_kind_name(c->kind), c->name);
+	for (size_t i = 0; i < nk; i++) {
+		if (strcmp(k[i].path, rel) != 0)
+			continue;
+		state = "ok";
+		{
+			char sp[UTIL_PATH_MAX + 8];
+			snprintf(sp, sizeof sp, "%s.sha256", c->path);
+			if (k[i].bytes != c->size ||
+			    util_read_file(sp, 4096, &sum, &len, NULL) < 0 || len < 64 ||
+			    strncmp(sum, k[i].sha256, 64) != 0)
+				state = "mismatch";
+			free(sum);
+		}
+		break;
+	}
+	return state;
+}
+
+int list_main(const struct config *cfg, int argc, char **argv)
+{
+	struct cat_entry *v = NULL;
+	struct known *k;
+	size_t n = 0, nk = 0;
+	struct err e;
+	bool json = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else {
+			fprintf(stderr, "vigil list: unknown argument %s\nusage: vigil list [--json]\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	if (catalog_scan(cfg, -1, &v, &n, &e) < 0) {
+		log_error("list: %s", e.msg);
+		return 1;
+	}
+	k = load_known(cfg, &nk);
+	if (json) {
+		struct mf_list_row *rows = calloc(n ? n : 1, sizeof *rows);
+		char (*tl)[32] = calloc(n ? n : 1, 32), (*tu)[32] = calloc(n ? n : 1, 32);
+		char *out;
+		if (!rows || !tl || !tu) {
+			free(rows), free(tl), free(tu), free(v), free(k);
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			log_time_local((int64_t)v[i].when, tl[i]);
+			log_time_utc((int64_t)v[i].when, tu[i]);
+			rows[i] = (struct mf_list_row){ catalog_kind_name(v[i].kind), v[i].name, v[i].path,
+							tl[i], tu[i], state_of(&v[i], k, nk), v[i].size,
+							v[i].pre_restore };
+		}
+		out = manifest_list_json(rows, n);
+		if (out)
+			printf("%s\n", out);
+		free(out);
+		free(rows);
+		free(tl);
+		free(tu);
+	} else {
+		printf("%-6s %-44s %-20s %10s  %s\n", "KIND", "NAME", "TIME", "SIZE", "STATE");
+		for (size_t i = 0; i < n; i++) {
+			char t[32], size[32];
+			struct tm tm;
+			localtime_r(&v[i].when, &tm);
+			strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
+			util_human_bytes(v[i].size, size);
+			printf("%-6s %-44s %-20s %10s  %s\n", catalog_kind_name(v[i].kind), v[i].name, t,
+			       size, state_of(&v[i], k, nk));
+		}
+		if (n == 0)
+			printf("(no backups in %s)\n", cfg->backup_dir);
+	}
+	free(v);
+	free(k);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* main.c - command dispatch (SPEC section 2). */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <archive.h>
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <zlib.h>
+
+#include "backup.h"
+#include "config.h"
+#include "db.h"
+#include "list.h"
+#include "log.h"
+#include "pid1.h"
+#include "restore.h"
+#include "util.h"
+#include "verify.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vigil [COMMAND] [OPTIONS]\n"
+		"\n"
+		"  backup [--db-only|--media-only]    one backup run now\n"
+		"  list [--json]                      backups on disk, newest first\n"
+		"  verify [NAME|latest|all]           checksum, full decompression, format checks\n"
+		"  restore [--db NAME|latest] [--media NAME|latest] [--yes]\n"
+		"          [--no-safety-backup] [--in-place] [--target-db DB] [--list]\n"
+		"  check-config                       print the resolved configuration\n"
+		"  version                            versions of vigil, its libraries, pg_dump\n"
+		"\n"
+		"Configuration comes from the environment; see README.md.\n"
+		"Exit status: 0 ok, 1 failure, 2 usage/configuration/refused, 3 warnings,\n"
+		"75 another run in progress, 128+N killed by signal N.\n");
+}
+
+static int version_main(void)
+{
+	char v[32];
+	int major, minor;
+	struct err e;
+
+	printf("vigil %s (build %s)\n", VIGIL_VERSION, VIGIL_BUILD);
+	printf("libpq %d\n", PQlibVersion());
+	printf("%s\n", archive_version_details());
+	printf("zlib %s\n", zlibVersion());
+	printf("cJSON %s\n", cJSON_Version());
+	if (db_tool_version("pg_dump", &major, &minor, v, sizeof v, &e) == 0)
+		printf("pg_dump %s\n", v);
+	else
+		printf("pg_dump not found: %s\n", e.msg);
+	return 0;
+}
+
+static int open_log(const struct config *cfg, const char *name)
+{
+	char p[UTIL_PATH_MAX];
+	struct err e;
+
+	if (util_mkdir_p(cfg->log_dir, 0700, &e) < 0 ||
+	    util_fmt(p, sizeof p, &e, "%s/%s", cfg->log_dir, name) < 0 || log_open_file(p, &e) < 0) {
+		log_warn("logging to stderr only: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "serve";
+	struct config cfg;
+	struct err e;
+	int status;
+
+	/* Before anything can start a thread (STYLE.md habit 3). */
+	pid1_block_signals();
+	setlocale(LC_CTYPE, "C.UTF-8");
+	tzset();
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
+		return version_main();
+	err_clear(&e);
+	if (config_load(&cfg, &e) < 0) {
+		log_error("configuration error: %s", e.msg);
+		config_free(&cfg);
+		return 2;
+	}
+	config_each_secret(&cfg, log_add_secret);
+	if (!strcmp(cmd, "check-config")) {
+		config_print(&cfg, stdout);
+		status = 0;
+	} else if (!strcmp(cmd, "backup")) {
+		open_log(&cfg, "backup.log");
+		status = backup_main(&cfg, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "list")) {
+		status = list_main(&cfg, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "verify")) {
+		open_log(&cfg, "backup.log");
+		status = verify_main(&cfg, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "restore")) {
+		open_log(&cfg, "restore.log");
+		status = restore_main(&cfg, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "serve") || !strcmp(cmd, "prune") || !strcmp(cmd, "healthcheck")) {
+		log_error("vigil %s is not available in this version yet", cmd);
+		status = 2;
+	} else {
+		fprintf(stderr, "vigil: unknown command \"%s\"\n\n", cmd);
+		usage(stderr);
+		status = 2;
+	}
+	log_close_file();
+	config_free(&cfg);
+	return status;
+}

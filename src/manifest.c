@@ -1,0 +1,315 @@
+/* manifest.c - see manifest.h. */
+#include "manifest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "log.h"
+#include "util.h"
+
+#define MAX_WARNINGS 1000
+
+int mf_add_table(struct mf_artifact *a, const char *name, uint64_t rows)
+{
+	struct mf_table *t = realloc(a->tables, (a->n_tables + 1) * sizeof *t);
+
+	if (!t)
+		return -1;
+	a->tables = t;
+	t[a->n_tables].name = strdup(name);
+	if (!t[a->n_tables].name)
+		return -1;
+	t[a->n_tables].rows = rows;
+	a->n_tables++;
+	return 0;
+}
+
+int mf_add_warning(struct mf_artifact *a, const char *text)
+{
+	char **w;
+
+	if (a->n_warnings >= MAX_WARNINGS)
+		return 0;
+	w = realloc(a->warnings, (a->n_warnings + 1) * sizeof *w);
+	if (!w)
+		return -1;
+	a->warnings = w;
+	w[a->n_warnings] = strdup(text);
+	if (!w[a->n_warnings])
+		return -1;
+	a->n_warnings++;
+	return 0;
+}
+
+void manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n_art; i++) {
+		struct mf_artifact *a = &m->art[i];
+		for (size_t j = 0; j < a->n_tables; j++)
+			free(a->tables[j].name);
+		free(a->tables);
+		for (size_t j = 0; j < a->n_warnings; j++)
+			free(a->warnings[j]);
+		free(a->warnings);
+		a->tables = NULL;
+		a->warnings = NULL;
+		a->n_tables = a->n_warnings = 0;
+	}
+}
+
+static void add_time(cJSON *o, const char *key, int64_t t)
+{
+	char buf[32];
+
+	log_time_utc(t, buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static cJSON *error_obj(const char *code, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	char clean[ERR_MSG_MAX];
+
+	snprintf(clean, sizeof clean, "%s", msg);
+	log_redact(clean, sizeof clean);
+	cJSON_AddStringToObject(o, "code", code);
+	cJSON_AddStringToObject(o, "message", clean);
+	return o;
+}
+
+char *manifest_to_json(const struct manifest *m)
+{
+	cJSON *root = cJSON_CreateObject(), *arts;
+	char *out;
+
+	if (!root)
+		return NULL;
+	cJSON_AddNumberToObject(root, "manifest_version", 1);
+	cJSON_AddStringToObject(root, "vigil_version", VIGIL_VERSION);
+	cJSON_AddStringToObject(root, "run_id", m->run_id);
+	cJSON_AddStringToObject(root, "command", m->command);
+	add_time(root, "start", m->start);
+	add_time(root, "end", m->end);
+	{
+		char loc[32];
+		log_time_local(m->start, loc);
+		cJSON_AddStringToObject(root, "start_local", loc);
+	}
+	cJSON_AddStringToObject(root, "result", m->result);
+	if (m->err_code[0])
+		cJSON_AddItemToObject(root, "error", error_obj(m->err_code, m->err_msg));
+	arts = cJSON_AddArrayToObject(root, "artifacts");
+	for (size_t i = 0; i < m->n_art; i++) {
+		const struct mf_artifact *a = &m->art[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "kind", a->kind);
+		cJSON_AddStringToObject(o, "result", a->result);
+		if (a->path[0]) {
+			cJSON_AddStringToObject(o, "path", a->path);
+			cJSON_AddNumberToObject(o, "bytes", (double)a->bytes);
+			cJSON_AddNumberToObject(o, "raw_bytes", (double)a->raw_bytes);
+			cJSON_AddStringToObject(o, "sha256", a->sha256);
+		}
+		cJSON_AddNumberToObject(o, "seconds", a->seconds);
+		if (a->format[0])
+			cJSON_AddStringToObject(o, "format", a->format);
+		if (a->compression[0])
+			cJSON_AddStringToObject(o, "compression", a->compression);
+		if (strcmp(a->kind, "db") == 0) {
+			cJSON *t = cJSON_CreateObject();
+			if (a->server_version[0])
+				cJSON_AddStringToObject(o, "server_version", a->server_version);
+			if (a->pg_dump_version[0])
+				cJSON_AddStringToObject(o, "pg_dump_version", a->pg_dump_version);
+			for (size_t j = 0; j < a->n_tables; j++)
+				cJSON_AddNumberToObject(t, a->tables[j].name, (double)a->tables[j].rows);
+			cJSON_AddItemToObject(o, "tables", t);
+		} else {
+			cJSON *w = cJSON_CreateArray();
+			cJSON_AddNumberToObject(o, "files", (double)a->files);
+			cJSON_AddNumberToObject(o, "dirs", (double)a->dirs);
+			cJSON_AddNumberToObject(o, "symlinks", (double)a->symlinks);
+			for (size_t j = 0; j < a->n_warnings; j++) {
+				char clean[4096];
+				snprintf(clean, sizeof clean, "%s", a->warnings[j]);
+				log_redact(clean, sizeof clean);
+				cJSON_AddItemToArray(w, cJSON_CreateString(clean));
+			}
+			cJSON_AddItemToObject(o, "warnings", w);
+		}
+		if (a->err_code[0])
+			cJSON_AddItemToObject(o, "error", error_obj(a->err_code, a->err_msg));
+		cJSON_AddItemToArray(arts, o);
+	}
+	out = cJSON_Print(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+static void get_str(const cJSON *o, const char *key, char *out, size_t n)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (cJSON_IsString(v) && v->valuestring)
+		snprintf(out, n, "%s", v->valuestring);
+}
+
+static double get_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+static int64_t parse_utc(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	if (!strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+int manifest_parse(const char *json, struct manifest *m, struct err *e)
+{
+	cJSON *root = cJSON_Parse(json);
+	const cJSON *arts, *a, *err;
+	char buf[40];
+
+	memset(m, 0, sizeof *m);
+	if (!root || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return err_set(e, ERR_CORRUPT, "not a JSON object");
+	}
+	get_str(root, "run_id", m->run_id, sizeof m->run_id);
+	get_str(root, "command", m->command, sizeof m->command);
+	get_str(root, "result", m->result, sizeof m->result);
+	buf[0] = '\0';
+	get_str(root, "start", buf, sizeof buf);
+	m->start = parse_utc(buf);
+	buf[0] = '\0';
+	get_str(root, "end", buf, sizeof buf);
+	m->end = parse_utc(buf);
+	err = cJSON_GetObjectItemCaseSensitive(root, "error");
+	if (cJSON_IsObject(err)) {
+		get_str(err, "code", m->err_code, sizeof m->err_code);
+		get_str(err, "message", m->err_msg, sizeof m->err_msg);
+	}
+	arts = cJSON_GetObjectItemCaseSensitive(root, "artifacts");
+	cJSON_ArrayForEach(a, arts)
+	{
+		struct mf_artifact *x;
+		const cJSON *t, *w, *ae;
+
+		if (m->n_art >= 2 || !cJSON_IsObject(a))
+			break;
+		x = &m->art[m->n_art++];
+		get_str(a, "kind", x->kind, sizeof x->kind);
+		get_str(a, "result", x->result, sizeof x->result);
+		get_str(a, "path", x->path, sizeof x->path);
+		get_str(a, "sha256", x->sha256, sizeof x->sha256);
+		get_str(a, "format", x->format, sizeof x->format);
+		get_str(a, "compression", x->compression, sizeof x->compression);
+		get_str(a, "server_version", x->server_version, sizeof x->server_version);
+		get_str(a, "pg_dump_version", x->pg_dump_version, sizeof x->pg_dump_version);
+		x->bytes = (uint64_t)get_num(a, "bytes");
+		x->raw_bytes = (uint64_t)get_num(a, "raw_bytes");
+		x->seconds = get_num(a, "seconds");
+		x->files = (uint64_t)get_num(a, "files");
+		x->dirs = (uint64_t)get_num(a, "dirs");
+		x->symlinks = (uint64_t)get_num(a, "symlinks");
+		t = cJSON_GetObjectItemCaseSensitive(a, "tables");
+		cJSON_ArrayForEach(w, t)
+		{
+			if (w->string && cJSON_IsNumber(w) && mf_add_table(x, w->string, (uint64_t)w->valuedouble) < 0)
+				goto oom;
+		}
+		t = cJSON_GetObjectItemCaseSensitive(a, "warnings");
+		cJSON_ArrayForEach(w, t)
+		{
+			if (cJSON_IsString(w) && mf_add_warning(x, w->valuestring) < 0)
+				goto oom;
+		}
+		ae = cJSON_GetObjectItemCaseSensitive(a, "error");
+		if (cJSON_IsObject(ae)) {
+			get_str(ae, "code", x->err_code, sizeof x->err_code);
+			get_str(ae, "message", x->err_msg, sizeof x->err_msg);
+		}
+	}
+	cJSON_Delete(root);
+	return 0;
+oom:
+	cJSON_Delete(root);
+	manifest_free(m);
+	return err_set(e, ERR_INTERNAL, "out of memory");
+}
+
+int manifest_write(const char *runs_dir, const char *stamp, struct manifest *m, mode_t mode,
+		   struct err *e)
+{
+	char name[80];
+	int r = 1;
+
+	for (int i = 1; i <= 99 && r == 1; i++) {
+		char *json;
+		if (i == 1)
+			snprintf(m->run_id, sizeof m->run_id, "%s", stamp);
+		else
+			snprintf(m->run_id, sizeof m->run_id, "%s-%d", stamp, i);
+		snprintf(name, sizeof name, "%s.json", m->run_id);
+		json = manifest_to_json(m);
+		if (!json)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+		r = util_write_file_atomic(runs_dir, name, json, strlen(json), mode, e);
+		free(json);
+		if (r < 0)
+			return -1;
+	}
+	if (r != 0)
+		return err_set(e, ERR_IO, "no free manifest name for %s in %s", stamp, runs_dir);
+	return 0;
+}
+
+int manifest_read(const char *path, struct manifest *m, struct err *e)
+{
+	char *buf;
+	int rc;
+
+	if (util_read_file(path, 16u * 1024 * 1024, &buf, NULL, e) < 0)
+		return -1;
+	rc = manifest_parse(buf, m, e);
+	free(buf);
+	if (rc < 0)
+		err_prefix(e, "%s", path);
+	return rc;
+}
+
+char *manifest_list_json(const struct mf_list_row *rows, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *out;
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "kind", rows[i].kind);
+		cJSON_AddStringToObject(o, "name", rows[i].name);
+		cJSON_AddStringToObject(o, "path", rows[i].path);
+		cJSON_AddStringToObject(o, "time", rows[i].time_local);
+		cJSON_AddStringToObject(o, "time_utc", rows[i].time_utc);
+		cJSON_AddNumberToObject(o, "size", (double)rows[i].size);
+		cJSON_AddStringToObject(o, "state", rows[i].state);
+		cJSON_AddBoolToObject(o, "pre_restore", rows[i].pre_restore);
+		cJSON_AddItemToArray(arr, o);
+	}
+	out = cJSON_Print(arr);
+	cJSON_Delete(arr);
+	return out;
+}

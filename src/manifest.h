@@ -1,0 +1,89 @@
+/* manifest.h - run manifests, runs/<YYYYMMDD_HHMMSS>.json (SPEC section 3).
+ * cJSON lives only in manifest.c (STYLE.md habit 2).
+ *
+ * One manifest per run, success or failure. Times are stored as RFC 3339
+ * UTC instants ("start", "end") plus the local stamp the file names use.
+ * Secrets never enter a manifest: messages are redacted by the log module's
+ * secret list before they are stored.
+ */
+#ifndef VIGIL_MANIFEST_H
+#define VIGIL_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct mf_table {
+	char *name;
+	uint64_t rows;
+};
+
+struct mf_artifact {
+	char kind[8];        /* "db" or "media" */
+	char result[12];     /* "success", "warning", "failure" */
+	char path[512];      /* relative to BACKUP_DIR, "" when none was kept */
+	uint64_t bytes;      /* on disk */
+	uint64_t raw_bytes;  /* before compression */
+	char sha256[65];
+	double seconds;
+	char format[12];     /* db: "plain"/"custom"; media: "pax" */
+	char compression[8]; /* "gzip", "zstd", "none" */
+	char server_version[32];
+	char pg_dump_version[32];
+	struct mf_table *tables;
+	size_t n_tables;
+	uint64_t files, dirs, symlinks;
+	char **warnings;     /* "relpath: what" */
+	size_t n_warnings;
+	char err_code[32];
+	char err_msg[ERR_MSG_MAX];
+};
+
+struct manifest {
+	char run_id[48];     /* the manifest's name without .json */
+	char command[16];    /* "backup" */
+	int64_t start, end;  /* Unix seconds */
+	char result[12];
+	struct mf_artifact art[2];
+	size_t n_art;
+	char err_code[32];
+	char err_msg[ERR_MSG_MAX];
+};
+
+/* Add a table row count to a (copies name). Returns 0 or -1 (no memory). */
+int mf_add_table(struct mf_artifact *a, const char *name, uint64_t rows);
+
+/* Add a warning line (copied; at most 1000 are kept). */
+int mf_add_warning(struct mf_artifact *a, const char *text);
+
+/* Serialise m as a JSON text; malloc'd, caller frees. NULL when out of memory. */
+char *manifest_to_json(const struct manifest *m);
+
+/* Parse JSON text into m (zeroed first). Returns 0 or -1 with e set
+ * (ERR_CORRUPT). Free with manifest_free. */
+int manifest_parse(const char *json, struct manifest *m, struct err *e);
+
+/* Write m to runs_dir/<stamp>.json atomically, never replacing: on a clash
+ * <stamp>-2.json etc. m->run_id gets the name used. Returns 0 or -1. */
+int manifest_write(const char *runs_dir, const char *stamp, struct manifest *m, mode_t mode,
+		   struct err *e);
+
+/* Read and parse a manifest file. Returns 0 or -1 with e set. */
+int manifest_read(const char *path, struct manifest *m, struct err *e);
+
+/* Release what m's artifacts own. */
+void manifest_free(struct manifest *m);
+
+
+/* One row of `vigil list --json`. */
+struct mf_list_row {
+	const char *kind, *name, *path, *time_local, *time_utc, *state;
+	uint64_t size;
+	int pre_restore;
+};
+
+/* JSON array of rows (malloc'd, caller frees; NULL when out of memory). */
+char *manifest_list_json(const struct mf_list_row *rows, size_t n);
+#endif

@@ -1,0 +1,73 @@
+/* pid1.h - the one owner of child processes (STYLE.md habit 3).
+ *
+ * Children are spawned in their own process group (so a whole pipeline can
+ * be stopped at once) with the signal mask and dispositions reset before
+ * exec, and with pipes for the stdio streams the caller asks for.
+ * pid1_wait() is the only place in vigil that calls waitpid().
+ */
+#ifndef VIGIL_PID1_H
+#define VIGIL_PID1_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+enum {
+	CHILD_STDIN = 1,   /* parent writes child's stdin through c->in */
+	CHILD_STDOUT = 2,  /* parent reads child's stdout through c->out */
+	CHILD_STDERR = 4,  /* parent reads child's stderr through c->errfd */
+};
+
+struct child {
+	pid_t pid;  /* also the process group id */
+	int in;     /* -1 when not piped */
+	int out;
+	int errfd;
+	char name[64]; /* program name for messages */
+};
+
+/* Block the asynchronous signals vigil takes synchronously (TERM, INT, HUP,
+ * CHLD, QUIT, USR1, USR2) and ignore SIGPIPE. Call first in main, before any
+ * library can start a thread, so every thread inherits the mask. */
+void pid1_block_signals(void);
+
+/* Spawn argv[0] (searched in PATH) with environment envp (NULL = inherit),
+ * in a new process group; streams not piped are /dev/null (stdin, stdout)
+ * or inherited (stderr). The child's mask is restored and SIGPIPE reset
+ * before exec. Returns 0 with c filled, or -1 with e set (ERR_CHILD). A
+ * program that cannot be executed exits 127 in the child with a message on
+ * its stderr. */
+int pid1_spawn(struct child *c, char *const argv[], char *const envp[], int pipes,
+	       struct err *e);
+
+/* Wait for c to end (the only waitpid call). *status gets the raw wait
+ * status. Closes any pipe still open. Returns 0 or -1 with e set. */
+int pid1_wait(struct child *c, int *status, struct err *e);
+
+/* Signal c's whole process group. */
+void pid1_kill(struct child *c, int sig);
+
+/* Describe a wait status: "exited 1", "killed by signal 9 (Killed)". */
+void pid1_describe(int status, char *out, size_t n);
+
+/* True when status is a normal exit with code 0. */
+bool pid1_ok(int status);
+
+/* A pending SIGTERM/SIGINT taken synchronously (0 when none). Jobs poll
+ * this between blocks so that a stop request ends them promptly. */
+int pid1_stop_requested(void);
+
+/* The last bytes a child wrote to its stderr (bounded), for error messages. */
+struct child_tail {
+	char buf[8192];
+	size_t len;
+};
+
+/* Append n bytes, keeping only the newest sizeof buf bytes. */
+void pid1_tail_add(struct child_tail *t, const char *p, size_t n);
+
+/* The tail as one line (newlines become " | "), at most n bytes, preferring
+ * the first line that carries "error" or "FATAL" and what follows it. */
+void pid1_tail_text(const struct child_tail *t, char *out, size_t n);
+#endif

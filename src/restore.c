@@ -1,0 +1,896 @@
+/* restore.c - see restore.h. The order of steps is the contract of SPEC
+ * section 7: nothing live is touched until every named backup passed
+ * validation, the operator confirmed, and the safety copies exist; the new
+ * database is complete and its row counts checked inside the loading
+ * transaction before it is swapped in (I4). */
+#include "restore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "backup.h"
+#include "catalog.h"
+#include "db.h"
+#include "dumpscan.h"
+#include "lock.h"
+#include "log.h"
+#include "pid1.h"
+#include "util.h"
+#include "verify.h"
+
+#define CHUNK (1u << 20)
+#define PG_NAME_MAX 63
+
+struct ropts {
+	const char *db, *media, *target;
+	bool yes, no_safety, in_place;
+};
+
+/* ---- feeding a child's stdin while draining its stderr ---- */
+
+struct feeder {
+	struct child *c;
+	struct child_tail tail;
+	bool child_gone; /* stdin closed by the child (it stopped reading) */
+	uint64_t fed;
+	int stop;
+};
+
+static void drain_stderr(struct feeder *f, bool block)
+{
+	char buf[4096];
+
+	while (f->c->errfd >= 0) {
+		struct pollfd pf = { .fd = f->c->errfd, .events = POLLIN };
+		ssize_t n;
+		if (poll(&pf, 1, block ? 250 : 0) <= 0)
+			return;
+		n = read(f->c->errfd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(f->c->errfd);
+			f->c->errfd = -1;
+			return;
+		}
+		pid1_tail_add(&f->tail, buf, (size_t)n);
+	}
+}
+
+static int feed(void *ctx, const void *buf, size_t n, struct err *e)
+{
+	struct feeder *f = ctx;
+	const char *p = buf;
+
+	while (n > 0 && !f->child_gone) {
+		struct pollfd pf[2];
+		int np = 1;
+
+		pf[0] = (struct pollfd){ .fd = f->c->in, .events = POLLOUT };
+		if (f->c->errfd >= 0)
+			pf[np++] = (struct pollfd){ .fd = f->c->errfd, .events = POLLIN };
+		if (poll(pf, (nfds_t)np, 250) < 0 && errno != EINTR)
+			return err_errno(e, ERR_INTERNAL, errno, "poll");
+		if ((f->stop = pid1_stop_requested()) != 0) {
+			pid1_kill(f->c, SIGTERM);
+			e->code = ERR_INTERRUPTED;
+			e->signo = f->stop;
+			snprintf(e->msg, sizeof e->msg, "stopped by signal %d; the load was abandoned",
+				 f->stop);
+			return -1;
+		}
+		if (np > 1 && (pf[1].revents & (POLLIN | POLLHUP)))
+			drain_stderr(f, false);
+		if (pf[0].revents & (POLLERR | POLLHUP)) {
+			f->child_gone = true;
+			break;
+		}
+		if (pf[0].revents & POLLOUT) {
+			ssize_t w = write(f->c->in, p, n);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					continue;
+				if (errno == EPIPE) {
+					f->child_gone = true;
+					break;
+				}
+				return err_errno(e, ERR_RESTORE, errno, "cannot write to %s", f->c->name);
+			}
+			p += w;
+			n -= (size_t)w;
+			f->fed += (uint64_t)w;
+		}
+	}
+	log_progress(f->fed);
+	return 0;
+}
+
+/* ---- SQL text helpers ---- */
+
+/* Append printf output to a growable string. Returns 0 or -1 (no memory). */
+static int sb_add(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int sb_add(char **s, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *ns;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	ns = realloc(*s, *len + (size_t)n + 1);
+	if (!ns)
+		return -1;
+	*s = ns;
+	va_start(ap, fmt);
+	vsnprintf(*s + *len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	*len += (size_t)n;
+	return 0;
+}
+
+/* A DO block that fails the loading transaction when a table's row count
+ * differs from what the dump's COPY block held. */
+static char *row_check_sql(const struct dumpscan *scan)
+{
+	char *s = NULL;
+	size_t len = 0;
+
+	if (sb_add(&s, &len, "DO $vigil_check$ DECLARE n bigint; BEGIN\n") < 0)
+		goto oom;
+	for (size_t i = 0; i < scan->n_tables; i++) {
+		const char *t = scan->tables[i].name;
+		char lit[1200];
+		size_t o = 0;
+		if (strstr(t, "$vigil_check$") || strlen(t) > 500)
+			continue;
+		for (const char *p = t; *p && o + 3 < sizeof lit; p++) {
+			if (*p == '\'')
+				lit[o++] = '\'';
+			lit[o++] = *p;
+		}
+		lit[o] = '\0';
+		if (sb_add(&s, &len,
+			   "SELECT count(*) INTO n FROM ONLY %s;\n"
+			   "IF n <> %llu THEN RAISE EXCEPTION 'vigil: table %% has %% rows after loading, "
+			   "the dump holds %%', '%s', n, %llu; END IF;\n",
+			   t, (unsigned long long)scan->tables[i].rows, lit,
+			   (unsigned long long)scan->tables[i].rows) < 0)
+			goto oom;
+	}
+	if (sb_add(&s, &len, "END $vigil_check$;") < 0)
+		goto oom;
+	return s;
+oom:
+	free(s);
+	return NULL;
+}
+
+/* For --in-place: remove every object of the database (all non-system
+ * schemas with what they hold, large objects), then recreate the standard
+ * public schema as initdb makes it in PostgreSQL 15. Runs in the loading
+ * transaction, so a failed load rolls it back too. */
+static const char drop_all_sql[] =
+	"SET client_min_messages = warning;\n"
+	"DO $vigil_drop$ DECLARE r record; BEGIN\n"
+	"  FOR r IN SELECT nspname FROM pg_catalog.pg_namespace\n"
+	"    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')\n"
+	"      AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'\n"
+	"  LOOP EXECUTE format('DROP SCHEMA %I CASCADE', r.nspname); END LOOP;\n"
+	"  PERFORM pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;\n"
+	"END $vigil_drop$;\n"
+	"CREATE SCHEMA public AUTHORIZATION pg_database_owner;\n"
+	"GRANT USAGE ON SCHEMA public TO PUBLIC;\n"
+	"COMMENT ON SCHEMA public IS 'standard public schema';\n"
+	"RESET client_min_messages;\n";
+
+/* ---- loading ---- */
+
+/* Load a validated backup into dbname: plain dumps through psql in one
+ * transaction (with the row-count check as its last statement), custom
+ * archives through pg_restore --single-transaction. */
+static int load(const struct config *cfg, const struct cat_entry *ent, const char *dbname,
+		const struct dumpscan *expect, bool in_place, struct err *e)
+{
+	char **envp = db_child_env(cfg, dbname), *check = NULL, *buf = NULL;
+	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
+	struct feeder f = { .c = &c };
+	struct stream_reader *r = NULL;
+	struct dumpscan scan;
+	int fd = -1, status = 0, rc = -1;
+	bool fed_ok = false;
+
+	dumpscan_init(&scan);
+	if (!envp)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	if (ent->custom) {
+		char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--single-transaction",
+				 "--dbname", (char *)dbname, NULL, NULL, NULL, NULL };
+		int k = 6;
+		if (in_place) {
+			argv[k++] = "--clean";
+			argv[k++] = "--if-exists";
+		}
+		argv[k++] = (char *)ent->path;
+		if (pid1_spawn(&c, argv, envp, CHILD_STDERR, e) < 0)
+			goto out;
+		drain_stderr(&f, true);
+		while (c.errfd >= 0)
+			drain_stderr(&f, true);
+		fed_ok = true;
+	} else {
+		char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
+				 "--single-transaction", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+		int k = 7;
+		check = row_check_sql(expect);
+		buf = malloc(CHUNK);
+		if (!check || !buf) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		if (in_place) {
+			argv[k++] = "-c";
+			argv[k++] = (char *)drop_all_sql;
+		}
+		argv[k++] = "-f";
+		argv[k++] = "-";
+		argv[k++] = "-c";
+		argv[k++] = check;
+		fd = open(ent->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err_errno(e, ERR_IO, errno, "cannot open %s", ent->path);
+			goto out;
+		}
+		if (stream_reader_open(&r, fd, ent->codec, e) < 0)
+			goto out;
+		if (pid1_spawn(&c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
+			goto out;
+		fcntl(c.in, F_SETFL, fcntl(c.in, F_GETFL) | O_NONBLOCK);
+		scan.strip_txn = true;
+		scan.sink = feed;
+		scan.sink_ctx = &f;
+		log_progress_start("restore");
+		for (;;) {
+			ssize_t n = stream_read(r, buf, CHUNK, e);
+			if (n < 0)
+				break;
+			if (n == 0) {
+				fed_ok = dumpscan_finish(&scan, e) == 0;
+				break;
+			}
+			if (dumpscan_feed(&scan, buf, (size_t)n, e) < 0 || f.child_gone)
+				break;
+		}
+		log_progress_end();
+		if (!fed_ok || f.child_gone)
+			pid1_kill(&c, f.child_gone ? 0 : SIGTERM);
+		close(c.in);
+		c.in = -1;
+		while (c.errfd >= 0)
+			drain_stderr(&f, true);
+	}
+	if (pid1_wait(&c, &status, e) < 0)
+		goto out;
+	if (!pid1_ok(status)) {
+		char how[64], text[1500];
+		if (e->code == ERR_INTERRUPTED)
+			goto out;
+		pid1_describe(status, how, sizeof how);
+		pid1_tail_text(&f.tail, text, sizeof text);
+		err_set(e, ERR_RESTORE, "%s %s: %s", ent->custom ? "pg_restore" : "psql", how,
+			text[0] ? text : "(no message)");
+		goto out;
+	}
+	if (!fed_ok) /* e holds the reader's error; psql got a cut stream */
+		goto out;
+	if (f.tail.len) {
+		char text[1500];
+		pid1_tail_text(&f.tail, text, sizeof text);
+		log_warn("%s said: %s", ent->custom ? "pg_restore" : "psql", text);
+	}
+	rc = 0;
+out:
+	if (c.pid > 0) {
+		pid1_kill(&c, SIGKILL);
+		pid1_wait(&c, &status, NULL);
+	}
+	stream_reader_free(r);
+	if (fd >= 0)
+		close(fd);
+	dumpscan_free(&scan);
+	util_free_strv(envp);
+	free(check);
+	free(buf);
+	return rc;
+}
+
+/* ---- the scratch database and the swap ---- */
+
+static int connect_maintenance(const struct config *cfg, struct db **db, struct err *e)
+{
+	struct err e2;
+
+	if (db_connect(cfg, "postgres", db, e) == 0)
+		return 0;
+	if (db_connect(cfg, "template1", db, &e2) == 0)
+		return 0;
+	return -1;
+}
+
+static int exec_fmt(struct db *db, struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int exec_fmt(struct db *db, struct err *e, const char *fmt, ...)
+{
+	char *sql = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&sql, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	rc = db_exec(db, sql, e);
+	free(sql);
+	return rc;
+}
+
+/* Names of settings whose value is a list (GUC_LIST_INPUT): written back
+ * unquoted, as their stored form is already SQL syntax. */
+static bool list_guc(const char *name)
+{
+	static const char *const names[] = { "search_path", "temp_tablespaces",
+					      "session_preload_libraries",
+					      "local_preload_libraries", NULL };
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Give scratch the live database's privileges, per-database settings,
+ * comment and connection limit. */
+static int copy_db_props(struct db *db, const char *live, const char *qscratch, long connlimit,
+			 bool acl_null, const char *comment, struct err *e)
+{
+	const char *params[1] = { live };
+	struct db_rows *rows = NULL;
+	int rc = -1;
+
+	if (!acl_null) {
+		if (exec_fmt(db, e, "REVOKE ALL ON DATABASE %s FROM PUBLIC", qscratch) < 0)
+			goto out;
+		if (db_query(db,
+			     "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE "
+			     "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
+			     "a.privilege_type, a.is_grantable, "
+			     "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.datdba)) "
+			     "FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a "
+			     "WHERE d.datname = $1",
+			     1, params, &rows, e) < 0)
+			goto out;
+		if (db_rows_count(rows) > 0 &&
+		    exec_fmt(db, e, "REVOKE ALL ON DATABASE %s FROM %s", qscratch,
+			     db_rows_get(rows, 0, 3)) < 0)
+			goto out;
+		for (int i = 0; i < db_rows_count(rows); i++) {
+			if (exec_fmt(db, e, "GRANT %s ON DATABASE %s TO %s%s", db_rows_get(rows, i, 1),
+				     qscratch, db_rows_get(rows, i, 0),
+				     strcmp(db_rows_get(rows, i, 2), "t") == 0 ? " WITH GRANT OPTION" : "") < 0)
+				goto out;
+		}
+		db_rows_free(rows);
+		rows = NULL;
+	}
+	if (db_query(db,
+		     "SELECT coalesce(pg_catalog.quote_ident(pg_catalog.pg_get_userbyid("
+		     "NULLIF(s.setrole, 0))), ''), c.cfg "
+		     "FROM pg_catalog.pg_db_role_setting s "
+		     "JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase, "
+		     "LATERAL unnest(s.setconfig) AS c(cfg) WHERE d.datname = $1",
+		     1, params, &rows, e) < 0)
+		goto out;
+	for (int i = 0; i < db_rows_count(rows); i++) {
+		const char *role = db_rows_get(rows, i, 0), *kv = db_rows_get(rows, i, 1);
+		const char *eq = strchr(kv, '=');
+		char name[128], *val;
+		size_t nl;
+		int r;
+
+		if (!eq || (nl = (size_t)(eq - kv)) == 0 || nl >= sizeof name)
+			continue;
+		memcpy(name, kv, nl);
+		name[nl] = '\0';
+		if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != nl)
+			continue;
+		val = list_guc(name) ? strdup(eq + 1) : db_quote_literal(db, eq + 1);
+		if (!val) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		if (role[0])
+			r = exec_fmt(db, e, "ALTER ROLE %s IN DATABASE %s SET %s TO %s", role, qscratch,
+				     name, val);
+		else
+			r = exec_fmt(db, e, "ALTER DATABASE %s SET %s TO %s", qscratch, name, val);
+		free(val);
+		if (r < 0)
+			goto out;
+	}
+	if (comment[0]) {
+		char *lit = db_quote_literal(db, comment);
+		int r = lit ? exec_fmt(db, e, "COMMENT ON DATABASE %s IS %s", qscratch, lit) : -1;
+		free(lit);
+		if (r < 0)
+			goto out;
+	}
+	if (connlimit != -1 &&
+	    exec_fmt(db, e, "ALTER DATABASE %s WITH CONNECTION LIMIT %ld", qscratch, connlimit) < 0)
+		goto out;
+	rc = 0;
+out:
+	db_rows_free(rows);
+	if (rc < 0)
+		err_prefix(e, "cannot give the new database the live one's settings");
+	return rc;
+}
+
+static void db_name_with(char *out, size_t n, const char *base, const char *tag)
+{
+	size_t tl = strlen(tag), bl = strlen(base);
+
+	if (bl + tl > PG_NAME_MAX)
+		bl = PG_NAME_MAX - tl;
+	/* do not cut a UTF-8 sequence */
+	while (bl > 0 && ((unsigned char)base[bl] & 0xC0) == 0x80)
+		bl--;
+	snprintf(out, n, "%.*s%s", (int)bl, base, tag);
+}
+
+static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent,
+			   const char *target, const struct dumpscan *expect, const char *stamp,
+			   bool *warned, struct err *e)
+{
+	struct db *db = NULL;
+	struct db_rows *props = NULL;
+	char scratch[128], old[128], tag[64];
+	char *qt = NULL, *qs = NULL, *qo = NULL, *qowner = NULL, *qts = NULL, *lcoll = NULL,
+	     *lctype = NULL, *licu = NULL, *lenc = NULL;
+	const char *params[1] = { target };
+	bool exists, created = false, allowconn = true, acl_null = true;
+	long connlimit = -1;
+	char comment[1024] = "";
+	int rc = -1, ver;
+
+	snprintf(tag, sizeof tag, "_vigil_new_%s", stamp);
+	db_name_with(scratch, sizeof scratch, target, tag);
+	snprintf(tag, sizeof tag, "_vigil_old_%s", stamp);
+	db_name_with(old, sizeof old, target, tag);
+	if (connect_maintenance(cfg, &db, e) < 0)
+		goto out;
+	ver = db_server_version_num(db);
+	if (db_query(db,
+		     ver >= 150000
+			     ? "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
+			       "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
+			       "d.datconnlimit, d.datallowconn, d.datlocprovider, "
+			       "coalesce(d.daticulocale, ''), t.spcname, "
+			       "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
+			       "d.datacl IS NULL "
+			       "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
+			       "ON t.oid = d.dattablespace WHERE d.datname = $1"
+			     : "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
+			       "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
+			       "d.datconnlimit, d.datallowconn, 'c', '', t.spcname, "
+			       "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
+			       "d.datacl IS NULL "
+			       "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
+			       "ON t.oid = d.dattablespace WHERE d.datname = $1",
+		     1, params, &props, e) < 0)
+		goto out;
+	exists = db_rows_count(props) > 0;
+	qt = db_quote_ident(db, target);
+	qs = db_quote_ident(db, scratch);
+	qo = db_quote_ident(db, old);
+	if (!qt || !qs || !qo) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	exec_fmt(db, NULL, "DROP DATABASE IF EXISTS %s", qs); /* a leftover of a killed restore */
+	if (exists) {
+		qowner = db_quote_ident(db, db_rows_get(props, 0, 0));
+		lenc = db_quote_literal(db, db_rows_get(props, 0, 1));
+		lcoll = db_quote_literal(db, db_rows_get(props, 0, 2));
+		lctype = db_quote_literal(db, db_rows_get(props, 0, 3));
+		licu = db_quote_literal(db, db_rows_get(props, 0, 7));
+		qts = db_quote_ident(db, db_rows_get(props, 0, 8));
+		if (!qowner || !lenc || !lcoll || !lctype || !licu || !qts) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		util_parse_long(db_rows_get(props, 0, 4), -1, 1000000000, &connlimit);
+		allowconn = strcmp(db_rows_get(props, 0, 5), "t") == 0;
+		acl_null = strcmp(db_rows_get(props, 0, 10), "t") == 0;
+		snprintf(comment, sizeof comment, "%s", db_rows_get(props, 0, 9));
+		if (strcmp(db_rows_get(props, 0, 6), "i") == 0) {
+			if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
+				     "ENCODING %s LC_COLLATE %s LC_CTYPE %s LOCALE_PROVIDER icu "
+				     "ICU_LOCALE %s TABLESPACE %s", qs, qowner, lenc, lcoll, lctype,
+				     licu, qts) < 0)
+				goto create_failed;
+		} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
+				    "ENCODING %s LC_COLLATE %s LC_CTYPE %s TABLESPACE %s", qs, qowner,
+				    lenc, lcoll, lctype, qts) < 0) {
+			goto create_failed;
+		}
+	} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0", qs) < 0) {
+		goto create_failed;
+	}
+	created = true;
+	log_info("restore loading into scratch database %s", scratch);
+	if (load(cfg, ent, scratch, expect, false, e) < 0)
+		goto out;
+	if (exists && copy_db_props(db, target, qs, connlimit, acl_null, comment, e) < 0)
+		goto out;
+	if (!exists) {
+		if (exec_fmt(db, e, "ALTER DATABASE %s RENAME TO %s", qs, qt) < 0)
+			goto out;
+		created = false;
+		rc = 0;
+		goto out;
+	}
+	/* The swap: keep new sessions out, end the application's sessions (it
+	 * reconnects), rename both in one transaction. */
+	exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qt);
+	for (int attempt = 0;; attempt++) {
+		struct err e2;
+		char *ended = NULL;
+		if (db_query_value(db,
+				   "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM "
+				   "pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> "
+				   "pg_catalog.pg_backend_pid()",
+				   1, params, &ended, &e2) == 0 && strcmp(ended, "0") != 0)
+			log_info("restore ended %s session(s) on %s", ended, target);
+		else if (ended == NULL)
+			log_warn("cannot end sessions on %s: %s", target, e2.msg);
+		free(ended);
+		if (exec_fmt(db, e, "BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
+			     "COMMIT", qt, qo, qs, qt) == 0)
+			break;
+		db_exec(db, "ROLLBACK", NULL);
+		if (attempt >= 20) {
+			exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS %s", qt,
+				 allowconn ? "true" : "false");
+			err_prefix(e, "cannot swap the restored database in (sessions keep "
+				   "reconnecting or cannot be ended)");
+			goto out;
+		}
+		usleep(250 * 1000);
+	}
+	created = false;
+	if (!allowconn)
+		exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qt);
+	log_info("restore swapped database %s in; dropping the old one (%s)", target, old);
+	{
+		struct err e3;
+		err_clear(&e3);
+		if (exec_fmt(db, &e3, "DROP DATABASE %s WITH (FORCE)", qo) < 0) {
+			log_warn("the previous database is kept as %s: %s; hint: drop it by hand when "
+				 "it is no longer needed", old, e3.msg);
+			*warned = true;
+		}
+	}
+	rc = 0;
+	goto out;
+create_failed:
+	err_prefix(e, "cannot create the scratch database %s; hint: the role needs CREATEDB and "
+		   "membership in the owner role, or use --in-place", scratch);
+out:
+	if (created && db) {
+		struct err e4;
+		if (exec_fmt(db, &e4, "DROP DATABASE IF EXISTS %s WITH (FORCE)", qs) < 0)
+			log_warn("cannot drop the scratch database %s: %s", scratch, e4.msg);
+	}
+	db_rows_free(props);
+	db_close(db);
+	free(qt), free(qs), free(qo), free(qowner), free(qts);
+	free(lcoll), free(lctype), free(licu), free(lenc);
+	return rc;
+}
+
+/* ---- options, validation, confirmation ---- */
+
+static int parse(int argc, char **argv, struct ropts *o)
+{
+	memset(o, 0, sizeof *o);
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--yes") || !strcmp(a, "-y"))
+			o->yes = true;
+		else if (!strcmp(a, "--no-safety-backup"))
+			o->no_safety = true;
+		else if (!strcmp(a, "--in-place"))
+			o->in_place = true;
+		else if ((!strcmp(a, "--db") || !strcmp(a, "--media") || !strcmp(a, "--target-db")) &&
+			 i + 1 < argc) {
+			if (!strcmp(a, "--db"))
+				o->db = argv[++i];
+			else if (!strcmp(a, "--media"))
+				o->media = argv[++i];
+			else
+				o->target = argv[++i];
+		} else if (util_starts_with(a, "--db="))
+			o->db = a + 5;
+		else if (util_starts_with(a, "--media="))
+			o->media = a + 8;
+		else if (util_starts_with(a, "--target-db="))
+			o->target = a + 12;
+		else {
+			fprintf(stderr, "vigil restore: unknown or incomplete argument %s\n", a);
+			return -1;
+		}
+	}
+	if (!o->db && !o->media) {
+		fprintf(stderr, "vigil restore: name what to restore: --db NAME|latest and/or "
+			"--media NAME|latest\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* psql learnt \restrict in 17.6, 16.10, 15.14, 14.19 and 13.22
+ * (CVE-2025-8714); older ones fail on such dumps. */
+static bool psql_knows_restrict(int major, int minor)
+{
+	switch (major) {
+	case 13: return minor >= 22;
+	case 14: return minor >= 19;
+	case 15: return minor >= 14;
+	case 16: return minor >= 10;
+	case 17: return minor >= 6;
+	default: return major >= 18;
+	}
+}
+
+int restore_main(const struct config *cfg, int argc, char **argv)
+{
+	struct ropts o;
+	struct cat_entry dbe, me;
+	struct verify_result dres, mres;
+	struct mf_artifact safe_db, safe_media;
+	struct err e;
+	char stamp[16], dir[UTIL_PATH_MAX];
+	const char *target;
+	int lockfd = -1, status = 1;
+	bool warned = false, db_done = false;
+	double t0 = util_mono();
+
+	memset(&dres, 0, sizeof dres);
+	memset(&mres, 0, sizeof mres);
+	memset(&safe_db, 0, sizeof safe_db);
+	memset(&safe_media, 0, sizeof safe_media);
+	dumpscan_init(&dres.scan);
+	dumpscan_init(&mres.scan);
+	err_clear(&e);
+	if (parse(argc, argv, &o) < 0)
+		return 2;
+	target = o.target ? o.target : cfg->pg_db;
+	if (o.media && !cfg->media_dir[0]) {
+		log_error("restore refused: --media given but MEDIA_DIR is empty (media disabled)");
+		return 2;
+	}
+	for (int k = 0; k < 3; k++) {
+		static const char *const subs[] = { "", "/db", "/media" };
+		snprintf(dir, sizeof dir, "%s%s", cfg->backup_dir, subs[k]);
+		if (util_mkdir_p(dir, backup_dir_mode(cfg), &e) < 0) {
+			log_error("restore failed: %s", e.msg);
+			return 1;
+		}
+	}
+	lockfd = lock_take(cfg->backup_dir, &e);
+	if (lockfd < 0) {
+		log_error("restore not started: %s", e.msg);
+		return err_exit_code(&e);
+	}
+	log_info("restore start db=%s media=%s target=%s%s", o.db ? o.db : "-",
+		 o.media ? o.media : "-", o.db ? target : "-", o.in_place ? " in-place" : "");
+
+	/* 1-2: resolve and validate everything before touching anything. */
+	if (o.db && catalog_resolve(cfg, CAT_DB, o.db, &dbe, &e) < 0)
+		goto refused;
+	if (o.media && catalog_resolve(cfg, CAT_MEDIA, o.media, &me, &e) < 0)
+		goto refused;
+	if (o.db) {
+		log_info("restore validating %s", dbe.path);
+		if (verify_path(dbe.path, CAT_DB, dbe.codec, dbe.custom, true, &dres, &e) < 0) {
+			err_prefix(&e, "%s failed validation", dbe.name);
+			goto refused;
+		}
+		if (!dbe.custom) {
+			int major, minor;
+			char v[32];
+			if (db_tool_version("psql", &major, &minor, v, sizeof v, &e) < 0)
+				goto failed;
+			if (dres.scan.has_restrict && !psql_knows_restrict(major, minor)) {
+				err_set(&e, ERR_REFUSED,
+					"%s contains \\restrict lines (written by pg_dump 17.6, 16.10, 15.14, "
+					"14.19, 13.22 or later) that psql %s does not understand; hint: "
+					"restore with a newer psql of the same major version", dbe.name, v);
+				goto refused;
+			}
+		}
+	}
+	if (o.media) {
+		log_info("restore validating %s", me.path);
+		if (verify_path(me.path, CAT_MEDIA, me.codec, false, true, &mres, &e) < 0) {
+			err_prefix(&e, "%s failed validation", me.name);
+			goto refused;
+		}
+	}
+
+	/* 3: confirmation. */
+	if (!o.yes) {
+		char what[600], line[512];
+		if (!isatty(0)) {
+			err_set(&e, ERR_REFUSED, "not on a terminal: add --yes to confirm the restore");
+			goto refused;
+		}
+		snprintf(what, sizeof what, "%s%s%s", o.db ? "database " : "", o.db ? target : "",
+			 o.media ? (o.db ? " and the media directory" : "the media directory") : "");
+		fprintf(stderr, "This replaces %s. Type the database name (%s) to continue: ", what,
+			cfg->pg_db);
+		fflush(stderr);
+		if (!fgets(line, sizeof line, stdin) ||
+		    (line[strcspn(line, "\r\n")] = '\0', strcmp(line, cfg->pg_db) != 0)) {
+			err_set(&e, ERR_REFUSED, "not confirmed; nothing was changed");
+			goto refused;
+		}
+	}
+
+	/* 4: safety copies, checked like any backup. */
+	util_stamp_local(time(NULL), stamp);
+	if (!o.no_safety) {
+		char base[64];
+		snprintf(base, sizeof base, "pre_restore_%s", stamp);
+		if (o.db) {
+			struct db *probe = NULL;
+			struct err pe;
+			if (db_connect(cfg, target, &probe, &pe) == 0) {
+				db_close(probe);
+				snprintf(dir, sizeof dir, "%s/db", cfg->backup_dir);
+				if (backup_db_file(cfg, target, dir, base, &safe_db, &e) < 0) {
+					err_prefix(&e, "safety copy of database %s failed; nothing was changed",
+						   target);
+					goto failed;
+				}
+				log_info("restore safety copy %s", safe_db.path);
+			} else {
+				log_info("restore: database %s cannot be reached (%s); no safety copy "
+					 "needed for a database that does not exist", target, pe.msg);
+				if (!strstr(pe.msg, "does not exist")) {
+					e = pe;
+					goto failed;
+				}
+			}
+		}
+		if (o.media) {
+			struct stat st;
+			if (stat(cfg->media_dir, &st) == 0) {
+				snprintf(dir, sizeof dir, "%s/media", cfg->backup_dir);
+				if (backup_media_file(cfg, dir, base, true, &safe_media, &e) < 0) {
+					err_prefix(&e, "safety copy of %s failed; nothing was changed",
+						   cfg->media_dir);
+					goto failed;
+				}
+				log_info("restore safety copy %s", safe_media.path);
+			}
+		}
+	}
+
+	/* 5: the database. */
+	if (o.db) {
+		if (o.in_place) {
+			log_info("restore loading into %s in place (one transaction)", target);
+			if (load(cfg, &dbe, target, &dres.scan, true, &e) < 0)
+				goto failed;
+		} else if (restore_db_swap(cfg, &dbe, target, &dres.scan, stamp, &warned, &e) < 0) {
+			goto failed;
+		}
+		db_done = true;
+		log_info("restore database done target=%s file=%s tables=%zu rows=%llu", target,
+			 dbe.name, dres.scan.n_tables,
+			 (unsigned long long)dumpscan_total_rows(&dres.scan));
+	}
+
+	/* 6: the media directory. */
+	if (o.media) {
+		struct media_opts mo;
+		struct media_stats ms;
+		struct stream_reader *r = NULL;
+		const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+		int fd, rc;
+
+		if (util_mkdir_p(cfg->media_dir, 0755, &e) < 0)
+			goto failed;
+		memset(&mo, 0, sizeof mo);
+		memset(&ms, 0, sizeof ms);
+		mo.root = cfg->media_dir;
+		mo.skip_dirs = skip;
+		mo.n_skip_dirs = 2;
+		fd = open(me.path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err_errno(&e, ERR_IO, errno, "cannot open %s", me.path);
+			goto failed;
+		}
+		rc = stream_reader_open(&r, fd, me.codec, &e);
+		if (rc == 0) {
+			log_progress_start("media");
+			rc = archive_media_restore(&mo, r, &ms, &e);
+			log_progress_end();
+		}
+		stream_reader_free(r);
+		close(fd);
+		if (rc < 0) {
+			if (db_done)
+				err_prefix(&e, "the database WAS restored, but the media restore failed "
+					   "and the media directory is unchanged");
+			goto failed;
+		}
+		log_info("restore media done dir=%s file=%s files=%llu", cfg->media_dir, me.name,
+			 (unsigned long long)ms.files);
+		mres.media = ms;
+	}
+
+	/* 7: summary. */
+	printf("restore complete in %.1f s\n", util_mono() - t0);
+	if (o.db) {
+		printf("  database %s  from %s%s\n", target, dbe.name, o.in_place ? " (in place)" : "");
+		for (size_t i = 0; i < dres.scan.n_tables; i++)
+			printf("    %-50s %llu rows\n", dres.scan.tables[i].name,
+			       (unsigned long long)dres.scan.tables[i].rows);
+		printf("    %zu tables, %llu rows\n", dres.scan.n_tables,
+		       (unsigned long long)dumpscan_total_rows(&dres.scan));
+	}
+	if (o.media)
+		printf("  media    %s  from %s: %llu files, %llu directories, %llu symlinks\n",
+		       cfg->media_dir, me.name, (unsigned long long)mres.media.files,
+		       (unsigned long long)mres.media.dirs, (unsigned long long)mres.media.symlinks);
+	if (safe_db.path[0] || safe_media.path[0])
+		printf("  safety copies: %s %s\n", safe_db.path[0] ? safe_db.path : "",
+		       safe_media.path[0] ? safe_media.path : "");
+	status = warned ? 3 : 0;
+	log_info("restore done exit=%d secs=%.1f", status, util_mono() - t0);
+	goto out;
+refused:
+	log_error("restore refused: %s", e.msg);
+	status = e.code == ERR_LOCKED ? 75 : 2;
+	if (e.code == ERR_IO || e.code == ERR_INTERNAL)
+		status = 1;
+	goto out;
+failed:
+	log_error("restore failed: %s", e.msg);
+	status = e.code == ERR_INTERRUPTED ? err_exit_code(&e) : 1;
+out:
+	dumpscan_free(&dres.scan);
+	dumpscan_free(&mres.scan);
+	{
+		struct manifest tmp = { .n_art = 2 };
+		tmp.art[0] = safe_db;
+		tmp.art[1] = safe_media;
+		manifest_free(&tmp);
+	}
+	lock_release(lockfd);
+	return status;
+}

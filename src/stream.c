@@ -1,0 +1,1117 @@
+/* stream.c - compression, decompression and SHA-256 of backup files.
+ *
+ * See stream.h for the contract. This is the only file that includes zlib,
+ * libdeflate, libzstd and OpenSSL's digest API (STYLE.md habit 2).
+ *
+ * gzip writer: the raw input is cut into blocks; every block becomes one
+ * complete gzip member (RFC 1952 section 2.2 allows any number of members in
+ * a file, and gzip/zcat/Python/libarchive decode them as one stream). Blocks
+ * are compressed with libdeflate, either inline (threads == 1) or by a pool
+ * of worker threads; the caller's thread writes finished members to the
+ * descriptor in order and hashes them there. A fixed ring of slots bounds
+ * memory whatever the input size. Blocks that do not compress (photos,
+ * archives) are detected by compressing a few small samples and are then
+ * stored with libdeflate level 0, which costs about a copy and a CRC.
+ *
+ * Readers use zlib's inflate (gzip) and ZSTD_decompressStream (zstd) because
+ * they must stream files of any size, including files not written by vigil.
+ */
+#include "stream.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libdeflate.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+/* Default gzip level on libdeflate's 0..12 scale; see stream_default_level().
+ * Measured on a 54 MB synthetic plain dump (accented names, numbers, dates,
+ * JSON, UUIDs) with 1 MiB members: `gzip -6` 15,949,751 bytes; libdeflate 4
+ * 16,408,030 (+2.9%, 111 MB/s/thread); 5 15,827,116 (-0.8%, 96 MB/s/thread);
+ * 6 15,454,713 (74 MB/s/thread). 5 is the fastest level not larger. */
+#define GZIP_DEFAULT_LEVEL 5
+#define GZIP_MAX_LEVEL 12
+#define ZSTD_DEFAULT_LEVEL 3
+
+#define BLOCK_DEFAULT ((size_t)1 << 20)
+#define BLOCK_MIN ((size_t)4096)
+#define BLOCK_MAX ((size_t)256 << 20)
+#define THREADS_MAX 1024
+
+/* Incompressibility probe: SAMPLES samples of SAMPLE_LEN bytes spread over a
+ * block; if none of them shrinks below SAMPLE_KEEP percent at level 1, the
+ * block is stored. Blocks shorter than SAMPLE_MIN_BLOCK are always compressed
+ * in full (the probe would cost as much as the work it saves). */
+#define SAMPLES 4
+#define SAMPLE_LEN ((size_t)8192)
+#define SAMPLE_KEEP 97
+#define SAMPLE_MIN_BLOCK ((size_t)131072)
+
+#define IOBUF_SIZE ((size_t)256 << 10)
+
+/* ------------------------------------------------------------------------ */
+/* SHA-256 (FIPS 180-4) through OpenSSL's EVP interface.                     */
+
+struct stream_hash {
+	EVP_MD_CTX *ctx;
+};
+
+static void hex_encode(const unsigned char *d, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Finish ctx into 64 hex digits; ctx can no longer be updated. */
+static void md_final_hex(EVP_MD_CTX *ctx, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (!ctx || EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32) {
+		hex[0] = '\0';
+		return;
+	}
+	hex_encode(md, len, hex);
+}
+
+/* A new SHA-256 context, or NULL when out of memory. */
+static EVP_MD_CTX *md_new(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* Hex digest of the bytes hashed so far by ctx, leaving ctx usable. */
+static void md_peek_hex(const EVP_MD_CTX *ctx, char hex[65])
+{
+	EVP_MD_CTX *copy = EVP_MD_CTX_new();
+
+	hex[0] = '\0';
+	if (copy && ctx && EVP_MD_CTX_copy_ex(copy, ctx) == 1)
+		md_final_hex(copy, hex);
+	EVP_MD_CTX_free(copy);
+}
+
+/* Incremental SHA-256 (FIPS 180-4). Returns a new context owned by the
+ * caller (released by stream_hash_final), or NULL when out of memory. */
+struct stream_hash *stream_hash_new(void)
+{
+	struct stream_hash *h = calloc(1, sizeof *h);
+
+	if (!h)
+		return NULL;
+	h->ctx = md_new();
+	if (!h->ctx) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Add n bytes of buf to h. h may be NULL (no-op, for OOM paths). */
+void stream_hash_update(struct stream_hash *h, const void *buf, size_t n)
+{
+	if (h && n)
+		EVP_DigestUpdate(h->ctx, buf, n);
+}
+
+/* Write the 64 lowercase hex digits of the digest and a NUL to hex, then free
+ * h. With h NULL, hex becomes the empty string. */
+void stream_hash_final(struct stream_hash *h, char hex[65])
+{
+	if (!h) {
+		hex[0] = '\0';
+		return;
+	}
+	md_final_hex(h->ctx, hex);
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Descriptor I/O that survives EINTR and short transfers.                   */
+
+/* Write all n bytes of buf to fd. Returns 0, or -1 with e set (ERR_NOSPACE
+ * for ENOSPC/EDQUOT through err_errno, ERR_IO otherwise). */
+static int write_all(int fd, const unsigned char *buf, size_t n, struct err *e)
+{
+	while (n > 0) {
+		size_t chunk = n > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : n;
+		ssize_t k = write(fd, buf, chunk);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_errno(e, ERR_IO, errno, "write");
+		}
+		if (k == 0) /* not expected from a file; do not spin */
+			return err_errno(e, ERR_IO, EIO, "write returned 0");
+		buf += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Read up to n bytes, retrying EINTR. Returns the count (0 at end of file)
+ * or -1 with e set (ERR_IO). */
+static ssize_t read_some(int fd, void *buf, size_t n, struct err *e)
+{
+	for (;;) {
+		ssize_t k = read(fd, buf, n);
+
+		if (k >= 0)
+			return k;
+		if (errno != EINTR)
+			return err_errno(e, ERR_IO, errno, "read");
+	}
+}
+
+/* SHA-256 (FIPS 180-4) of everything readable from fd from its current
+ * offset to end of file. fd is not owned. hex receives 64 lowercase hex
+ * digits and a NUL; *bytes (may be NULL) the byte count. Returns 0, or -1
+ * with e set: ERR_IO for read errors, ERR_INTERNAL when out of memory. */
+int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e)
+{
+	unsigned char *buf = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	uint64_t total = 0;
+	int rc = -1;
+
+	hex[0] = '\0';
+	buf = malloc(IOBUF_SIZE);
+	ctx = md_new();
+	if (!buf || !ctx) {
+		err_set(e, ERR_INTERNAL, "sha256: out of memory");
+		goto out;
+	}
+	for (;;) {
+		ssize_t k = read_some(fd, buf, IOBUF_SIZE, e);
+
+		if (k < 0) {
+			err_prefix(e, "sha256");
+			goto out;
+		}
+		if (k == 0)
+			break;
+		EVP_DigestUpdate(ctx, buf, (size_t)k);
+		total += (uint64_t)k;
+	}
+	md_final_hex(ctx, hex);
+	if (bytes)
+		*bytes = total;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names and levels.                                                        */
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Codec for a file name by its suffix: ".gz" gzip, ".zst" zstd, anything
+ * else (and NULL) none. Case-sensitive, as vigil writes its own names. */
+enum stream_codec stream_codec_for_name(const char *name)
+{
+	if (!name)
+		return STREAM_NONE;
+	if (has_suffix(name, ".gz"))
+		return STREAM_GZIP;
+	if (has_suffix(name, ".zst"))
+		return STREAM_ZSTD;
+	return STREAM_NONE;
+}
+
+/* Static name of a codec: "gzip", "zstd" or "none" ("none" for unknown). */
+const char *stream_codec_name(enum stream_codec c)
+{
+	switch (c) {
+	case STREAM_GZIP:
+		return "gzip";
+	case STREAM_ZSTD:
+		return "zstd";
+	default:
+		return "none";
+	}
+}
+
+/* Default level when stream_opts.level is -1.
+ * gzip: 5 on libdeflate's 0..12 scale, the fastest level whose output on a
+ *       typical plain SQL dump is no larger than `gzip -6`'s (SPEC section 4;
+ *       the measurement is at GZIP_DEFAULT_LEVEL above).
+ * zstd: 3, libzstd's own default (ZSTD_CLEVEL_DEFAULT).
+ * none: 0. */
+int stream_default_level(enum stream_codec c)
+{
+	switch (c) {
+	case STREAM_GZIP:
+		return GZIP_DEFAULT_LEVEL;
+	case STREAM_ZSTD:
+		return ZSTD_DEFAULT_LEVEL;
+	default:
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writer.                                                                  */
+
+enum slot_state {
+	SLOT_FREE = 0, /* empty, or being filled by the caller */
+	SLOT_QUEUED,   /* full, waiting for a worker */
+	SLOT_BUSY,     /* a worker compresses it */
+	SLOT_DONE,     /* compressed, waiting to be written in order */
+};
+
+struct slot {
+	enum slot_state state;
+	unsigned char *raw; /* block_size bytes */
+	size_t raw_len;
+	unsigned char *out; /* out_cap bytes */
+	size_t out_len;
+	bool failed; /* compression failed: see slot.err */
+	struct err err;
+};
+
+/* Compressors owned by one thread (libdeflate compressors are not shared). */
+struct deflater {
+	struct libdeflate_compressor *main;   /* the configured level */
+	struct libdeflate_compressor *stored; /* level 0: stored blocks only */
+	struct libdeflate_compressor *probe;  /* level 1 for samples, or == main */
+	unsigned char *probe_buf;             /* SAMPLE_LEN bytes */
+};
+
+struct worker {
+	pthread_t tid;
+	struct stream_writer *w;
+	struct deflater d;
+};
+
+struct stream_writer {
+	enum stream_codec codec;
+	int fd;
+	int level;
+	EVP_MD_CTX *md;
+	uint64_t raw_bytes;
+	uint64_t stored_bytes;
+	bool failed;
+	struct err err; /* sticky: the first failure */
+
+	/* gzip */
+	size_t block_size;
+	size_t out_cap;
+	struct slot *slots;
+	size_t nslots;
+	uint64_t submit_seq;   /* blocks handed to compression */
+	uint64_t compress_seq; /* blocks taken by workers */
+	uint64_t write_seq;    /* blocks written to fd */
+	struct deflater inline_d; /* used when there are no workers */
+	struct worker *workers; /* nworkers_alloc entries */
+	size_t nworkers_alloc;
+	size_t nworkers; /* threads started */
+	bool sync_init;
+	bool stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work; /* workers wait for queued slots */
+	pthread_cond_t cv_done; /* the caller waits for finished slots */
+
+	/* zstd */
+	ZSTD_CCtx *cctx;
+	unsigned char *zbuf;
+	size_t zbuf_cap;
+};
+
+/* Record the first failure and copy it to e. Returns -1. */
+static int writer_fail(struct stream_writer *w, struct err *e)
+{
+	if (!w->failed) {
+		w->failed = true;
+		w->err = *e;
+	}
+	return -1;
+}
+
+/* Copy the sticky error into e. Returns -1. */
+static int writer_sticky(const struct stream_writer *w, struct err *e)
+{
+	if (e)
+		*e = w->err;
+	return -1;
+}
+
+/* Hash and write stored bytes. Returns 0 or -1 with e set. */
+static int emit(struct stream_writer *w, const unsigned char *buf, size_t n, struct err *e)
+{
+	if (n == 0)
+		return 0;
+	EVP_DigestUpdate(w->md, buf, n);
+	if (write_all(w->fd, buf, n, e) < 0)
+		return -1;
+	w->stored_bytes += n;
+	return 0;
+}
+
+static void deflater_free(struct deflater *d)
+{
+	if (d->probe != d->main)
+		libdeflate_free_compressor(d->probe);
+	libdeflate_free_compressor(d->main);
+	libdeflate_free_compressor(d->stored);
+	free(d->probe_buf);
+	memset(d, 0, sizeof *d);
+}
+
+static int deflater_init(struct deflater *d, int level)
+{
+	memset(d, 0, sizeof *d);
+	d->main = libdeflate_alloc_compressor(level);
+	d->stored = libdeflate_alloc_compressor(0);
+	d->probe = level == 1 ? d->main : libdeflate_alloc_compressor(1);
+	d->probe_buf = malloc(SAMPLE_LEN);
+	if (!d->main || !d->stored || !d->probe || !d->probe_buf) {
+		deflater_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+/* True when a block looks incompressible: no sample shrinks below
+ * SAMPLE_KEEP percent at level 1. */
+static bool block_incompressible(struct deflater *d, const unsigned char *p, size_t n)
+{
+	size_t avail = SAMPLE_LEN * SAMPLE_KEEP / 100;
+
+	if (n < SAMPLE_MIN_BLOCK)
+		return false;
+	for (size_t i = 0; i < SAMPLES; i++) {
+		size_t off = (n - SAMPLE_LEN) / (SAMPLES - 1) * i;
+
+		if (libdeflate_deflate_compress(d->probe, p + off, SAMPLE_LEN, d->probe_buf,
+						avail) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Compress s->raw into s->out as one complete gzip member (RFC 1952). */
+static void compress_slot(struct stream_writer *w, struct deflater *d, struct slot *s)
+{
+	struct libdeflate_compressor *c = d->main;
+
+	if (w->level > 0 && block_incompressible(d, s->raw, s->raw_len))
+		c = d->stored;
+	s->out_len = libdeflate_gzip_compress(c, s->raw, s->raw_len, s->out, w->out_cap);
+	if (s->out_len == 0) {
+		s->failed = true;
+		err_set(&s->err, ERR_INTERNAL, "gzip: libdeflate failed on a %zu-byte block",
+			s->raw_len);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *me = arg;
+	struct stream_writer *w = me->w;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct slot *s;
+
+		while (!w->stop && w->compress_seq == w->submit_seq)
+			pthread_cond_wait(&w->cv_work, &w->mu);
+		if (w->stop)
+			break;
+		s = &w->slots[w->compress_seq % w->nslots];
+		w->compress_seq++;
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&w->mu);
+
+		compress_slot(w, &me->d, s);
+
+		pthread_mutex_lock(&w->mu);
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&w->cv_done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Write the oldest unwritten block. With wait, block until it is compressed;
+ * without, return 1 when it is not ready. Returns 0 when written, 1 not
+ * ready / nothing in flight, -1 on error (sticky). */
+static int write_oldest(struct stream_writer *w, bool wait, struct err *e)
+{
+	struct slot *s;
+	int rc;
+
+	if (w->write_seq == w->submit_seq)
+		return 1;
+	s = &w->slots[w->write_seq % w->nslots];
+	if (w->nworkers > 0) {
+		pthread_mutex_lock(&w->mu);
+		while (wait && s->state != SLOT_DONE)
+			pthread_cond_wait(&w->cv_done, &w->mu);
+		rc = s->state == SLOT_DONE;
+		pthread_mutex_unlock(&w->mu);
+		if (!rc)
+			return 1;
+	}
+	if (s->failed) {
+		*e = s->err;
+		return writer_fail(w, e);
+	}
+	if (emit(w, s->out, s->out_len, e) < 0) {
+		err_prefix(e, "gzip");
+		return writer_fail(w, e);
+	}
+	/* Only the caller's thread touches a slot between DONE and FREE. */
+	s->state = SLOT_FREE;
+	s->raw_len = 0;
+	s->out_len = 0;
+	w->write_seq++;
+	return 0;
+}
+
+/* Hand the slot being filled to compression, then write whatever is ready.
+ * Blocks while all slots are in flight. Returns 0 or -1 (sticky). */
+static int submit_block(struct stream_writer *w, struct err *e)
+{
+	struct slot *s = &w->slots[w->submit_seq % w->nslots];
+	int rc;
+
+	if (w->nworkers == 0) {
+		compress_slot(w, &w->inline_d, s);
+		s->state = SLOT_DONE;
+		w->submit_seq++;
+	} else {
+		pthread_mutex_lock(&w->mu);
+		s->state = SLOT_QUEUED;
+		w->submit_seq++;
+		pthread_cond_signal(&w->cv_work);
+		pthread_mutex_unlock(&w->mu);
+	}
+	/* The next slot to fill must be free: wait for the oldest when full. */
+	if (w->submit_seq - w->write_seq == w->nslots && write_oldest(w, true, e) < 0)
+		return -1;
+	while ((rc = write_oldest(w, false, e)) == 0)
+		;
+	return rc < 0 ? -1 : 0;
+}
+
+static int gzip_write(struct stream_writer *w, const unsigned char *p, size_t n,
+		      struct err *e)
+{
+	while (n > 0) {
+		struct slot *s = &w->slots[w->submit_seq % w->nslots];
+		size_t k = w->block_size - s->raw_len;
+
+		if (k > n)
+			k = n;
+		memcpy(s->raw + s->raw_len, p, k);
+		s->raw_len += k;
+		p += k;
+		n -= k;
+		if (s->raw_len == w->block_size && submit_block(w, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Submit the partial last block (or an empty member for empty input, so the
+ * file is still valid gzip) and write everything. */
+static int gzip_finish(struct stream_writer *w, struct err *e)
+{
+	struct slot *s = &w->slots[w->submit_seq % w->nslots];
+	int rc;
+
+	if ((s->raw_len > 0 || w->submit_seq == 0) && submit_block(w, e) < 0)
+		return -1;
+	while ((rc = write_oldest(w, true, e)) == 0)
+		;
+	return rc < 0 ? -1 : 0;
+}
+
+/* Stop and join workers; safe to call more than once. */
+static void stop_workers(struct stream_writer *w)
+{
+	if (w->nworkers == 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv_work);
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < w->nworkers; i++)
+		pthread_join(w->workers[i].tid, NULL);
+	w->nworkers = 0;
+}
+
+static int gzip_open(struct stream_writer *w, const struct stream_opts *o, struct err *e)
+{
+	size_t threads = (size_t)o->threads;
+
+	w->block_size = o->block_size ? o->block_size : BLOCK_DEFAULT;
+	w->out_cap = libdeflate_gzip_compress_bound(NULL, w->block_size);
+	w->nslots = threads > 1 ? 2 * threads + 2 : 1;
+	w->slots = calloc(w->nslots, sizeof *w->slots);
+	if (!w->slots)
+		goto oom;
+	for (size_t i = 0; i < w->nslots; i++) {
+		w->slots[i].raw = malloc(w->block_size);
+		w->slots[i].out = malloc(w->out_cap);
+		if (!w->slots[i].raw || !w->slots[i].out)
+			goto oom;
+	}
+	if (threads == 1) {
+		if (deflater_init(&w->inline_d, w->level) < 0)
+			goto oom;
+		return 0;
+	}
+
+	if (pthread_mutex_init(&w->mu, NULL) != 0)
+		goto oom;
+	if (pthread_cond_init(&w->cv_work, NULL) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		goto oom;
+	}
+	if (pthread_cond_init(&w->cv_done, NULL) != 0) {
+		pthread_cond_destroy(&w->cv_work);
+		pthread_mutex_destroy(&w->mu);
+		goto oom;
+	}
+	w->sync_init = true;
+	w->workers = calloc(threads, sizeof *w->workers);
+	if (!w->workers)
+		goto oom;
+	w->nworkers_alloc = threads;
+	for (size_t i = 0; i < threads; i++) {
+		struct worker *wk = &w->workers[i];
+		int rc;
+
+		wk->w = w;
+		if (deflater_init(&wk->d, w->level) < 0)
+			goto oom;
+		rc = pthread_create(&wk->tid, NULL, worker_main, wk);
+		if (rc != 0) {
+			deflater_free(&wk->d);
+			return err_errno(e, ERR_INTERNAL, rc, "gzip: cannot start thread");
+		}
+		w->nworkers++;
+	}
+	return 0;
+oom:
+	return err_set(e, ERR_INTERNAL, "gzip: out of memory (block size %zu, %d threads)",
+		       w->block_size, o->threads);
+}
+
+static int zstd_open(struct stream_writer *w, const struct stream_opts *o, struct err *e)
+{
+	size_t r;
+
+	w->cctx = ZSTD_createCCtx();
+	w->zbuf_cap = ZSTD_CStreamOutSize();
+	w->zbuf = malloc(w->zbuf_cap);
+	if (!w->cctx || !w->zbuf)
+		return err_set(e, ERR_INTERNAL, "zstd: out of memory");
+	r = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
+	if (ZSTD_isError(r))
+		return err_set(e, ERR_INTERNAL, "zstd: level %d: %s", w->level,
+			       ZSTD_getErrorName(r));
+	/* A libzstd built without multithreading refuses workers: compress in
+	 * the caller's thread then, the output is the same format. */
+	if (o->threads > 1)
+		(void)ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, o->threads);
+	return 0;
+}
+
+/* Feed in to libzstd with the given directive and write what it produces.
+ * With ZSTD_e_end, loop until the frame is complete. */
+static int zstd_pump(struct stream_writer *w, const void *buf, size_t n,
+		     ZSTD_EndDirective mode, struct err *e)
+{
+	ZSTD_inBuffer in = { buf, n, 0 };
+
+	for (;;) {
+		ZSTD_outBuffer out = { w->zbuf, w->zbuf_cap, 0 };
+		size_t left = ZSTD_compressStream2(w->cctx, &out, &in, mode);
+
+		if (ZSTD_isError(left))
+			return err_set(e, ERR_INTERNAL, "zstd: %s", ZSTD_getErrorName(left));
+		if (emit(w, w->zbuf, out.pos, e) < 0) {
+			err_prefix(e, "zstd");
+			return -1;
+		}
+		if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
+			return 0;
+	}
+}
+
+/* Open a writer for o->codec onto fd (not owned: the caller closes and fsyncs
+ * it). Levels are on the codec's scale: gzip 0..12 (libdeflate's; 1..9 are
+ * comparable to gzip's), zstd ZSTD_minCLevel()..ZSTD_maxCLevel(); -1 means
+ * stream_default_level(). threads >= 1; block_size 0 means 1 MiB, else
+ * 4 KiB..256 MiB (gzip only). gzip memory is about (2*threads+2) * 2 *
+ * block_size. Returns 0 with *w set, or -1 with e set (ERR_INTERNAL for bad
+ * options, out of memory or a thread that cannot start). */
+int stream_writer_open(struct stream_writer **wp, int fd, const struct stream_opts *o,
+		       struct err *e)
+{
+	struct stream_writer *w = NULL;
+	int level;
+
+	*wp = NULL;
+	if (!o || fd < 0 || o->threads < 1 || o->threads > THREADS_MAX ||
+	    (o->block_size && (o->block_size < BLOCK_MIN || o->block_size > BLOCK_MAX)))
+		return err_set(e, ERR_INTERNAL,
+			       "stream: bad options (fd %d, threads %d, block size %zu)", fd,
+			       o ? o->threads : 0, o ? o->block_size : 0);
+	level = o->level == -1 ? stream_default_level(o->codec) : o->level;
+	switch (o->codec) {
+	case STREAM_NONE:
+		break;
+	case STREAM_GZIP:
+		if (level < 0 || level > GZIP_MAX_LEVEL)
+			return err_set(e, ERR_INTERNAL, "gzip: level %d not in 0..%d", level,
+				       GZIP_MAX_LEVEL);
+		break;
+	case STREAM_ZSTD:
+		if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
+			return err_set(e, ERR_INTERNAL, "zstd: level %d not in %d..%d", level,
+				       ZSTD_minCLevel(), ZSTD_maxCLevel());
+		break;
+	default:
+		return err_set(e, ERR_INTERNAL, "stream: unknown codec %d", (int)o->codec);
+	}
+
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return err_set(e, ERR_INTERNAL, "stream: out of memory");
+	w->codec = o->codec;
+	w->fd = fd;
+	w->level = level;
+	w->md = md_new();
+	if (!w->md) {
+		err_set(e, ERR_INTERNAL, "stream: out of memory");
+		goto fail;
+	}
+	if (o->codec == STREAM_GZIP && gzip_open(w, o, e) < 0)
+		goto fail;
+	if (o->codec == STREAM_ZSTD && zstd_open(w, o, e) < 0)
+		goto fail;
+	*wp = w;
+	return 0;
+fail:
+	stream_writer_free(w);
+	return -1;
+}
+
+/* Feed n raw bytes from buf (not retained). May block while workers catch
+ * up. Returns 0, or -1 with e set: ERR_NOSPACE for ENOSPC/EDQUOT (message
+ * contains "No space left on device"), ERR_IO for other write errors,
+ * ERR_INTERNAL for compressor failures. After an error, every later call
+ * returns the same error. */
+int stream_write(struct stream_writer *w, const void *buf, size_t n, struct err *e)
+{
+	struct err local;
+	int rc = 0;
+
+	if (!e)
+		e = &local;
+	if (w->failed)
+		return writer_sticky(w, e);
+	if (n == 0)
+		return 0;
+	switch (w->codec) {
+	case STREAM_GZIP:
+		rc = gzip_write(w, buf, n, e);
+		break;
+	case STREAM_ZSTD:
+		rc = zstd_pump(w, buf, n, ZSTD_e_continue, e);
+		break;
+	default:
+		rc = emit(w, buf, n, e);
+		break;
+	}
+	if (rc < 0)
+		return writer_fail(w, e);
+	w->raw_bytes += n;
+	return 0;
+}
+
+/* Flush all blocks / end the zstd frame, fill *st (may be NULL; zeroed on
+ * error) and free w. Returns 0, or -1 with e set as for stream_write; w is
+ * freed either way. The caller still fsyncs and closes fd. */
+int stream_writer_close(struct stream_writer *w, struct stream_stats *st, struct err *e)
+{
+	struct err local;
+	int rc = -1;
+
+	if (!e)
+		e = &local;
+	if (st)
+		memset(st, 0, sizeof *st);
+	if (!w)
+		return err_set(e, ERR_INTERNAL, "stream: close of a NULL writer");
+	if (w->failed) {
+		writer_sticky(w, e);
+		goto out;
+	}
+	if (w->codec == STREAM_GZIP && gzip_finish(w, e) < 0)
+		goto out;
+	if (w->codec == STREAM_ZSTD && zstd_pump(w, NULL, 0, ZSTD_e_end, e) < 0)
+		goto out;
+	if (st) {
+		st->raw_bytes = w->raw_bytes;
+		st->stored_bytes = w->stored_bytes;
+		md_final_hex(w->md, st->sha256);
+	}
+	rc = 0;
+out:
+	stream_writer_free(w);
+	return rc;
+}
+
+/* Abandon a writer: stop and join workers, free everything. fd is left
+ * alone. NULL is ok. */
+void stream_writer_free(struct stream_writer *w)
+{
+	if (!w)
+		return;
+	stop_workers(w);
+	if (w->workers) {
+		for (size_t i = 0; i < w->nworkers_alloc; i++)
+			deflater_free(&w->workers[i].d);
+		free(w->workers);
+	}
+	if (w->sync_init) {
+		pthread_cond_destroy(&w->cv_done);
+		pthread_cond_destroy(&w->cv_work);
+		pthread_mutex_destroy(&w->mu);
+	}
+	deflater_free(&w->inline_d);
+	for (size_t i = 0; w->slots && i < w->nslots; i++) {
+		free(w->slots[i].raw);
+		free(w->slots[i].out);
+	}
+	free(w->slots);
+	ZSTD_freeCCtx(w->cctx);
+	free(w->zbuf);
+	EVP_MD_CTX_free(w->md);
+	free(w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reader.                                                                  */
+
+struct stream_reader {
+	enum stream_codec codec;
+	int fd;
+	EVP_MD_CTX *md;
+	uint64_t raw_bytes;
+	uint64_t stored_bytes;
+	unsigned char *in; /* IOBUF_SIZE */
+	size_t in_pos, in_len;
+	bool eof;      /* read() returned 0 */
+	bool finished; /* clean end reported */
+	bool failed;
+	struct err err;
+
+	/* Between members/frames (true at start): the next input byte, if
+	 * any, begins a new one. */
+	bool between;
+	uint64_t members; /* members/frames started */
+
+	z_stream zs;
+	bool zs_init;
+	ZSTD_DCtx *dctx;
+};
+
+static int reader_fail(struct stream_reader *r, struct err *e)
+{
+	if (!r->failed) {
+		r->failed = true;
+		r->err = *e;
+	}
+	return -1;
+}
+
+/* Refill the input buffer when it is empty. Returns 0 (possibly at eof) or
+ * -1 with e set. */
+static int reader_fill(struct stream_reader *r, struct err *e)
+{
+	ssize_t k;
+
+	if (r->in_pos < r->in_len || r->eof)
+		return 0;
+	k = read_some(r->fd, r->in, IOBUF_SIZE, e);
+	if (k < 0)
+		return -1;
+	r->in_pos = 0;
+	r->in_len = (size_t)k;
+	if (k == 0) {
+		r->eof = true;
+		return 0;
+	}
+	EVP_DigestUpdate(r->md, r->in, (size_t)k);
+	r->stored_bytes += (uint64_t)k;
+	return 0;
+}
+
+/* Common end-of-input decision at a member/frame boundary. */
+static ssize_t reader_at_boundary_eof(struct stream_reader *r, struct err *e)
+{
+	if (r->members == 0)
+		return err_set(e, ERR_CORRUPT, "empty file, not a %s stream",
+			       stream_codec_name(r->codec));
+	r->finished = true;
+	return 0;
+}
+
+static ssize_t gzip_read(struct stream_reader *r, unsigned char *buf, size_t n,
+			 struct err *e)
+{
+	z_stream *zs = &r->zs;
+	uInt want = n > UINT_MAX ? UINT_MAX : (uInt)n;
+
+	zs->next_out = buf;
+	zs->avail_out = want;
+	while (zs->avail_out == want) {
+		uInt before_in, before_out;
+		int ret;
+
+		if (reader_fill(r, e) < 0)
+			return -1;
+		if (r->between) {
+			if (r->in_pos == r->in_len)
+				return reader_at_boundary_eof(r, e);
+			if (r->in[r->in_pos] != 0x1f) {
+				if (r->members == 0)
+					return err_set(e, ERR_CORRUPT,
+						       "not a gzip stream (bad magic)");
+				return err_set(e, ERR_CORRUPT,
+					       "trailing garbage after gzip member %llu",
+					       (unsigned long long)r->members);
+			}
+			if (inflateReset(zs) != Z_OK)
+				return err_set(e, ERR_INTERNAL, "gzip: inflateReset failed");
+			r->between = false;
+			r->members++;
+		}
+		zs->next_in = r->in + r->in_pos;
+		zs->avail_in = (uInt)(r->in_len - r->in_pos);
+		before_in = zs->avail_in;
+		before_out = zs->avail_out;
+		ret = inflate(zs, Z_NO_FLUSH);
+		r->in_pos = r->in_len - zs->avail_in;
+		switch (ret) {
+		case Z_STREAM_END:
+			r->between = true;
+			break;
+		case Z_OK:
+			break;
+		case Z_BUF_ERROR: /* no progress possible */
+			break;
+		case Z_MEM_ERROR:
+			return err_set(e, ERR_INTERNAL, "gzip: out of memory");
+		case Z_NEED_DICT:
+			return err_set(e, ERR_CORRUPT,
+				       "corrupt gzip data in member %llu: needs a dictionary",
+				       (unsigned long long)r->members);
+		default:
+			return err_set(e, ERR_CORRUPT, "corrupt gzip data in member %llu: %s",
+				       (unsigned long long)r->members,
+				       zs->msg ? zs->msg : "invalid data");
+		}
+		if (ret != Z_STREAM_END && zs->avail_in == before_in &&
+		    zs->avail_out == before_out && r->in_pos == r->in_len && r->eof)
+			return err_set(e, ERR_CORRUPT,
+				       "truncated gzip stream: input ends inside member %llu",
+				       (unsigned long long)r->members);
+	}
+	return (ssize_t)(want - zs->avail_out);
+}
+
+static ssize_t zstd_read(struct stream_reader *r, unsigned char *buf, size_t n,
+			 struct err *e)
+{
+	ZSTD_outBuffer out = { buf, n, 0 };
+
+	while (out.pos == 0) {
+		ZSTD_inBuffer in;
+		size_t ret, before_out = out.pos;
+
+		if (reader_fill(r, e) < 0)
+			return -1;
+		if (r->between) {
+			if (r->in_pos == r->in_len)
+				return reader_at_boundary_eof(r, e);
+			r->between = false;
+			r->members++;
+		}
+		in.src = r->in;
+		in.size = r->in_len;
+		in.pos = r->in_pos;
+		ret = ZSTD_decompressStream(r->dctx, &out, &in);
+		if (ZSTD_isError(ret)) {
+			if (ZSTD_getErrorCode(ret) == ZSTD_error_prefix_unknown && r->members == 1)
+				return err_set(e, ERR_CORRUPT, "not a zstd stream (bad magic)");
+			if (ZSTD_getErrorCode(ret) == ZSTD_error_prefix_unknown)
+				return err_set(e, ERR_CORRUPT,
+					       "trailing garbage after zstd frame %llu",
+					       (unsigned long long)(r->members - 1));
+			return err_set(e, ERR_CORRUPT, "corrupt zstd data in frame %llu: %s",
+				       (unsigned long long)r->members, ZSTD_getErrorName(ret));
+		}
+		if (ret == 0) {
+			r->between = true;
+			r->in_pos = in.pos;
+			continue;
+		}
+		if (in.pos == r->in_pos && out.pos == before_out && r->eof &&
+		    in.pos == in.size)
+			return err_set(e, ERR_CORRUPT,
+				       "truncated zstd stream: input ends inside frame %llu",
+				       (unsigned long long)r->members);
+		r->in_pos = in.pos;
+	}
+	return (ssize_t)out.pos;
+}
+
+/* Open a reader of codec on fd (not owned; read from its current offset).
+ * Returns 0 with *r set, or -1 with e set (ERR_INTERNAL: out of memory or
+ * unknown codec). */
+int stream_reader_open(struct stream_reader **rp, int fd, enum stream_codec codec,
+		       struct err *e)
+{
+	struct stream_reader *r = NULL;
+
+	*rp = NULL;
+	if (codec != STREAM_NONE && codec != STREAM_GZIP && codec != STREAM_ZSTD)
+		return err_set(e, ERR_INTERNAL, "stream: unknown codec %d", (int)codec);
+	r = calloc(1, sizeof *r);
+	if (!r)
+		return err_set(e, ERR_INTERNAL, "stream: out of memory");
+	r->codec = codec;
+	r->fd = fd;
+	r->between = true;
+	r->md = md_new();
+	r->in = malloc(IOBUF_SIZE);
+	if (!r->md || !r->in)
+		goto oom;
+	if (codec == STREAM_GZIP) {
+		/* 15 + 16: gzip wrapper only, largest window (zlib.h). */
+		if (inflateInit2(&r->zs, 15 + 16) != Z_OK)
+			goto oom;
+		r->zs_init = true;
+	}
+	if (codec == STREAM_ZSTD) {
+		r->dctx = ZSTD_createDCtx();
+		if (!r->dctx)
+			goto oom;
+	}
+	*rp = r;
+	return 0;
+oom:
+	stream_reader_free(r);
+	return err_set(e, ERR_INTERNAL, "stream: out of memory");
+}
+
+/* Read up to n decompressed bytes into buf. Returns the count (> 0), 0 at
+ * the clean end of the stream (every gzip member / zstd frame complete and
+ * checked, nothing after the last one) or when n is 0, or -1 with e set:
+ * ERR_CORRUPT for bad magic, an empty file, bad data, CRC/length/checksum
+ * mismatches, truncation ("truncated") and trailing garbage; ERR_IO for
+ * read errors. Errors are sticky. Formats: RFC 1952 (gzip, multi-member as
+ * gzip -d accepts), RFC 8878 (zstd, several frames, skippable frames). */
+ssize_t stream_read(struct stream_reader *r, void *buf, size_t n, struct err *e)
+{
+	struct err local;
+	ssize_t k;
+
+	if (!e)
+		e = &local;
+	if (r->failed) {
+		if (e)
+			*e = r->err;
+		return -1;
+	}
+	if (r->finished || n == 0)
+		return 0;
+	if (n > (size_t)SSIZE_MAX)
+		n = (size_t)SSIZE_MAX;
+	switch (r->codec) {
+	case STREAM_GZIP:
+		k = gzip_read(r, buf, n, e);
+		break;
+	case STREAM_ZSTD:
+		k = zstd_read(r, buf, n, e);
+		break;
+	default:
+		k = read_some(r->fd, buf, n, e);
+		if (k > 0) {
+			EVP_DigestUpdate(r->md, buf, (size_t)k);
+			r->stored_bytes += (uint64_t)k;
+		} else if (k == 0) {
+			r->eof = true;
+			r->finished = true;
+		}
+		break;
+	}
+	if (k < 0) {
+		reader_fail(r, e);
+		return -1;
+	}
+	r->raw_bytes += (uint64_t)k;
+	return k;
+}
+
+/* Totals so far (raw = decompressed bytes returned, stored = bytes read,
+ * sha256 of the stored bytes read so far). After stream_read returned 0
+ * they cover the whole file. */
+void stream_reader_stats(const struct stream_reader *r, struct stream_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->raw_bytes = r->raw_bytes;
+	st->stored_bytes = r->stored_bytes;
+	md_peek_hex(r->md, st->sha256);
+}
+
+/* Free a reader; fd is left alone. NULL is ok. */
+void stream_reader_free(struct stream_reader *r)
+{
+	if (!r)
+		return;
+	if (r->zs_init)
+		inflateEnd(&r->zs);
+	ZSTD_freeDCtx(r->dctx);
+	EVP_MD_CTX_free(r->md);
+	free(r->in);
+	free(r);
+}

@@ -1,0 +1,104 @@
+/* stream.h - the byte pipeline under every backup file.
+ *
+ * A writer takes raw bytes (a pg_dump stream, a tar stream), compresses them
+ * (gzip, zstd or none), hashes the *stored* bytes with SHA-256 and writes them
+ * to a file descriptor, in one pass. A reader does the reverse for verify and
+ * restore: it reads stored bytes from a descriptor, hashes them, decompresses
+ * them and fails loudly on any corruption or truncation.
+ *
+ * zlib, libdeflate, libzstd and the SHA-256 implementation are used only in
+ * this module (STYLE.md habit 2).
+ *
+ * Output formats:
+ *   gzip: RFC 1952. The writer may emit several members (one per block);
+ *         gzip -t, zcat, Python's gzip module and libarchive read them.
+ *   zstd: RFC 8878 frames, libzstd's own multithreading.
+ *   none: the raw bytes.
+ */
+#ifndef VIGIL_STREAM_H
+#define VIGIL_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+enum stream_codec {
+	STREAM_NONE = 0,
+	STREAM_GZIP,
+	STREAM_ZSTD,
+};
+
+struct stream_opts {
+	enum stream_codec codec;
+	int level;         /* on the codec's own scale; -1 = vigil's default */
+	int threads;       /* compression threads, >= 1 */
+	size_t block_size; /* bytes per block, 0 = default */
+};
+
+struct stream_stats {
+	uint64_t raw_bytes;    /* bytes before compression */
+	uint64_t stored_bytes; /* bytes written to / read from the file */
+	char sha256[65];       /* lowercase hex of the stored bytes, NUL-ended */
+};
+
+struct stream_writer;
+struct stream_reader;
+
+/* Open a writer onto fd (not owned: the caller closes and fsyncs it).
+ * Returns 0, or -1 with e set (ERR_INTERNAL for bad options / no memory). */
+int stream_writer_open(struct stream_writer **w, int fd, const struct stream_opts *o,
+		       struct err *e);
+
+/* Feed n raw bytes. May block while workers catch up (bounded memory).
+ * Returns 0, or -1 with e set: ERR_NOSPACE for ENOSPC/EDQUOT (message
+ * contains "No space left on device"), ERR_IO for other write errors. After
+ * an error every later call fails too. */
+int stream_write(struct stream_writer *w, const void *buf, size_t n, struct err *e);
+
+/* Flush everything, write the codec's trailer, fill *st (may be NULL) and
+ * free the writer. Returns 0 or -1 with e set; the writer is freed either
+ * way. The caller still fsyncs fd. */
+int stream_writer_close(struct stream_writer *w, struct stream_stats *st, struct err *e);
+
+/* Abandon a writer (error paths): stops workers, frees memory. NULL is ok. */
+void stream_writer_free(struct stream_writer *w);
+
+/* Open a reader on fd (not owned). */
+int stream_reader_open(struct stream_reader **r, int fd, enum stream_codec codec,
+		       struct err *e);
+
+/* Read up to n decompressed bytes. Returns the count, 0 at the clean end of
+ * the stream (every member/frame complete, no trailing garbage), or -1 with
+ * e set: ERR_CORRUPT for bad or truncated data (message says which),
+ * ERR_IO for read errors. */
+ssize_t stream_read(struct stream_reader *r, void *buf, size_t n, struct err *e);
+
+/* Totals so far; after stream_read returned 0 they cover the whole file. */
+void stream_reader_stats(const struct stream_reader *r, struct stream_stats *st);
+
+/* Free a reader. NULL is ok. */
+void stream_reader_free(struct stream_reader *r);
+
+/* SHA-256 of everything readable from fd (from its current offset).
+ * hex receives 64 lowercase hex digits and a NUL; *bytes (may be NULL) the
+ * length. Returns 0 or -1 with e set (ERR_IO). */
+int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e);
+
+/* Incremental SHA-256 for callers that hash data they do not write. */
+struct stream_hash;
+struct stream_hash *stream_hash_new(void);
+void stream_hash_update(struct stream_hash *h, const void *buf, size_t n);
+void stream_hash_final(struct stream_hash *h, char hex[65]); /* also frees h */
+
+/* Codec for a file name by its suffix: ".gz" gzip, ".zst" zstd, else none. */
+enum stream_codec stream_codec_for_name(const char *name);
+
+/* "gzip", "zstd", "none". */
+const char *stream_codec_name(enum stream_codec c);
+
+/* Default level for a codec when opts.level is -1. */
+int stream_default_level(enum stream_codec c);
+
+#endif

@@ -1,0 +1,83 @@
+/* util.h - small helpers shared by every layer: paths, atomic files, time
+ * stamps, number parsing. No third-party library here. */
+#ifndef VIGIL_UTIL_H
+#define VIGIL_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "err.h"
+
+#define UTIL_PATH_MAX 4096
+
+/* snprintf into out (size n) and fail with ERR_INTERNAL if truncated. */
+int util_fmt(char *out, size_t n, struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* mkdir -p with mode for created directories. Returns 0 or -1 (ERR_IO). */
+int util_mkdir_p(const char *path, mode_t mode, struct err *e);
+
+/* fsync a directory by path. Returns 0 or -1 (ERR_IO). */
+int util_fsync_dir(const char *dir, struct err *e);
+
+/* Rename from -> to without ever replacing an existing `to`
+ * (renameat2(RENAME_NOREPLACE), falling back to link()+unlink() where the
+ * file system lacks it). Returns 0, 1 if `to` exists (nothing changed), or
+ * -1 with e set. */
+int util_rename_noreplace(const char *from, const char *to, struct err *e);
+
+/* Write data to dir/name atomically: hidden temporary name in dir, fsync,
+ * rename without replacing, fsync dir. Returns 0, 1 if the name exists
+ * (nothing written), -1 with e set. */
+int util_write_file_atomic(const char *dir, const char *name, const void *data, size_t len,
+			   mode_t mode, struct err *e);
+
+/* Read a whole small file (at most max bytes) into a malloc'd NUL-ended
+ * buffer owned by the caller. Returns 0 or -1 with e set. */
+int util_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e);
+
+/* "YYYYMMDD_HHMMSS" of t in local time (TZ), as the seed's scripts named
+ * backups (SPEC section 3). */
+void util_stamp_local(time_t t, char out[16]);
+
+/* Parse a decimal integer in [min, max]. Returns 0 or -1. */
+int util_parse_long(const char *s, long min, long max, long *out);
+
+/* Parse "true/false/1/0/yes/no/on/off" (case-insensitive). Returns 0 or -1. */
+int util_parse_bool(const char *s, bool *out);
+
+/* Parse a duration: plain seconds or a number with s/m/h/d (e.g. "26h").
+ * Returns 0 or -1. */
+int util_parse_duration(const char *s, long *secs);
+
+/* Monotonic clock in seconds (for durations). */
+double util_mono(void);
+
+/* Remove path recursively without following symlinks (rm -rf). Missing is
+ * not an error. Returns 0 or -1 with e set. */
+int util_rm_rf(const char *path, struct err *e);
+
+/* Human-readable size "12.3 MiB" into out. */
+void util_human_bytes(uint64_t n, char out[32]);
+
+/* True when name starts with prefix. */
+bool util_starts_with(const char *s, const char *prefix);
+
+/* True when s ends with suffix. */
+bool util_ends_with(const char *s, const char *suffix);
+
+/* Split s on sep into a malloc'd NULL-terminated array of trimmed, non-empty
+ * malloc'd strings; *n gets the count. Free with util_free_strv. */
+char **util_split(const char *s, char sep, size_t *n);
+void util_free_strv(char **v);
+
+/* Split a command-line-like option string into words, honouring single
+ * and double quotes and backslash escapes as a POSIX shell would (no
+ * expansion of any kind). Returns a NULL-terminated malloc'd vector or NULL
+ * with e set (ERR_CONFIG on unbalanced quotes). */
+char **util_split_words(const char *s, struct err *e);
+
+#endif

@@ -1,0 +1,256 @@
+/* verify.c - see verify.h. */
+#include "verify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pid1.h"
+#include "util.h"
+
+#define CHUNK (1u << 20)
+
+static int check_plain(struct stream_reader *r, struct verify_result *res, struct err *e)
+{
+	char *buf = malloc(CHUNK);
+	bool first = true;
+	int rc = -1;
+
+	if (!buf)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	log_progress_start("verify");
+	for (;;) {
+		ssize_t n = stream_read(r, buf, CHUNK, e);
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (first && n >= 5 && memcmp(buf, "PGDMP", 5) == 0) {
+			err_set(e, ERR_CORRUPT, "this is a pg_dump custom-format archive, not a plain SQL "
+				"dump; hint: custom archives are named .dump");
+			goto out;
+		}
+		first = false;
+		res->raw_bytes += (uint64_t)n;
+		if (dumpscan_feed(&res->scan, buf, (size_t)n, e) < 0)
+			goto out;
+		log_progress(res->raw_bytes);
+	}
+	if (dumpscan_finish(&res->scan, e) < 0)
+		goto out;
+	if (res->raw_bytes == 0) {
+		err_set(e, ERR_CORRUPT, "the dump is empty (no SQL at all)");
+		goto out;
+	}
+	if (!res->scan.header_ok) {
+		err_set(e, ERR_CORRUPT, "not a pg_dump plain-format dump (pg_dump's header is missing)");
+		goto out;
+	}
+	if (res->scan.bad_meta[0]) {
+		err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line %llu, which "
+			"pg_dump never writes; refusing to feed it to psql", res->scan.bad_meta,
+			(unsigned long long)res->scan.bad_meta_line);
+		goto out;
+	}
+	if (!res->scan.complete) {
+		err_set(e, ERR_CORRUPT, "the dump has no completion trailer (\"-- PostgreSQL database "
+			"dump complete\"): it is cut off or was not written by pg_dump");
+		goto out;
+	}
+	rc = 0;
+out:
+	log_progress_end();
+	free(buf);
+	return rc;
+}
+
+/* A custom-format archive: PGDMP signature, and pg_restore must be able to
+ * read its table of contents (pg_restore(1) --list). */
+static int check_custom(const char *path, struct stream_reader *r, struct verify_result *res,
+			struct err *e)
+{
+	char *buf = malloc(CHUNK);
+	char *argv[] = { "pg_restore", "--list", (char *)path, NULL };
+	struct child c;
+	struct child_tail tail = { .len = 0 };
+	int status, rc = -1;
+	bool first = true;
+
+	if (!buf)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	for (;;) {
+		ssize_t n = stream_read(r, buf, CHUNK, e);
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (first && (n < 5 || memcmp(buf, "PGDMP", 5) != 0)) {
+			err_set(e, ERR_CORRUPT, "not a pg_dump custom-format archive (no PGDMP signature)");
+			goto out;
+		}
+		first = false;
+		res->raw_bytes += (uint64_t)n;
+	}
+	if (first) {
+		err_set(e, ERR_CORRUPT, "the archive is empty");
+		goto out;
+	}
+	if (pid1_spawn(&c, argv, NULL, CHILD_STDOUT | CHILD_STDERR, e) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = read(c.out, buf, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+	}
+	for (;;) {
+		ssize_t n = read(c.errfd, buf, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		pid1_tail_add(&tail, buf, (size_t)n);
+	}
+	if (pid1_wait(&c, &status, e) < 0)
+		goto out;
+	if (!pid1_ok(status)) {
+		char how[64], text[1000];
+		pid1_describe(status, how, sizeof how);
+		pid1_tail_text(&tail, text, sizeof text);
+		err_set(e, ERR_CORRUPT, "pg_restore --list %s: %s", how, text);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, bool custom,
+		bool check_sum, struct verify_result *res, struct err *e)
+{
+	struct stream_reader *r = NULL;
+	struct stream_stats st;
+	int fd = -1, rc = -1;
+
+	memset(res, 0, sizeof *res);
+	dumpscan_init(&res->scan);
+	if (check_sum && artifact_check_sha256(path, res->sha256, e) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, ERR_IO, errno, "cannot open %s", path);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (stream_reader_open(&r, fd, codec, e) < 0)
+		goto out;
+	if (kind == CAT_MEDIA) {
+		if (archive_media_check(r, &res->media, e) < 0)
+			goto out;
+	} else if (custom) {
+		if (check_custom(path, r, res, e) < 0)
+			goto out;
+	} else if (check_plain(r, res, e) < 0) {
+		goto out;
+	}
+	stream_reader_stats(r, &st);
+	if (!res->raw_bytes)
+		res->raw_bytes = st.raw_bytes;
+	if (!check_sum)
+		memcpy(res->sha256, st.sha256, sizeof res->sha256);
+	rc = 0;
+out:
+	stream_reader_free(r);
+	close(fd);
+	return rc;
+}
+
+static int verify_entry(const struct cat_entry *ent)
+{
+	struct verify_result res;
+	struct err e;
+	char size[32];
+	double t0 = util_mono();
+	int rc;
+
+	err_clear(&e);
+	rc = verify_path(ent->path, ent->kind, ent->codec, ent->custom, true, &res, &e);
+	util_human_bytes(ent->size, size);
+	if (rc < 0) {
+		log_error("verify failed kind=%s file=%s: %s", catalog_kind_name(ent->kind), ent->name,
+			  e.msg);
+		printf("FAILED  %-5s %s: %s\n", catalog_kind_name(ent->kind), ent->name, e.msg);
+	} else {
+		log_info("verify ok kind=%s file=%s bytes=%llu raw_bytes=%llu secs=%.1f",
+			 catalog_kind_name(ent->kind), ent->name, (unsigned long long)ent->size,
+			 (unsigned long long)res.raw_bytes, util_mono() - t0);
+		if (ent->kind == CAT_DB && !ent->custom)
+			printf("ok      %-5s %s (%s, %zu tables, %llu rows)\n", "db", ent->name, size,
+			       res.scan.n_tables, (unsigned long long)dumpscan_total_rows(&res.scan));
+		else if (ent->kind == CAT_MEDIA)
+			printf("ok      %-5s %s (%s, %llu files)\n", "media", ent->name, size,
+			       (unsigned long long)res.media.files);
+		else
+			printf("ok      %-5s %s (%s)\n", "db", ent->name, size);
+	}
+	fflush(stdout);
+	dumpscan_free(&res.scan);
+	return rc;
+}
+
+int verify_main(const struct config *cfg, int argc, char **argv)
+{
+	const char *what = "latest";
+	struct cat_entry *v = NULL, one;
+	size_t n = 0;
+	struct err e;
+	int failed = 0, checked = 0;
+
+	err_clear(&e);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--deep") == 0) {
+			fprintf(stderr, "vigil verify: --deep (restore drill) is not implemented in this "
+				"version\n");
+			return 2;
+		}
+		if (argv[i][0] == '-') {
+			fprintf(stderr, "vigil verify: unknown option %s\n", argv[i]);
+			return 2;
+		}
+		what = argv[i];
+	}
+	if (strcmp(what, "all") == 0) {
+		if (catalog_scan(cfg, -1, &v, &n, &e) < 0) {
+			log_error("verify: %s", e.msg);
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++, checked++)
+			failed += verify_entry(&v[i]) < 0;
+		free(v);
+	} else if (strcmp(what, "latest") == 0) {
+		for (int k = CAT_DB; k <= CAT_MEDIA; k++) {
+			if (catalog_resolve(cfg, (enum cat_kind)k, "latest", &one, &e) == 0) {
+				failed += verify_entry(&one) < 0;
+				checked++;
+			}
+		}
+	} else {
+		if (catalog_resolve(cfg, CAT_DB, what, &one, &e) < 0 &&
+		    catalog_resolve(cfg, CAT_MEDIA, what, &one, &e) < 0) {
+			log_error("verify: %s", e.msg);
+			return 2;
+		}
+		failed += verify_entry(&one) < 0;
+		checked++;
+	}
+	if (checked == 0) {
+		log_error("verify: no backups found in %s", cfg->backup_dir);
+		return 1;
+	}
+	printf("%d checked, %d failed\n", checked, failed);
+	return failed ? 1 : 0;
+}

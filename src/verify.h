@@ -1,0 +1,38 @@
+/* verify.h - checks of a backup file (SPEC section 2 `verify`, section 7
+ * step 2): checksum against <file>.sha256, full decompression, and the
+ * format's own end marker: pg_dump's completion trailer for a plain dump,
+ * the PGDMP signature and a readable table of contents (pg_restore --list)
+ * for a custom-format archive, every tar header plus the end-of-archive
+ * marker for media. */
+#ifndef VIGIL_VERIFY_H
+#define VIGIL_VERIFY_H
+
+#include <stdbool.h>
+
+#include "archive.h"
+#include "artifact.h"
+#include "catalog.h"
+#include "config.h"
+#include "dumpscan.h"
+#include "err.h"
+
+struct verify_result {
+	char sha256[65];
+	uint64_t raw_bytes;
+	struct dumpscan scan;     /* plain dumps: tables, restrict, trailer */
+	struct media_stats media; /* media archives */
+};
+
+/* Check the file at path, of kind with the given codec/custom flag.
+ * With check_sum the file must match its .sha256. res (caller-owned; free
+ * its scan with dumpscan_free) gets what was learnt. Returns 0 or -1 with e
+ * set: ERR_CORRUPT (damaged, truncated, wrong format: the message says
+ * which), ERR_UNSAFE (archive entry escaping MEDIA_DIR), ERR_IO. */
+int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, bool custom,
+		bool check_sum, struct verify_result *res, struct err *e);
+
+/* `vigil verify [NAME|latest|all]`: prints one line per file checked and
+ * returns the exit status (0 all good, 1 a file failed, 2 usage). */
+int verify_main(const struct config *cfg, int argc, char **argv);
+
+#endif

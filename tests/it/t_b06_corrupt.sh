@@ -1,0 +1,69 @@
+#!/bin/bash
+# FIELD-CASES B06: a corrupt or wrong-format backup is refused before the
+# live database is touched. Each hand-made backup has vigil's name and a
+# matching .sha256, so only the check under test can reject it. Expect:
+# exit 2, no pre_restore_* file, the database unchanged (marker row 42).
+set -u
+. "$(dirname "$0")/lib.sh"
+require_vigil
+pg_start
+vigil_env
+fixture
+sql "CREATE TABLE marker(x int); INSERT INTO marker VALUES (42);" >/dev/null
+
+assert_exit 0 vigil backup
+good=$(echo "$BACKUP_DIR"/db/app_*.sql.gz)
+[[ -f $good ]] || fail "no db backup"
+DB=$BACKUP_DIR/db
+pg_dump_norm >"$T/db-before.sql"
+
+# handmade N: write stdin to db/app_20200101_00000N.sql.gz plus its .sha256;
+# prints the name.
+handmade() {
+	local name=app_20200101_00000$1.sql.gz
+	cat >"$DB/$name"
+	(cd "$DB" && sha256sum "$name" >"$name.sha256")
+	echo "$name"
+}
+
+cut=$(head -c 5000 "$good" | handmade 1)
+[[ $(stat -c %s "$good") -gt 5000 ]] || fail "setup: the good dump is too small to cut"
+text=$(printf 'this is not a backup\njust some text\n' | handmade 2)
+custom=$(pg_dump -h "$PGHOST_T" -p "$PGPORT_T" -U postgres -d app -Fc | gzip | handmade 3)
+empty=$(printf '' | gzip -n | handmade 4)
+[[ $(stat -c %s "$DB/$empty") == 20 ]] || fail "setup: the empty gzip is not 20 bytes"
+notrailer=$(pg_dump_norm | sed '/^-- PostgreSQL database dump complete/,$d' | gzip | handmade 5)
+gzip -dc "$DB/$notrailer" | grep -q 'PostgreSQL database dump complete' && fail "setup: trailer still there"
+
+# A good dump outside BACKUP_DIR, reached through a symlink inside it.
+cp "$good" "$T/outside.sql.gz"
+ln -s "$T/outside.sql.gz" "$DB/app_20200101_000006.sql.gz"
+(cd "$DB" && sha256sum app_20200101_000006.sql.gz >app_20200101_000006.sql.gz.sha256)
+touch "$T/hostname"
+
+expect_refused() {
+	local what=$1
+	shift
+	log "case: $what"
+	assert_exit 2 vigil restore "$@"
+	[[ -s $ERR ]] || fail "$what: no reason given on stderr"
+	assert_no_file "$BACKUP_DIR/db/pre_restore_*"
+	assert_no_file "$BACKUP_DIR/media/pre_restore_*"
+	assert_eq 42 "$(sql 'SELECT x FROM marker')" "$what: marker row"
+	pg_dump_norm >"$T/db-after.sql"
+	diff -u "$T/db-before.sql" "$T/db-after.sql" >/dev/null || fail "$what: database changed"
+}
+
+expect_refused "cut by head -c 5000" --db "$cut" --yes
+expect_refused "a text file" --db "$text" --yes
+expect_refused "gzipped custom-format dump" --db "$custom" --yes
+expect_refused "20-byte empty gzip" --db "$empty" --yes
+expect_refused "plain dump without trailer" --db "$notrailer" --yes
+expect_refused "missing NAME" --db app_20990101_000000.sql.gz --yes
+expect_refused "no NAME at all" --yes --db
+expect_refused "relative path outside" --db ../../etc/hostname --yes
+expect_refused "absolute path outside" --db /etc/hostname --yes
+expect_refused "absolute path via .." --db "$BACKUP_DIR/../hostname" --yes
+expect_refused "symlink leading outside" --db app_20200101_000006.sql.gz --yes
+assert_no_temp "$BACKUP_DIR"
+log "B06 ok"
