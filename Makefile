@@ -9,7 +9,7 @@
 #   make deps       install the Debian packages vigil and its tests need
 
 CC      ?= cc
-PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto
+PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto libmicrohttpd
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wconversion -Wmissing-prototypes \
            -Wno-sign-conversion -Wno-format-truncation
 OPT     ?= -O2 -g

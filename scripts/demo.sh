@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
 # scripts/demo.sh (`make demo`): vigil end to end on this machine, no Docker.
 #
 # Starts a throwaway PostgreSQL 15 cluster (tests/it/lib.sh), loads a small
@@ -10,10 +11,10 @@
 # (DEMO_KEEP=1 keeps them). Exits non-zero as soon as a step fails.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../tests/it/lib.sh
+[[ ${DEMO_KEEP:-0} == 1 ]] && export IT_KEEP=1
+# shellcheck source=tests/it/lib.sh
 . "$here/../tests/it/lib.sh"
-[[ ${DEMO_KEEP:-0} == 1 ]] && IT_KEEP=1
-VIGIL_TIMEOUT=${VIGIL_TIMEOUT:-300}
+IT_VIGIL_TIMEOUT=${IT_VIGIL_TIMEOUT:-300}
 
 step() { printf '\n==> %s\n' "$*"; }
 die() {

@@ -8,9 +8,9 @@
  *
  * Format: POSIX.1-2001 pax interchange format (IEEE Std 1003.1-2001,
  * POSIX.1-2008 "pax" utility, extended header records "path", "linkpath",
- * "size", "mtime", "uid", "gid"), written with libarchive's "restricted pax"
- * writer: a plain ustar header unless a field does not fit (long or
- * non-ASCII names, sizes of 8 GiB and more, sub-second mtimes, large ids).
+ * "size", "mtime", "uid", "gid"), written with libarchive's pax writer: a
+ * plain ustar header unless a field does not fit (long or non-ASCII names,
+ * sizes of 8 GiB and more, sub-second mtimes, large ids).
  * See libarchive-formats(5), tar(5), archive_write(3), archive_read(3),
  * archive_write_disk(3).
  *
@@ -21,11 +21,20 @@
  * not valid UTF-8 is still stored byte for byte, with the pax
  * "hdrcharset=BINARY" record (GNU tar lists it but warns about the keyword).
  *
+ * The walk is ours rather than archive_read_disk(3)'s: it gives the strcmp
+ * entry order (deterministic archives), the skip_dirs/excludes pruning, the
+ * exact "vanished"/"changed while read" semantics and numeric-only owners.
+ *
  * Decisions:
  * - Ownership is stored as numbers only (no user/group names: name lookups
  *   mean NSS in a static binary, and restore ignores names anyway).
  * - Hard links are stored as separate regular files: restore gives each
  *   name its own copy of the content.
+ * - libarchive's full pax writer, not the "restricted" one: the latter only
+ *   keeps sub-second mtimes when some other field already needs an extended
+ *   header. As no atime, ctime, xattrs, ACLs or file flags are set on the
+ *   entries, the full writer also emits an extended header only when a
+ *   field needs it.
  * - FIFOs and device nodes are stored as such; sockets are skipped (they are
  *   recreated by whatever listens on them) and reported through o->warn with
  *   "socket skipped", counted in st->skipped, not st->warnings.
@@ -88,7 +97,8 @@ static void loc_leave(struct loc_guard *g)
 	}
 }
 
-/* malloc'ed a + "/" + b; b empty gives a copy of a. NULL when out of memory. */
+/* malloc'ed a + "/" + b; an empty a or b gives a copy of the other. NULL
+ * when out of memory. */
 static char *path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -97,7 +107,10 @@ static char *path_join(const char *a, const char *b)
 	if (!p)
 		return NULL;
 	memcpy(p, a, la);
-	if (lb) {
+	if (lb && !la) {
+		memcpy(p, b, lb);
+		la = lb;
+	} else if (lb) {
 		p[la] = '/';
 		memcpy(p + la + 1, b, lb);
 		la += lb + 1;
@@ -249,6 +262,7 @@ struct wr {
 	size_t n_skip;
 	uint64_t raw, last_progress;
 	int cb_failed; /* e holds the stream's error */
+	int abandon;   /* failed: swallow what libarchive still writes */
 	char *rel;     /* current path relative to root, "" for root */
 	size_t rel_len, rel_cap;
 };
@@ -259,6 +273,8 @@ static la_ssize_t wr_cb(struct archive *a, void *cd, const void *buf, size_t n)
 	struct wr *c = cd;
 
 	(void)a;
+	if (c->abandon)
+		return (la_ssize_t)n; /* failed run: see archive_media_write */
 	if (stream_write(c->w, buf, n, c->e) != 0) {
 		c->cb_failed = 1;
 		return -1;
@@ -726,7 +742,7 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 		err_errno(e, ERR_MEDIA, errno, "cannot open media directory %s", show(o->root, b));
 		goto out;
 	}
-	if (archive_write_set_format_pax_restricted(c.a) != ARCHIVE_OK ||
+	if (archive_write_set_format_pax(c.a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(c.a, WRITE_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(c.a, 1) != ARCHIVE_OK ||
 	    archive_write_open(c.a, &c, NULL, wr_cb, NULL) != ARCHIVE_OK) {
@@ -755,10 +771,14 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 	ret = 0;
 out:
 	if (c.a) {
-		/* Without archive_write_fail, free would close the archive and
-		 * append an end marker to a broken stream. */
-		if (!closed)
-			archive_write_fail(c.a);
+		/* A failed archive must not get an end marker appended, yet
+		 * libarchive 3.6 frees its output buffer only in close
+		 * (archive_write_fail + free leaks it): close with the write
+		 * callback swallowing the bytes. */
+		if (!closed) {
+			c.abandon = 1;
+			(void)archive_write_close(c.a);
+		}
 		archive_write_free(c.a);
 	}
 	if (rootfd >= 0)
@@ -1174,7 +1194,8 @@ static int rd_run(struct rd *c, struct ext *x)
 		goto out;
 	}
 	if (archive_read_open(c->a, c, NULL, rd_cb, NULL) != ARCHIVE_OK) {
-		rd_fail(c, "cannot open the tar archive", NULL);
+		/* libarchive reads ahead and bids here already. */
+		rd_fail(c, "not a tar archive", NULL);
 		goto out;
 	}
 	for (;;) {
@@ -1480,15 +1501,18 @@ static int sw_dir(struct sw *s, const char *rel)
 		if (S_ISDIR(st.st_mode) && sw_pinned(s, child)) {
 			char *sp = path_join(s->stage, child);
 			struct stat sst;
+			int have;
 			if (!sp) {
 				sw_oom(s);
 				goto out;
 			}
+			/* before the swap inside changes its mtime */
+			have = lstat(sp, &sst) == 0 && S_ISDIR(sst.st_mode);
 			if (sw_dir(s, child) != 0) {
 				free(sp);
 				goto out;
 			}
-			if (lstat(sp, &sst) == 0 && S_ISDIR(sst.st_mode)) {
+			if (have) {
 				if (grow((void **)&s->fx, &s->cap_fx, s->n_fx, sizeof *s->fx) != 0) {
 					free(sp);
 					sw_oom(s);
@@ -1805,4 +1829,10 @@ out:
 	free(root);
 	loc_leave(&lg);
 	return ret;
+}
+
+/* See archive.h. */
+const char *archive_media_lib_version(void)
+{
+	return archive_version_details();
 }

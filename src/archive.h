@@ -2,8 +2,11 @@
  * STYLE.md habit 2).
  *
  * Backup walks MEDIA_DIR and writes a POSIX pax archive (IEEE Std 1003.1-2001
- * "pax" interchange format; libarchive's ARCHIVE_FORMAT_TAR_PAX_RESTRICTED)
- * into a stream_writer. Restore reads one through a stream_reader.
+ * "pax" interchange format, libarchive's pax writer; an entry gets an extended
+ * header only when a ustar field cannot hold it: long or non-ASCII names,
+ * sizes of 8 GiB and more, sub-second mtimes, large ids. libarchive's
+ * "restricted" variant would drop sub-second mtimes) into a stream_writer.
+ * Restore reads one through a stream_reader. Ownership is stored as numbers.
  *
  * Entry names are relative to MEDIA_DIR ("Año_2024/x.jpg"); the root itself
  * is stored first as "./" so its mode, owner and mtime come back.
@@ -90,5 +93,9 @@ int archive_media_check(struct stream_reader *r, struct media_stats *st, struct 
  * alone. On failure o->root is as it was. Returns 0 or -1 with e set. */
 int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 			  struct media_stats *st, struct err *e);
+
+/* libarchive's version line ("libarchive 3.6.2 zlib/1.2.13 ..."), for
+ * `vigil version`, so no other file needs libarchive's header. Static. */
+const char *archive_media_lib_version(void);
 
 #endif

@@ -177,7 +177,8 @@ static int set_row(struct config *c, const struct cfg_row *r, const char *v, boo
 	switch (r->type) {
 	case T_STR:
 	case T_TZ:
-		if (r->type == T_TZ && v && strcmp(v, "UTC") != 0 && !tz_known(v))
+		if (r->type == T_TZ && v && strcmp(v, "UTC") != 0 && strcmp(v, "Etc/UTC") != 0 &&
+		    strcmp(v, "GMT") != 0 && strcmp(v, "Etc/GMT") != 0 && !tz_known(v))
 			return err_set(e, ERR_CONFIG,
 				       "TZ=\"%s\" is not a known IANA time zone (no zoneinfo file); "
 				       "hint: use a name like Europe/Madrid or America/Lima", v);

@@ -17,6 +17,43 @@
 
 #define READ_CHUNK (1u << 20)
 
+/* Server major version seen by the last pre-flight (0 = unknown). */
+static int preflight_major;
+
+/* pg_dump waiting on a lock does not notice that it was killed until the
+ * lock is granted; from PostgreSQL 14 on, client_connection_check_interval
+ * makes its backend notice a vanished client within a second, so a stopped
+ * run leaves no backend behind (B15). */
+static char **with_check_interval(char **envp)
+{
+	const char *old = getenv("PGOPTIONS");
+	char *opt, **nv;
+	size_t n = 0;
+
+	if (!envp || preflight_major < 14)
+		return envp;
+	while (envp[n])
+		n++;
+	if (asprintf(&opt, "PGOPTIONS=%s%s-c client_connection_check_interval=1000", old ? old : "",
+		     old && *old ? " " : "") < 0)
+		return envp;
+	for (size_t i = 0; i < n; i++) {
+		if (util_starts_with(envp[i], "PGOPTIONS=")) {
+			free(envp[i]);
+			envp[i] = opt;
+			return envp;
+		}
+	}
+	nv = realloc(envp, (n + 2) * sizeof *nv);
+	if (!nv) {
+		free(opt);
+		return envp;
+	}
+	nv[n] = opt;
+	nv[n + 1] = NULL;
+	return nv;
+}
+
 int dump_preflight(const struct config *cfg, struct dump_info *info, struct err *e)
 {
 	struct db *db = NULL;
@@ -28,6 +65,7 @@ int dump_preflight(const struct config *cfg, struct dump_info *info, struct err 
 	num = db_server_version_num(db);
 	db_close(db);
 	info->server_major = num / 10000;
+	preflight_major = info->server_major;
 	snprintf(info->server_version, sizeof info->server_version, "%d.%d", num / 10000, num % 10000);
 	if (db_tool_version("pg_dump", &major, &minor, info->pg_dump_version,
 			    sizeof info->pg_dump_version, e) < 0)
@@ -92,7 +130,7 @@ int dump_run(const struct config *cfg, const char *dbname, bool custom, struct s
 	size_t magic_len = 0;
 
 	argv = build_argv(cfg, custom, e);
-	envp = db_child_env(cfg, dbname);
+	envp = with_check_interval(db_child_env(cfg, dbname));
 	buf = malloc(READ_CHUNK);
 	if (!argv || !envp || !buf) {
 		if (argv)

@@ -5,13 +5,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <archive.h>
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
 #include <zlib.h>
 
+#include "archive.h"
 #include "backup.h"
 #include "config.h"
+#include "daemon.h"
 #include "db.h"
 #include "list.h"
 #include "log.h"
@@ -30,7 +31,9 @@ static void usage(FILE *f)
 		"  verify [NAME|latest|all]           checksum, full decompression, format checks\n"
 		"  restore [--db NAME|latest] [--media NAME|latest] [--yes]\n"
 		"          [--no-safety-backup] [--in-place] [--target-db DB] [--list]\n"
-		"  check-config                       print the resolved configuration\n"
+		"  serve                              the daemon: schedule, /healthz, /metrics (default)\n"
+		"  healthcheck                        GET /healthz on HTTP_LISTEN; exit 0 when healthy\n"
+		"  check-config                       print the resolved configuration and next runs\n"
 		"  version                            versions of vigil, its libraries, pg_dump\n"
 		"\n"
 		"Configuration comes from the environment; see README.md.\n"
@@ -46,7 +49,7 @@ static int version_main(void)
 
 	printf("vigil %s (build %s)\n", VIGIL_VERSION, VIGIL_BUILD);
 	printf("libpq %d\n", PQlibVersion());
-	printf("%s\n", archive_version_details());
+	printf("%s\n", archive_media_lib_version());
 	printf("zlib %s\n", zlibVersion());
 	printf("cJSON %s\n", cJSON_Version());
 	if (db_tool_version("pg_dump", &major, &minor, v, sizeof v, &e) == 0)
@@ -86,6 +89,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
 		return version_main();
+	if (!strcmp(cmd, "check-config") && argc > 2 && !strcmp(argv[2], "--markdown")) {
+		/* The README's variable table is made from the config table. */
+		config_print_markdown(stdout);
+		return 0;
+	}
 	err_clear(&e);
 	if (config_load(&cfg, &e) < 0) {
 		log_error("configuration error: %s", e.msg);
@@ -93,9 +101,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	config_each_secret(&cfg, log_add_secret);
+	/* File names and log lines use TZ; an unset TZ means UTC (SPEC section 4),
+	 * never the image's /etc/localtime (B17). */
+	setenv("TZ", cfg.tz, 1);
+	tzset();
 	if (!strcmp(cmd, "check-config")) {
 		config_print(&cfg, stdout);
-		status = 0;
+		status = daemon_print_schedule(&cfg, 5);
+	} else if (!strcmp(cmd, "serve")) {
+		open_log(&cfg, "backup.log");
+		status = daemon_main(&cfg);
+	} else if (!strcmp(cmd, "healthcheck")) {
+		status = daemon_healthcheck(&cfg);
 	} else if (!strcmp(cmd, "backup")) {
 		open_log(&cfg, "backup.log");
 		status = backup_main(&cfg, argc - 2, argv + 2);
@@ -107,7 +124,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "restore")) {
 		open_log(&cfg, "restore.log");
 		status = restore_main(&cfg, argc - 2, argv + 2);
-	} else if (!strcmp(cmd, "serve") || !strcmp(cmd, "prune") || !strcmp(cmd, "healthcheck")) {
+	} else if (!strcmp(cmd, "prune")) {
 		log_error("vigil %s is not available in this version yet", cmd);
 		status = 2;
 	} else {

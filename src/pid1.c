@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char **environ;
+
 static sigset_t blocked;
 static sigset_t saved_mask;
 static int stop_signal;
@@ -57,6 +59,12 @@ static void close_fd(int *fd)
 int pid1_spawn(struct child *c, char *const argv[], char *const envp[], int pipes,
 	       struct err *e)
 {
+	return pid1_spawn_path(c, NULL, argv, envp, pipes, e);
+}
+
+int pid1_spawn_path(struct child *c, const char *path, char *const argv[], char *const envp[],
+		    int pipes, struct err *e)
+{
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	pid_t pid;
 
@@ -83,7 +91,9 @@ int pid1_spawn(struct child *c, char *const argv[], char *const envp[], int pipe
 		dup2(pout[1] >= 0 ? pout[1] : devnull, 1);
 		if (perr[1] >= 0)
 			dup2(perr[1], 2);
-		if (envp)
+		if (path)
+			execve(path, argv, envp ? envp : environ);
+		else if (envp)
 			execvpe(argv[0], argv, envp);
 		else
 			execvp(argv[0], argv);
@@ -110,6 +120,34 @@ fail:
 	return -1;
 }
 
+/* The only waitpid() call in vigil (STYLE.md habit 3). */
+static pid_t reap(pid_t pid, int *status, int flags)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, flags);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+pid_t pid1_reap_any(int *status)
+{
+	pid_t r = reap(-1, status, WNOHANG);
+
+	return r < 0 && errno == ECHILD ? -1 : r < 0 ? -1 : r;
+}
+
+int pid1_wait_signal(int timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+	int sig = sigtimedwait(&blocked, NULL, &ts);
+
+	if (sig > 0 && (sig == SIGTERM || sig == SIGINT) && !stop_signal)
+		stop_signal = sig;
+	return sig > 0 ? sig : 0;
+}
+
 int pid1_wait(struct child *c, int *status, struct err *e)
 {
 	close_fd(&c->in);
@@ -117,14 +155,8 @@ int pid1_wait(struct child *c, int *status, struct err *e)
 	close_fd(&c->errfd);
 	if (c->pid <= 0)
 		return err_set(e, ERR_INTERNAL, "no child to wait for");
-	for (;;) {
-		pid_t r = waitpid(c->pid, status, 0);
-		if (r == c->pid)
-			break;
-		if (r < 0 && errno == EINTR)
-			continue;
+	if (reap(c->pid, status, 0) != c->pid)
 		return err_errno(e, ERR_CHILD, errno, "cannot wait for %s", c->name);
-	}
 	c->pid = -1;
 	return 0;
 }

@@ -41,7 +41,21 @@ void pid1_block_signals(void);
 int pid1_spawn(struct child *c, char *const argv[], char *const envp[], int pipes,
 	       struct err *e);
 
-/* Wait for c to end (the only waitpid call). *status gets the raw wait
+/* As pid1_spawn, but execute the program at path (no PATH search), with
+ * argv[0] as its name. */
+int pid1_spawn_path(struct child *c, const char *path, char *const argv[], char *const envp[],
+		    int pipes, struct err *e);
+
+/* Reap one ended child of any pid without blocking (orphans adopted by PID
+ * 1 included). Returns its pid with *status set, 0 when none has ended,
+ * -1 when there are no children. */
+pid_t pid1_reap_any(int *status);
+
+/* Wait at most timeout_ms for one of the blocked signals; returns its
+ * number, or 0 on timeout. SIGTERM/SIGINT also set the stop request. */
+int pid1_wait_signal(int timeout_ms);
+
+/* Wait for c to end. *status gets the raw wait
  * status. Closes any pipe still open. Returns 0 or -1 with e set. */
 int pid1_wait(struct child *c, int *status, struct err *e);
 

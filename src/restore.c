@@ -471,6 +471,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	const char *params[1] = { target };
 	bool exists, created = false, allowconn = true, acl_null = true;
 	long connlimit = -1;
+	const char *ts_clause = "";
 	char comment[1024] = "";
 	int rc = -1, ver;
 
@@ -524,15 +525,18 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 		allowconn = strcmp(db_rows_get(props, 0, 5), "t") == 0;
 		acl_null = strcmp(db_rows_get(props, 0, 10), "t") == 0;
 		snprintf(comment, sizeof comment, "%s", db_rows_get(props, 0, 9));
+		/* Naming pg_default explicitly needs CREATE on it, which an
+		 * ordinary CREATEDB role lacks; the default is the same place. */
+		ts_clause = strcmp(db_rows_get(props, 0, 8), "pg_default") == 0 ? "" : " TABLESPACE ";
 		if (strcmp(db_rows_get(props, 0, 6), "i") == 0) {
 			if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
 				     "ENCODING %s LC_COLLATE %s LC_CTYPE %s LOCALE_PROVIDER icu "
-				     "ICU_LOCALE %s TABLESPACE %s", qs, qowner, lenc, lcoll, lctype,
-				     licu, qts) < 0)
+				     "ICU_LOCALE %s%s%s", qs, qowner, lenc, lcoll, lctype,
+				     licu, ts_clause, ts_clause[0] ? qts : "") < 0)
 				goto create_failed;
 		} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
-				    "ENCODING %s LC_COLLATE %s LC_CTYPE %s TABLESPACE %s", qs, qowner,
-				    lenc, lcoll, lctype, qts) < 0) {
+				    "ENCODING %s LC_COLLATE %s LC_CTYPE %s%s%s", qs, qowner,
+				    lenc, lcoll, lctype, ts_clause, ts_clause[0] ? qts : "") < 0) {
 			goto create_failed;
 		}
 	} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0", qs) < 0) {

@@ -24,7 +24,7 @@
 #                     few files), HTTP_LISTEN=127.0.0.1:<free port>, TZ=UTC,
 #                     VIGIL=<repo>/build/vigil.
 #   fixture           FIELD-CASES' fixture: items(id, t) with 1000 md5 rows.
-#   vigil [VAR=VAL..] ARGS...  runs $VIGIL under `timeout $VIGIL_TIMEOUT`
+#   vigil [VAR=VAL..] ARGS...  runs $VIGIL under `timeout $IT_VIGIL_TIMEOUT`
 #                     with VAR=VAL added to its environment; when FAKETIME
 #                     is set, only vigil (and its children) get libfaketime
 #                     preloaded.
@@ -32,10 +32,11 @@
 # Assertions: fail MSG; assert_eq EXPECTED ACTUAL MSG; assert_exit CODE CMD...
 # (CODE may be "1,2" or "nz" for any non-zero; stdout/stderr land in the
 # files $OUT and $ERR, the exit code in $RC); assert_contains FILE TEXT;
-# assert_not_contains FILE TEXT; assert_file PATH; assert_no_file GLOB;
+# assert_not_contains FILE TEXT; assert_match FILE ERE; assert_output_match
+# ERE (stdout or stderr of the last assert_exit); assert_file PATH; assert_no_file GLOB;
 # assert_count N GLOB. See also snapshot/assert_kept, check_i1, manifest_get.
 #
-# Environment knobs: IT_KEEP=1 keeps temp dirs, VIGIL_TIMEOUT (default 120 s)
+# Environment knobs: IT_KEEP=1 keeps temp dirs, IT_VIGIL_TIMEOUT (default 120 s)
 # bounds each vigil call, VIGIL overrides the binary under test.
 
 # Where the repo is, whoever sources us.
@@ -44,7 +45,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 VIGIL=${VIGIL:-$IT_ROOT/build/vigil}
-VIGIL_TIMEOUT=${VIGIL_TIMEOUT:-120}
+IT_VIGIL_TIMEOUT=${IT_VIGIL_TIMEOUT:-120}
 
 # Start from a clean slate: nothing from the caller's environment may change
 # what vigil or libpq do (a stray PGPASSWORD or BACKUP_DIR would falsify a test).
@@ -55,13 +56,13 @@ _it_scrub_env() {
 		POSTGRES_* | BACKUP_* | VIGIL_* | EMAIL_* | S3_* | PG* | DATABASE_URL | \
 			MEDIA_DIR | MEDIA_EXCLUDE | LOG_DIR | HTTP_LISTEN | HEALTHCHECK_* | \
 			PRE_RESTORE_* | DEFAULT_FROM_EMAIL | FAKETIME* | LD_PRELOAD)
-			[[ $v == PGBIN || $v == VIGIL_TIMEOUT ]] || unset "$v" ;;
+			[[ $v == PGBIN ]] || unset "$v" ;;
 		esac
 	done
 }
 _it_scrub_env
 FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-export PGBIN VIGIL VIGIL_TIMEOUT FAKETIME_LIB
+export PGBIN VIGIL FAKETIME_LIB
 export LC_ALL=C.UTF-8 TZ=UTC
 umask 022
 
@@ -125,7 +126,7 @@ _rc_ok() {
 # stdout to $OUT, stderr to $ERR (fresh files each call, earlier ones kept
 # as $IT_TMP/cmd.N.{out,err}), exit code in $RC; fail unless RC matches.
 assert_exit() {
-	local want=$1 t0 ms
+	local want=$1 t0 ms shown
 	shift
 	_IT_NCMD=$((_IT_NCMD + 1))
 	OUT=$IT_TMP/cmd.$_IT_NCMD.out
@@ -134,11 +135,13 @@ assert_exit() {
 	"$@" </dev/null >"$OUT" 2>"$ERR"
 	RC=$?
 	ms=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
-	printf '+ [%d] %s  (rc=%d, %d ms)\n' "$_IT_NCMD" "$*" "$RC" "$ms"
+	shown="$*"
+	shown=${shown//"$PATH"/\$PATH}
+	printf '+ [%d] %s  (rc=%d, %d ms)\n' "$_IT_NCMD" "$shown" "$RC" "$ms"
 	if ! _rc_ok "$RC" "$want"; then
 		show_file "$OUT" 60
 		show_file "$ERR" 60
-		fail "exit code of '$*': expected $want, got $RC"
+		fail "exit code of '$shown': expected $want, got $RC"
 	fi
 	tail -n 12 "$ERR" | sed 's/^/    stderr: /'
 	return 0
@@ -163,6 +166,16 @@ assert_match() {
 	fi
 }
 
+# assert_output_match ERE: the last assert_exit command's stdout or stderr
+# matches ERE (-i); vigil may print its log lines on either.
+assert_output_match() {
+	if ! grep -qiE -- "$1" "$OUT" "$ERR"; then
+		show_file "$OUT"
+		show_file "$ERR"
+		fail "the output of the last command does not match /$1/"
+	fi
+}
+
 assert_not_contains() {
 	local f=$1 text=$2
 	[[ -e $f ]] || return 0
@@ -184,7 +197,9 @@ assert_no_file() {
 # assert_count N GLOB: exactly N paths match GLOB.
 assert_count() {
 	local n
+	# shellcheck disable=SC2086 # $2 is a glob
 	n=$(shopt -s nullglob; set -- $2; echo $#)
+	# shellcheck disable=SC2086
 	[[ $n == "$1" ]] || fail "expected $1 file(s) matching $2, found $n: $(shopt -s nullglob; echo $2)"
 }
 
@@ -346,7 +361,8 @@ vigil_env() {
 	printf 'hello media\n' >"$MEDIA_DIR/hello.txt"
 	printf '\xff\xd8\xff\xe0fake jpeg %s\xff\xd9' "$(seq 1 200)" >"$MEDIA_DIR/img/photo.jpg"
 	printf '%%PDF-1.4\n%% fake\n%%%%EOF\n' >"$MEDIA_DIR/docs/report.pdf"
-	export HTTP_LISTEN=127.0.0.1:$(_free_port)
+	HTTP_LISTEN=127.0.0.1:$(_free_port)
+	export HTTP_LISTEN
 	export TZ=UTC
 	export VIGIL
 }
@@ -357,7 +373,7 @@ require_vigil() {
 }
 
 # vigil [VAR=VALUE...] ARGS...: run $VIGIL ARGS under `timeout
-# $VIGIL_TIMEOUT`, with the leading VAR=VALUE words added to its environment
+# $IT_VIGIL_TIMEOUT`, with the leading VAR=VALUE words added to its environment
 # (`vigil POSTGRES_PASSWORD=wrong backup`). When FAKETIME is set (in the
 # environment or as such a word), only vigil and its children get
 # libfaketime preloaded, never the test's own tools.
@@ -372,7 +388,7 @@ vigil() {
 		envs+=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$ft"
 			FAKETIME_DONT_FAKE_MONOTONIC="${FAKETIME_DONT_FAKE_MONOTONIC:-1}")
 	fi
-	timeout -k 5 "$VIGIL_TIMEOUT" env "${envs[@]}" "$VIGIL" "$@"
+	timeout -k 5 "$IT_VIGIL_TIMEOUT" env "${envs[@]}" "$VIGIL" "$@"
 }
 
 # make_shim NAME BODY: an executable $T/shim/NAME (sh script) with BODY;

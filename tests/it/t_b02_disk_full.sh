@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
 # FIELD-CASES B02: a full disk (a) or a pg_dump killed mid-stream (b) never
 # leaves a cut-off or empty file under a final name. Both: exit 1 with the
 # cause logged, I1 for every file, earlier backups byte-identical, no
 # temporary file left, nothing pruned, a failure manifest.
 set -u
+# shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_vigil
 pg_start
@@ -34,7 +36,7 @@ wait_next_second
 snapshot "$BACKUP_DIR" >"$T/full-before"
 ls_manifests >"$T/manifests-before"
 assert_exit 1 vigil backup
-assert_match "$ERR" 'No space left on device'
+assert_output_match 'No space left on device'
 assert_match "$LOG_DIR/backup.log" 'No space left on device'
 snapshot "$BACKUP_DIR" >"$T/full-after"
 assert_kept "$T/full-before" "$T/full-after"
@@ -56,7 +58,7 @@ wait_next_second
 snapshot "$BACKUP_DIR" >"$T/ample-before"
 ls_manifests >"$T/manifests-before"
 assert_exit 1 vigil PATH="$T/shim:$PATH" backup
-assert_match "$ERR" 'pg_dump killed by signal 9'
+assert_output_match 'pg_dump killed by signal 9'
 assert_match "$LOG_DIR/backup.log" 'pg_dump killed by signal 9'
 snapshot "$BACKUP_DIR" >"$T/ample-after"
 assert_kept "$T/ample-before" "$T/ample-after"

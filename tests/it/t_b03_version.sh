@@ -1,8 +1,10 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
 # FIELD-CASES B03 (the `vigil backup` part; `vigil serve` is tested with the
 # daemon): a pg_dump older than the server is refused before dumping, with
 # one message naming both versions; a newer pg_dump is fine.
 set -u
+# shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_vigil
 pg_start
@@ -24,7 +26,8 @@ ls_manifests >"$T/manifests-before"
 assert_exit 1 vigil PATH="$T/shim:$PATH" backup
 [[ -e $T/dump-was-run ]] && fail "vigil ran pg_dump although it is older than the server"
 # One message names both versions.
-for f in "$ERR" "$LOG_DIR/backup.log"; do
+cat "$OUT" "$ERR" >"$T/output"
+for f in "$T/output" "$LOG_DIR/backup.log"; do
 	grep -E "14\.12" "$f" |
 		grep -qE "${server_version//./\\.}|(server|PostgreSQL)[^0-9]{0,20}15([^0-9.]|$)" || {
 		show_file "$f"

@@ -1,10 +1,12 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
 # FIELD-CASES B04: plain dumps of pg_dump >= 15.14 carry `\restrict KEY` /
 # `\unrestrict KEY`. A restore over 10 other rows gives the 1000 rows back; a
 # `\!` shell escape smuggled in after `\restrict` never runs and leaves the
 # database unchanged; a psql older than 15.14 fails before anything
 # destructive, naming `\restrict` and its version.
 set -u
+# shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_vigil
 pg_start

@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
 # FIELD-CASES B06: a corrupt or wrong-format backup is refused before the
 # live database is touched. Each hand-made backup has vigil's name and a
 # matching .sha256, so only the check under test can reject it. Expect:
 # exit 2, no pre_restore_* file, the database unchanged (marker row 42).
 set -u
+# shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_vigil
 pg_start

@@ -1,10 +1,12 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
 # FIELD-CASES B13: runs in the same second never replace a file. With the
 # clock frozen at 2025-05-05 03:00:00 (libfaketime): `vigil backup` twice,
 # then `vigil restore --db <first db file> --yes` twice (safety copies in the
 # same second). Every file present after any step keeps its sha256 through
 # all later steps; a clash gets a distinct name or fails that run (exit 1).
 set -u
+# shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_vigil
 [[ -r $FAKETIME_LIB ]] || fail "libfaketime missing (package faketime)"
@@ -45,17 +47,17 @@ check_step "backup 2 (rc=$RC)"
 sql "DELETE FROM items WHERE id > 500" >/dev/null
 assert_exit 0 vigil restore --db "$first" --yes
 assert_eq 1000 "$(sql 'SELECT count(*) FROM items')" "rows after restore 1"
-assert_count 1 "$BACKUP_DIR/db/pre_restore_*"
+assert_count 1 "$BACKUP_DIR/db/pre_restore_*.sql.gz"
 check_step "restore 1"
 
 sql "DELETE FROM items WHERE id > 700" >/dev/null
 assert_exit 0,1 vigil restore --db "$first" --yes
 if [[ $RC == 0 ]]; then
 	assert_eq 1000 "$(sql 'SELECT count(*) FROM items')" "rows after restore 2"
-	assert_count 2 "$BACKUP_DIR/db/pre_restore_*"
+	assert_count 2 "$BACKUP_DIR/db/pre_restore_*.sql.gz"
 else
 	assert_eq 700 "$(sql 'SELECT count(*) FROM items')" "rows after the failed restore 2"
-	assert_count 1 "$BACKUP_DIR/db/pre_restore_*"
+	assert_count 1 "$BACKUP_DIR/db/pre_restore_*.sql.gz"
 fi
 check_step "restore 2 (rc=$RC)"
 log "B13 ok"

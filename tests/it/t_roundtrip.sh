@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
 # The "Done when" round trip: a rich database and media tree survive
 # `vigil backup` + `vigil restore --db latest --media latest --yes` exactly:
 # pg_dump output before the backup equals the one after the restore, and the
 # media tree has the same names, types, modes, mtimes, sizes and content.
 set -u
+# shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
 require_vigil
 pg_start
@@ -147,10 +149,10 @@ cmp "$T/media-copy/uploads/2024/11/random.bin" "$MEDIA_DIR/uploads/2024/11/rando
 	fail "random.bin differs"
 
 # ---- safety copies of the state just before the restore
-assert_count 1 "$BACKUP_DIR/db/pre_restore_*"
-assert_count 1 "$BACKUP_DIR/media/pre_restore_*"
-pre_db=$(echo "$BACKUP_DIR"/db/pre_restore_*)
-pre_media=$(echo "$BACKUP_DIR"/media/pre_restore_*)
+assert_count 1 "$BACKUP_DIR/db/pre_restore_*.sql.gz"
+assert_count 1 "$BACKUP_DIR/media/pre_restore_*.tar.gz"
+pre_db=$(echo "$BACKUP_DIR"/db/pre_restore_*.sql.gz)
+pre_media=$(echo "$BACKUP_DIR"/media/pre_restore_*.tar.gz)
 [[ ${pre_db##*/} =~ ^pre_restore_[0-9]{8}_[0-9]{6} ]] || fail "name ${pre_db##*/}"
 [[ ${pre_media##*/} =~ ^pre_restore_[0-9]{8}_[0-9]{6} ]] || fail "name ${pre_media##*/}"
 cat_any "$pre_db" | grep -q 'después del backup' ||

@@ -1,0 +1,369 @@
+/* daemon.c - see daemon.h. The main thread owns signals and children (via
+ * pid1.c); libmicrohttpd's thread and the database probe thread only read
+ * or write the snapshot under `mu`, never wait on a job. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "artifact.h"
+#include "db.h"
+#include "dump.h"
+#include "http.h"
+#include "lock.h"
+#include "log.h"
+#include "metrics.h"
+#include "pid1.h"
+#include "schedule.h"
+#include "state.h"
+#include "util.h"
+
+#define STOP_GRACE_MS 4000 /* Docker waits 10 s; we are gone within 5 */
+#define PROBE_EVERY 60
+
+struct daemon {
+	const struct config *cfg;
+	struct sched sched;
+	struct sched_zone *zone;
+	int64_t max_age;
+	pthread_mutex_t mu; /* guards st and info */
+	struct state st;
+	struct daemon_info info;
+	struct child job;
+	bool job_running;
+	pthread_t probe;
+	bool probe_started;
+	pthread_mutex_t quit_mu;
+	pthread_cond_t quit_cv;
+	bool quit;
+};
+
+long daemon_max_age(const struct config *cfg, long period)
+{
+	if (cfg->healthcheck_max_age > 0)
+		return cfg->healthcheck_max_age;
+	return (period > 0 ? period : 86400) + 7200;
+}
+
+static void page(void *ctx, enum http_page p, int *status, char **body, const char **ctype)
+{
+	struct daemon *d = ctx;
+	int64_t now = (int64_t)time(NULL);
+
+	pthread_mutex_lock(&d->mu);
+	if (p == HTTP_HEALTHZ) {
+		struct health h;
+		metrics_health(&d->st, &d->info, now, d->max_age, &h);
+		*status = h.status;
+		*body = strdup(h.body);
+		*ctype = "application/json";
+	} else {
+		*status = 200;
+		*body = metrics_render(&d->st, &d->info);
+		*ctype = "text/plain; version=0.0.4; charset=utf-8";
+	}
+	pthread_mutex_unlock(&d->mu);
+}
+
+static void reload_state(struct daemon *d)
+{
+	struct state st;
+	struct err e;
+
+	if (state_load(d->cfg, &st, &e) < 0) {
+		log_warn("cannot read the run manifests: %s", e.msg);
+		return;
+	}
+	pthread_mutex_lock(&d->mu);
+	d->st = st;
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Database reachability for /metrics, off the main thread so a dead server
+ * (10 s connect timeout) never delays signals or the schedule. */
+static void *probe_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	for (;;) {
+		struct db *db = NULL;
+		struct err e;
+		int up = db_connect(d->cfg, NULL, &db, &e) == 0;
+		struct timespec until;
+
+		db_close(db);
+		pthread_mutex_lock(&d->mu);
+		d->info.db_up = up;
+		d->info.db_checked = (int64_t)time(NULL);
+		pthread_mutex_unlock(&d->mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += PROBE_EVERY;
+		pthread_mutex_lock(&d->quit_mu);
+		while (!d->quit &&
+		       pthread_cond_timedwait(&d->quit_cv, &d->quit_mu, &until) != ETIMEDOUT)
+			;
+		if (d->quit) {
+			pthread_mutex_unlock(&d->quit_mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&d->quit_mu);
+	}
+}
+
+static void start_job(struct daemon *d, const char *why)
+{
+	char *argv[] = { "vigil", "backup", NULL };
+	struct err e;
+
+	if (pid1_spawn_path(&d->job, "/proc/self/exe", argv, NULL, 0, &e) < 0) {
+		log_error("cannot start the %s run: %s", why, e.msg);
+		return;
+	}
+	d->job_running = true;
+	pthread_mutex_lock(&d->mu);
+	d->info.running = true;
+	pthread_mutex_unlock(&d->mu);
+	log_info("%s run started pid=%d", why, (int)d->job.pid);
+}
+
+static void job_done(struct daemon *d, int status)
+{
+	char how[128];
+
+	d->job_running = false;
+	d->job.pid = -1;
+	pid1_describe(status, how, sizeof how);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 75) {
+		log_info("scheduled run skipped: another run is in progress");
+		pthread_mutex_lock(&d->mu);
+		d->info.skipped_ticks++;
+		pthread_mutex_unlock(&d->mu);
+	} else {
+		log_info("run finished: %s", how);
+	}
+	reload_state(d);
+	pthread_mutex_lock(&d->mu);
+	d->info.running = false;
+	pthread_mutex_unlock(&d->mu);
+}
+
+static int reap_all(struct daemon *d)
+{
+	int status, job_status = -1;
+	pid_t pid;
+
+	while ((pid = pid1_reap_any(&status)) > 0) {
+		if (d->job_running && pid == d->job.pid) {
+			job_status = status;
+			job_done(d, status);
+		}
+		/* anything else is an orphan adopted by PID 1: reaped, done */
+	}
+	return job_status;
+}
+
+/* After a stop: whatever the killed run left under a temporary name goes. */
+static void remove_temporaries(const struct config *cfg)
+{
+	static const char *const subs[] = { "db", "media", "runs" };
+	struct err e;
+	int fd = lock_take(cfg->backup_dir, &e);
+
+	if (fd < 0)
+		return; /* someone else (a manual run) holds it: their files */
+	for (size_t i = 0; i < 3; i++) {
+		char dir[UTIL_PATH_MAX];
+		snprintf(dir, sizeof dir, "%s/%s", cfg->backup_dir, subs[i]);
+		artifact_remove_stale(dir);
+	}
+	lock_release(fd);
+}
+
+static void set_next(struct daemon *d, int64_t now)
+{
+	int64_t next = sched_next(&d->sched, d->zone, now);
+
+	pthread_mutex_lock(&d->mu);
+	d->info.next_run = next > 0 ? next : 0;
+	pthread_mutex_unlock(&d->mu);
+	if (next > 0) {
+		char loc[32];
+		struct tm tm;
+		sched_local(d->zone, next, &tm);
+		strftime(loc, sizeof loc, "%Y-%m-%dT%H:%M:%S", &tm);
+		log_info("next run at %s%c%02ld:%02ld", loc, tm.tm_gmtoff < 0 ? '-' : '+',
+			 labs(tm.tm_gmtoff) / 3600, labs(tm.tm_gmtoff) % 3600 / 60);
+	}
+}
+
+static int load_schedule(const struct config *cfg, struct sched *s, struct sched_zone **z,
+			 struct err *e)
+{
+	if (sched_zone_load(cfg->tz, z, e) < 0)
+		return -1;
+	if (sched_parse_var("BACKUP_SCHEDULE", cfg->schedule, s, e) < 0 ||
+	    (sched_next(s, *z, (int64_t)time(NULL)) < 0 &&
+	     err_set(e, ERR_CONFIG, "BACKUP_SCHEDULE=\"%s\" never fires (no date matches it)",
+		     cfg->schedule) < 0)) {
+		sched_zone_free(*z);
+		*z = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int daemon_print_schedule(const struct config *cfg, int n)
+{
+	struct sched s;
+	struct sched_zone *z = NULL;
+	struct err e;
+
+	if (load_schedule(cfg, &s, &z, &e) < 0) {
+		log_error("configuration error: %s", e.msg);
+		return 2;
+	}
+	printf("# next %d runs of BACKUP_SCHEDULE=\"%s\" in %s:\n", n, cfg->schedule, cfg->tz);
+	sched_format_next(&s, z, (int64_t)time(NULL), n, stdout);
+	printf("# /healthz fails when the last success is older than %lds\n",
+	       daemon_max_age(cfg, (long)sched_period(&s, z, (int64_t)time(NULL))));
+	sched_zone_free(z);
+	return 0;
+}
+
+int daemon_healthcheck(const struct config *cfg)
+{
+	char body[2048];
+	struct err e;
+	int status = 0;
+
+	if (strcmp(cfg->http_listen, "off") == 0) {
+		fprintf(stderr, "vigil healthcheck: HTTP_LISTEN=off, nothing to ask\n");
+		return 1;
+	}
+	if (http_get_local(cfg->http_listen, "/healthz", 5000, &status, body, sizeof body, &e) < 0) {
+		fprintf(stderr, "vigil healthcheck: %s\n", e.msg);
+		return 1;
+	}
+	printf("%d %s", status, body);
+	return status == 200 ? 0 : 1;
+}
+
+int daemon_main(const struct config *cfg)
+{
+	struct daemon d;
+	struct http_server *http = NULL;
+	struct dump_info di;
+	struct err e;
+	int64_t now, next, last_now, stop_deadline_ms = 0;
+	int stop = 0, rc = 0, job_stopped_by = 0;
+
+	memset(&d, 0, sizeof d);
+	d.cfg = cfg;
+	d.job.pid = -1;
+	pthread_mutex_init(&d.mu, NULL);
+	pthread_mutex_init(&d.quit_mu, NULL);
+	pthread_cond_init(&d.quit_cv, NULL);
+	if (load_schedule(cfg, &d.sched, &d.zone, &e) < 0) {
+		log_error("configuration error: %s", e.msg);
+		return 2;
+	}
+	now = (int64_t)time(NULL);
+	d.max_age = daemon_max_age(cfg, (long)sched_period(&d.sched, d.zone, now));
+	d.info.started = now;
+	d.info.db_up = -1;
+	d.info.version = VIGIL_VERSION;
+	d.info.build = VIGIL_BUILD;
+	log_info("vigil %s serving pid=%d schedule=\"%s\" tz=%s max_age=%llds listen=%s", VIGIL_VERSION,
+		 (int)getpid(), cfg->schedule, cfg->tz, (long long)d.max_age, cfg->http_listen);
+	/* Same pre-flight as a run, so a version mismatch shows at start (B03). */
+	if (dump_preflight(cfg, &di, &e) < 0)
+		log_error("pre-flight check failed: %s", e.msg);
+	else
+		log_info("pre-flight ok server=%s pg_dump=%s", di.server_version, di.pg_dump_version);
+	reload_state(&d);
+	if (strcmp(cfg->http_listen, "off") != 0 && http_start(cfg->http_listen, page, &d, &http, &e) < 0) {
+		log_error("%s", e.msg);
+		sched_zone_free(d.zone);
+		return e.code == ERR_CONFIG ? 2 : 1;
+	}
+	if (pthread_create(&d.probe, NULL, probe_main, &d) == 0)
+		d.probe_started = true;
+	if (cfg->backup_on_start)
+		start_job(&d, "start-up");
+	set_next(&d, now);
+	last_now = now;
+	for (;;) {
+		int sig, wait_ms = 1000;
+
+		now = (int64_t)time(NULL);
+		pthread_mutex_lock(&d.mu);
+		next = d.info.next_run;
+		pthread_mutex_unlock(&d.mu);
+		if (now < last_now - 60 || (next > 0 && now > next + 300)) {
+			/* The clock jumped; a missed run is not replayed. */
+			log_warn("clock jumped by %llds; recomputing the next run",
+				 (long long)(now - last_now));
+			set_next(&d, now);
+		} else if (!stop && next > 0 && now >= next) {
+			if (d.job_running) {
+				log_warn("scheduled run skipped: the previous run is still in progress");
+				pthread_mutex_lock(&d.mu);
+				d.info.skipped_ticks++;
+				pthread_mutex_unlock(&d.mu);
+			} else {
+				start_job(&d, "scheduled");
+			}
+			set_next(&d, now);
+		}
+		last_now = now;
+		if (next > now && (next - now) * 1000 < wait_ms)
+			wait_ms = (int)((next - now) * 1000);
+		if (stop)
+			wait_ms = 100;
+		sig = pid1_wait_signal(wait_ms);
+		if (sig == SIGHUP)
+			log_reopen();
+		if (!stop && (sig == SIGTERM || sig == SIGINT)) {
+			stop = sig;
+			log_info("received %s, stopping", strsignal(sig));
+			if (d.job_running) {
+				job_stopped_by = sig;
+				pid1_kill(&d.job, SIGTERM);
+				stop_deadline_ms = (int64_t)(util_mono() * 1000) + STOP_GRACE_MS;
+			}
+		}
+		reap_all(&d);
+		if (stop) {
+			if (!d.job_running)
+				break;
+			if ((int64_t)(util_mono() * 1000) > stop_deadline_ms) {
+				log_warn("the run did not stop in time; killing it");
+				pid1_kill(&d.job, SIGKILL);
+				stop_deadline_ms = INT64_MAX;
+			}
+		}
+	}
+	if (job_stopped_by) {
+		remove_temporaries(cfg);
+		rc = 128 + job_stopped_by;
+	}
+	pthread_mutex_lock(&d.quit_mu);
+	d.quit = true;
+	pthread_cond_broadcast(&d.quit_cv);
+	pthread_mutex_unlock(&d.quit_mu);
+	http_stop(http);
+	if (d.probe_started) {
+		/* The probe may sit in a 10 s connect; do not wait for it. */
+		pthread_detach(d.probe);
+	}
+	sched_zone_free(d.zone);
+	log_info("stopped exit=%d", rc);
+	return rc;
+}

@@ -1,0 +1,49 @@
+/* metrics.h - /metrics and /healthz bodies (SPEC section 8), pure functions
+ * of the state, the daemon's facts and the clock.
+ *
+ * /metrics follows the Prometheus text exposition format 0.0.4
+ * (prometheus.io/docs/instrumenting/exposition_formats); every name starts
+ * with vigil_, counters end in _total, timestamps are *_timestamp_seconds.
+ */
+#ifndef VIGIL_METRICS_H
+#define VIGIL_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "state.h"
+
+struct daemon_info {
+	int64_t started;              /* daemon start, Unix seconds */
+	int64_t next_run;             /* next scheduled run, 0 = none */
+	bool running;                 /* a job is running now */
+	int db_up;                    /* last reachability probe: 1, 0; -1 not probed */
+	int64_t db_checked;           /* when it was probed */
+	uint64_t notify_failures;     /* alerts that could not be delivered */
+	int64_t offsite_last_success; /* 0 = never / not configured */
+	int64_t verify_last_success;  /* 0 = never */
+	uint64_t pruned[KIND_N];      /* files pruned since start */
+	uint64_t skipped_ticks;       /* scheduled runs skipped: lock held */
+	const char *version, *build;
+};
+
+struct health {
+	int status;      /* 200 or 503 */
+	char body[1200]; /* small JSON object, secrets already masked */
+};
+
+/* /healthz: 200 "ok" when every enabled kind's newest run succeeded (or
+ * warned) and its last success is younger than max_age seconds; 200
+ * "pending" while a kind has not run yet and the daemon is younger than
+ * max_age; otherwise 503 with the reason. */
+void metrics_health(const struct state *st, const struct daemon_info *d, int64_t now,
+		    int64_t max_age, struct health *h);
+
+/* The /metrics body; malloc'd, caller frees; NULL when out of memory. */
+char *metrics_render(const struct state *st, const struct daemon_info *d);
+
+/* Escape s for a JSON string body into out (size n, NUL-ended, cut if
+ * needed; RFC 8259 section 7). */
+void metrics_json_escape(const char *s, char *out, size_t n);
+
+#endif

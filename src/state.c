@@ -1,0 +1,145 @@
+/* state.c - see state.h. */
+#include "state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "util.h"
+
+const char *state_kind_name(int kind)
+{
+	return kind == KIND_DB ? "db" : "media";
+}
+
+static int kind_index(const char *name)
+{
+	if (strcmp(name, "db") == 0)
+		return KIND_DB;
+	if (strcmp(name, "media") == 0)
+		return KIND_MEDIA;
+	return -1;
+}
+
+void state_add_manifest(struct state *st, const struct manifest *m)
+{
+	st->manifests++;
+	for (size_t i = 0; i < m->n_art; i++) {
+		const struct mf_artifact *a = &m->art[i];
+		int k = kind_index(a->kind);
+		struct kind_state *ks;
+		int res;
+
+		if (k < 0)
+			continue;
+		ks = &st->kind[k];
+		res = strcmp(a->result, "success") == 0   ? RES_SUCCESS
+		      : strcmp(a->result, "warning") == 0 ? RES_WARNING
+							  : RES_FAILURE;
+		ks->runs[res]++;
+		ks->warnings += a->n_warnings;
+		ks->last_run = m->end;
+		ks->last_duration = a->seconds;
+		snprintf(ks->last_result, sizeof ks->last_result, "%s",
+			 res == RES_SUCCESS ? "success" : res == RES_WARNING ? "warning" : "failure");
+		if (res == RES_FAILURE) {
+			ks->last_failure = m->end;
+			ks->consecutive_failures++;
+			snprintf(ks->last_error, sizeof ks->last_error, "%s", a->err_msg);
+		} else {
+			ks->last_success = m->end;
+			ks->consecutive_failures = 0;
+			ks->last_size = a->bytes;
+			ks->last_error[0] = '\0';
+		}
+	}
+}
+
+struct entry {
+	int64_t start;
+	size_t idx;
+};
+
+static int by_start(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+int state_load(const struct config *cfg, struct state *st, struct err *e)
+{
+	char dir[UTIL_PATH_MAX];
+	struct entry *v = NULL;
+	struct manifest *ms = NULL;
+	size_t n = 0;
+	struct cat_entry *cv = NULL;
+	size_t cn = 0;
+	struct dirent *de;
+	DIR *d;
+
+	memset(st, 0, sizeof *st);
+	st->kind[KIND_DB].enabled = true;
+	st->kind[KIND_MEDIA].enabled = cfg->media_dir && cfg->media_dir[0];
+	if (util_fmt(dir, sizeof dir, e, "%s/runs", cfg->backup_dir) < 0)
+		return -1;
+	d = opendir(dir);
+	if (!d && errno != ENOENT)
+		return err_errno(e, ERR_IO, errno, "cannot read %s", dir);
+	/* Read every manifest, then fold them in order of their start. */
+	while (d && (de = readdir(d)) != NULL) {
+		char p[UTIL_PATH_MAX + 300];
+		struct manifest m;
+		struct err me;
+		if (de->d_name[0] == '.' || !util_ends_with(de->d_name, ".json"))
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		if (manifest_read(p, &m, &me) < 0) {
+			st->bad_manifests++;
+			log_warn("ignoring unreadable manifest %s", me.msg);
+			continue;
+		}
+		{
+			struct entry *nv = realloc(v, (n + 1) * sizeof *nv);
+			struct manifest *nm = realloc(ms, (n + 1) * sizeof *nm);
+			if (nv)
+				v = nv;
+			if (nm)
+				ms = nm;
+			if (!nv || !nm) {
+				manifest_free(&m);
+				break;
+			}
+		}
+		v[n].start = m.start;
+		v[n].idx = n;
+		ms[n] = m;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof *v, by_start);
+	for (size_t i = 0; i < n; i++)
+		state_add_manifest(st, &ms[v[i].idx]);
+	for (size_t i = 0; i < n; i++)
+		manifest_free(&ms[i]);
+	free(v);
+	free(ms);
+	if (catalog_scan(cfg, -1, &cv, &cn, e) < 0)
+		return -1;
+	for (size_t i = 0; i < cn; i++) {
+		if (cv[i].pre_restore)
+			continue;
+		st->kind[cv[i].kind == CAT_DB ? KIND_DB : KIND_MEDIA].stored_count++;
+		st->kind[cv[i].kind == CAT_DB ? KIND_DB : KIND_MEDIA].stored_bytes += cv[i].size;
+	}
+	free(cv);
+	return 0;
+}
