@@ -466,24 +466,23 @@ int config_apply_database_url(struct config *c, const char *url, struct err *e)
 		p = url + 11;
 	else
 		return err_set(e, ERR_CONFIG, "DATABASE_URL must start with postgres:// or postgresql://");
-	auth_end = p + strcspn(p, "/?#");
-	/* userinfo ends at the last '@' of the authority (passwords may hold '@'
-	 * when the URL was written unencoded by hand). */
-	at = NULL;
-	for (const char *q = p; q < auth_end; q++)
-		if (*q == '@')
-			at = q;
+	/* userinfo ends at the last '@' (a password written unencoded by hand
+	 * may hold '@', '/', '?' or '#'); the authority ends after it. */
+	at = strrchr(p, '@');
 	if (at) {
 		colon = memchr(p, ':', (size_t)(at - p));
 		if (colon) {
-			if (replace(&c->pg_user, p, (size_t)(colon - p), "user name", e) < 0 ||
-			    replace(&c->pg_password, colon + 1, (size_t)(at - colon - 1), "password", e) < 0)
+			/* Empty parts keep their defaults, as libpq does. */
+			if ((colon > p && replace(&c->pg_user, p, (size_t)(colon - p), "user name", e) < 0) ||
+			    (at > colon + 1 &&
+			     replace(&c->pg_password, colon + 1, (size_t)(at - colon - 1), "password", e) < 0))
 				return -1;
 		} else if (at > p && replace(&c->pg_user, p, (size_t)(at - p), "user name", e) < 0) {
 			return -1;
 		}
 		p = at + 1;
 	}
+	auth_end = p + strcspn(p, "/?#");
 	/* host[:port], host may be an IPv6 literal in brackets */
 	if (*p == '[') {
 		const char *rb = memchr(p, ']', (size_t)(auth_end - p));
@@ -503,12 +502,14 @@ int config_apply_database_url(struct config *c, const char *url, struct err *e)
 		char port[16];
 		size_t n = (size_t)(auth_end - host_end - 1);
 		long l;
+		/* The port text is never echoed: with a malformed URL it could be
+		 * part of the password. */
 		if (n == 0 || n >= sizeof port)
-			return err_set(e, ERR_CONFIG, "DATABASE_URL: bad port");
+			return err_set(e, ERR_CONFIG, "DATABASE_URL: bad port (1-65535)");
 		memcpy(port, host_end + 1, n);
 		port[n] = '\0';
 		if (util_parse_long(port, 1, 65535, &l) < 0)
-			return err_set(e, ERR_CONFIG, "DATABASE_URL: bad port \"%s\"", port);
+			return err_set(e, ERR_CONFIG, "DATABASE_URL: bad port (1-65535)");
 		c->pg_port = l;
 	}
 	if (*auth_end == '/') {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@ struct daemon {
 	pthread_mutex_t quit_mu;
 	pthread_cond_t quit_cv;
 	bool quit;
+	struct timespec runs_mtime; /* of BACKUP_DIR/runs when last read */
 };
 
 long daemon_max_age(const struct config *cfg, long period)
@@ -72,10 +74,29 @@ static void page(void *ctx, enum http_page p, int *status, char **body, const ch
 	pthread_mutex_unlock(&d->mu);
 }
 
+/* The directory's mtime changes whenever a manifest is added (by our runs
+ * or by `docker exec vigil backup`), so a stat a second keeps the snapshot
+ * current without reading every manifest each time. */
+static bool runs_changed(struct daemon *d)
+{
+	char dir[UTIL_PATH_MAX];
+	struct stat st;
+
+	snprintf(dir, sizeof dir, "%s/runs", d->cfg->backup_dir);
+	if (stat(dir, &st) < 0)
+		return false;
+	if (st.st_mtim.tv_sec == d->runs_mtime.tv_sec && st.st_mtim.tv_nsec == d->runs_mtime.tv_nsec)
+		return false;
+	d->runs_mtime = st.st_mtim;
+	return true;
+}
+
 static void reload_state(struct daemon *d)
 {
 	struct state st;
 	struct err e;
+
+	runs_changed(d);
 
 	if (state_load(d->cfg, &st, &e) < 0) {
 		log_warn("cannot read the run manifests: %s", e.msg);
@@ -340,6 +361,8 @@ int daemon_main(const struct config *cfg)
 			}
 		}
 		reap_all(&d);
+		if (!stop && runs_changed(&d))
+			reload_state(&d);
 		if (stop) {
 			if (!d.job_running)
 				break;

@@ -118,6 +118,14 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 					name[k++] = l[j++];
 				name[k] = '\0';
 				if (strcmp(name, "restrict") == 0) {
+					size_t kl = 0;
+					while (j < n && l[j] == ' ')
+						j++;
+					while (j + kl < n && !isspace((unsigned char)l[j + kl]) &&
+					       kl + 1 < sizeof s->restrict_key)
+						kl++;
+					memcpy(s->restrict_key, l + j, kl);
+					s->restrict_key[kl] = '\0';
 					s->has_restrict = true;
 				} else if (strcmp(name, "unrestrict") == 0) {
 					/* fine */
@@ -132,12 +140,11 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 			}
 			break;
 		case LEX_SQUOTE:
-			if (c == '\'')
-				s->lex = LEX_NORMAL; /* '' re-enters at once: same result */
-			break;
 		case LEX_ESTRING:
-			if (c == '\\')
+			if (c == '\\' && s->lex == LEX_ESTRING)
 				i++;
+			else if (c == '\'' && i + 1 < n && l[i + 1] == '\'')
+				i++; /* '' is a quote inside the string, in both kinds */
 			else if (c == '\'')
 				s->lex = LEX_NORMAL;
 			break;
@@ -189,8 +196,15 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 	if (at_normal && util_starts_with(l, "-- Dumped by pg_dump version ") && n < 200)
 		snprintf(s->version_line, sizeof s->version_line, "%.*s", (int)(n - 29), l + 29);
 	if (s->after_trailer) {
-		if (!(n == 0 || (n >= 2 && l[0] == '-' && l[1] == '-') ||
-		      (n > 12 && memcmp(l, "\\unrestrict ", 12) == 0)))
+		/* Only blank lines, comments and the \unrestrict line that matches
+		 * the dump's own \restrict key may follow the trailer; a key cut
+		 * short or another key means the file was cut or altered. */
+		bool unrestrict = n > 12 && memcmp(l, "\\unrestrict ", 12) == 0;
+		if (unrestrict && (!s->has_restrict ||
+				   strlen(s->restrict_key) != n - 12 ||
+				   memcmp(l + 12, s->restrict_key, n - 12) != 0))
+			s->after_trailer = false;
+		else if (!(n == 0 || (n >= 2 && l[0] == '-' && l[1] == '-') || unrestrict))
 			s->after_trailer = false;
 	}
 	if (at_normal && line_is(l, n, TRAILER))

@@ -38,6 +38,7 @@ struct dumpscan {
 	bool header_ok;        /* starts with pg_dump's "-- PostgreSQL database dump" */
 	bool complete;         /* ends with pg_dump's completion trailer */
 	bool has_restrict;     /* a \restrict line was seen */
+	char restrict_key[128]; /* its key */
 	char bad_meta[64];     /* first meta-command other than \restrict/\unrestrict */
 	uint64_t bad_meta_line;
 	char version_line[128]; /* "Dumped by pg_dump version ..." value, if seen */

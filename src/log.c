@@ -124,15 +124,16 @@ out:
 static void redact_one(char *buf, size_t n, const char *s)
 {
 	size_t sl = strlen(s);
-	char *p;
+	char *p = buf;
 
-	while ((p = strstr(buf, s)) != NULL) {
+	(void)n;
+	/* Search on after each replacement, so a secret that contains "***"
+	 * (or equals it) cannot make this loop forever. */
+	while ((p = strstr(p, s)) != NULL) {
 		size_t rest = strlen(p + sl);
-		if (sl >= 3) {
-			memcpy(p, "***", 3);
-			memmove(p + 3, p + sl, rest + 1);
-		}
-		(void)n;
+		memcpy(p, "***", 3);
+		memmove(p + 3, p + sl, rest + 1);
+		p += 3;
 	}
 }
 

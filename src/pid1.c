@@ -201,9 +201,12 @@ void pid1_tail_add(struct child_tail *t, const char *p, size_t n)
 
 void pid1_tail_text(const struct child_tail *t, char *out, size_t n)
 {
+	char conv[sizeof t->buf * 3 + 1];
 	size_t o = 0, start = 0;
 	const char *err_line = NULL;
 
+	if (n == 0)
+		return;
 	/* Prefer the first "error:" / "ERROR:" / "FATAL:" line and what follows. */
 	for (size_t i = 0; i < t->len; i++) {
 		if ((i == 0 || t->buf[i - 1] == '\n') && t->len - i > 6) {
@@ -217,18 +220,19 @@ void pid1_tail_text(const struct child_tail *t, char *out, size_t n)
 	}
 	if (err_line)
 		start = (size_t)(err_line - t->buf);
-	if (t->len - start > n - 1)
-		start = t->len - (n - 1);
-	for (size_t i = start; i < t->len && o + 4 < n; i++) {
+	for (size_t i = start; i < t->len; i++) {
 		char c = t->buf[i];
 		if (c == '\n') {
 			if (i + 1 < t->len) {
-				memcpy(out + o, " | ", 3);
+				memcpy(conv + o, " | ", 3);
 				o += 3;
 			}
 		} else if (c != '\r') {
-			out[o++] = c;
+			conv[o++] = c;
 		}
 	}
-	out[o] = '\0';
+	/* Keep the newest bytes when it does not fit. */
+	start = o > n - 1 ? o - (n - 1) : 0;
+	memcpy(out, conv + start, o - start);
+	out[o - start] = '\0';
 }

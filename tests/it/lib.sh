@@ -538,7 +538,10 @@ _it_cleanup() {
 	# Background helpers of the test (lock holders, loops, daemons).
 	for c in $(jobs -p); do kill "$c" 2>/dev/null; done
 	for c in $(jobs -p); do kill -9 "$c" 2>/dev/null; done
-	for name in "${!_PG_DIR[@]}"; do pg_stop "$name"; done
+	for name in "${!_PG_DIR[@]}"; do
+		[[ ${IT_KEEP:-0} == 1 ]] && echo "# kept cluster $name: ${_PG_DIR[$name]} (stopped)"
+		pg_stop "$name"
+	done
 	for d in "${T:-}" "$IT_TMP"; do
 		[[ -n $d && -d $d ]] || continue
 		# tmpfs mounts (full-disk cases) first, deepest first.

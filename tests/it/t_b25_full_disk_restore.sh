@@ -35,7 +35,7 @@ printf 'hello media, edited\n' >"$MEDIA_DIR/hello.txt"
 rm "$MEDIA_DIR/docs/report.pdf"
 pg_dump_norm >"$T/db-live.sql"
 media_state() {
-	(cd "$MEDIA_DIR" && find . -printf '%y %m %U:%G %s %p -> %l\n' | sort &&
+	(cd "$MEDIA_DIR" && find . -printf '%y %m %U:%G %s %T@ %p -> %l\n' | sort &&
 		find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
 }
 media_state >"$T/media-live"

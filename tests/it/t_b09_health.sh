@@ -1,0 +1,357 @@
+#!/bin/bash
+# shellcheck disable=SC2016 # python and SQL bodies are single-quoted on purpose
+# FIELD-CASES B09: /healthz must say whether backups work, not only that the
+# process lives. The daemon's state is rebuilt from runs/*.json, and SPEC
+# section 8 says it "survives restarts and includes manual runs", so every
+# run below is a separate, manual `vigil backup` that the daemon must notice.
+#
+#   1. `vigil serve` on an empty BACKUP_DIR: 200 {"status":"pending"}.
+#   2. one good `vigil backup`: 200 "ok" (within 5 s: the daemon has to notice
+#      a manifest it did not write itself).
+#   3. database stopped, two `vigil backup` (exit 1 each): 503 "failing" with
+#      a reason naming the db kind and the cause; `vigil healthcheck` exit 1;
+#      /metrics: vigil_consecutive_failures{kind="db"} 1 then 2, last success
+#      unchanged, last failure set, vigil_runs_total{...,result="failure"} 2.
+#   4. database back, one more backup: 200 "ok", consecutive failures 0.
+#   5. restarts with that success on disk: now -> 200 ok and the counters
+#      survive; FAKETIME=+25h -> 200; FAKETIME=+27h -> 503 (default max age
+#      = schedule period 24 h + 2 h = 26 h). HEALTHCHECK_MAX_AGE=1h:
+#      FAKETIME=+30m -> 200, +2h -> 503. HEALTHCHECK_MAX_AGE=3s on an empty
+#      BACKUP_DIR: "pending" first, 503 once the daemon is older than 3 s.
+#   6. BACKUP_ON_START=true while another session holds LOCK TABLE items IN
+#      ACCESS EXCLUSIVE MODE: with pg_dump provably waiting on the lock,
+#      1000 sequential GET /healthz (a new connection each, python3
+#      http.client): all 200 "ok", p99 < 100 ms (p50/p99/max printed). Then
+#      the lock goes, the run completes and is counted.
+set -u
+# shellcheck source=tests/it/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_vigil
+pg_start
+vigil_env
+fixture
+
+N_DAEMON=0
+DPID=
+DJOB=
+DLOG=
+
+# http PATH [METHOD]: HTTP_CODE and $T/http.body of a request to the daemon.
+http() {
+	HTTP_CODE=$(curl -s -o "$T/http.body" -w '%{http_code}' -X "${2:-GET}" --max-time 5 \
+		"http://$HTTP_LISTEN$1" 2>/dev/null)
+	[[ -n $HTTP_CODE ]] || HTTP_CODE=000
+}
+
+# daemon_start [VAR=VAL...]: `vigil serve` in the background (log in $DLOG),
+# its pid in DPID (from its "serving pid=" line); returns once /healthz answers.
+daemon_start() {
+	local i
+	N_DAEMON=$((N_DAEMON + 1))
+	DLOG=$T/daemon.$N_DAEMON.log
+	IT_VIGIL_TIMEOUT=280 vigil "$@" serve >"$DLOG" 2>&1 &
+	DJOB=$!
+	DPID=
+	for ((i = 0; i < 150; i++)); do
+		[[ -z $DPID ]] && DPID=$(grep -oE 'serving pid=[0-9]+' "$DLOG" | head -n 1 | cut -d= -f2)
+		if [[ -n $DPID ]]; then
+			http /healthz
+			[[ $HTTP_CODE != 000 ]] && {
+				log "daemon $N_DAEMON ($*) pid $DPID is up"
+				return 0
+			}
+		fi
+		kill -0 "$DJOB" 2>/dev/null || {
+			show_file "$DLOG"
+			fail "daemon $N_DAEMON exited at start"
+		}
+		sleep 0.1
+	done
+	show_file "$DLOG"
+	fail "daemon $N_DAEMON did not answer /healthz within 15 s"
+}
+
+# daemon_stop: SIGTERM; the idle daemon exits 0 within 5 s.
+daemon_stop() {
+	local i rc
+	[[ -n $DPID ]] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$DJOB" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$DJOB" 2>/dev/null && {
+		show_file "$DLOG"
+		fail "daemon $N_DAEMON did not stop within 5 s of SIGTERM"
+	}
+	wait "$DJOB"
+	rc=$?
+	DPID=
+	[[ $rc == 0 ]] || {
+		show_file "$DLOG"
+		fail "daemon $N_DAEMON exited $rc after SIGTERM while idle, expected 0"
+	}
+}
+# Never leave a daemon behind (the EXIT trap only kills our subshells).
+at_exit '[[ -n $DPID ]] && kill -KILL "$DPID" 2>/dev/null'
+
+# expect_health CODE STATUS [SECONDS]: /healthz answers CODE with
+# "status":"STATUS" (retried for up to SECONDS, default 0: the state must
+# already be there); the body stays in $T/http.body.
+expect_health() {
+	local code=$1 status=$2 secs=${3:-0} i
+	for ((i = 0; i <= secs * 10; i++)); do
+		http /healthz
+		[[ $HTTP_CODE == "$code" ]] && grep -qF "\"status\":\"$status\"" "$T/http.body" && {
+			log "/healthz $HTTP_CODE $(tr -d '\n' <"$T/http.body")"
+			return 0
+		}
+		((secs > 0)) && sleep 0.1
+	done
+	show_file "$T/http.body"
+	show_file "$DLOG" 20
+	fail "/healthz: expected $code \"$status\" (within ${secs}s), got $HTTP_CODE $(tr -d '\n' <"$T/http.body")"
+}
+
+# metrics: fetch /metrics into $T/metrics.txt. m 'NAME{LABELS}': one value.
+metrics() {
+	http /metrics
+	[[ $HTTP_CODE == 200 ]] || fail "/metrics answered $HTTP_CODE"
+	cp "$T/http.body" "$T/metrics.txt"
+}
+m() {
+	local v
+	v=$(awk -v k="$1" '$1 == k { print $2 }' "$T/metrics.txt")
+	[[ -n $v ]] || {
+		show_file "$T/metrics.txt" 80
+		fail "/metrics has no sample $1"
+	}
+	printf '%s\n' "$v"
+}
+# expect_metric 'NAME{LABELS}' VALUE: from the last metrics call.
+expect_metric() { assert_eq "$2" "$(m "$1")" "/metrics $1"; }
+
+# reason: the "reason" of the last /healthz body.
+reason() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("reason",""))' "$T/http.body"; }
+
+manifest_end() { # Unix seconds of a manifest's "end"
+	date -u -d "$(manifest_get "$1" end)" +%s
+}
+
+# ---------------------------------------------------------------- 1. pending
+log "1. fresh start on an empty BACKUP_DIR"
+daemon_start
+expect_health 200 pending
+assert_exit 0 vigil healthcheck
+metrics
+expect_metric 'vigil_runs_total{kind="db",result="success"}' 0
+expect_metric 'vigil_runs_total{kind="db",result="failure"}' 0
+expect_metric 'vigil_last_success_timestamp_seconds{kind="db"}' 0
+expect_metric 'vigil_consecutive_failures{kind="db"}' 0
+
+# ---------------------------------------------------------------- 2. success
+log "2. one good manual backup"
+ls_manifests >"$T/m0"
+assert_exit 0 vigil backup
+ok1=$(new_manifests "$T/m0")
+[[ -f $ok1 ]] || fail "no manifest for the good run"
+end1=$(manifest_end "$ok1")
+# The daemon reads runs/ at start and after its own runs; SPEC section 8 says
+# state "includes manual runs", so it must notice this one by itself.
+expect_health 200 ok 5
+assert_contains "$T/http.body" "\"db\":\"$(date -u -d "@$end1" +%Y-%m-%dT%H:%M:%SZ)\""
+assert_exit 0 vigil healthcheck
+metrics
+expect_metric 'vigil_runs_total{kind="db",result="success"}' 1
+expect_metric 'vigil_runs_total{kind="media",result="success"}' 1
+expect_metric 'vigil_last_success_timestamp_seconds{kind="db"}' "$end1"
+expect_metric 'vigil_last_success_timestamp_seconds{kind="media"}' "$end1"
+expect_metric 'vigil_consecutive_failures{kind="db"}' 0
+expect_metric 'vigil_backups_stored{kind="db"}' 1
+
+# ---------------------------------------------------------------- 3. failures
+log "3. database stopped, two failing backups"
+pg_server stop
+for n in 1 2; do
+	wait_next_second
+	ls_manifests >"$T/m0"
+	assert_exit 1 vigil backup
+	assert_one_failure_manifest "$T/m0"
+	fm=$(new_manifests "$T/m0")
+	expect_health 503 failing 5
+	# shellcheck disable=SC2119
+	r=$(reason)
+	log "reason: $r"
+	[[ $r == *db* ]] || fail "the 503 reason does not name the db kind: $r"
+	[[ $r =~ [Cc]onnect|refused|reach ]] || fail "the 503 reason does not give the cause (connection refused): $r"
+	assert_not_contains "$T/http.body" "$POSTGRES_PASSWORD"
+	assert_exit 1 vigil healthcheck
+	assert_output_match '503'
+	metrics
+	expect_metric 'vigil_consecutive_failures{kind="db"}' "$n"
+	expect_metric 'vigil_runs_total{kind="db",result="failure"}' "$n"
+	expect_metric 'vigil_runs_total{kind="db",result="success"}' 1
+	expect_metric 'vigil_last_success_timestamp_seconds{kind="db"}' "$end1"
+	expect_metric 'vigil_last_failure_timestamp_seconds{kind="db"}' "$(manifest_end "$fm")"
+	expect_metric 'vigil_backups_stored{kind="db"}' 1
+done
+assert_not_contains "$T/metrics.txt" "$POSTGRES_PASSWORD"
+
+# ---------------------------------------------------------------- 4. recovery
+log "4. database back, one more backup"
+pg_server start
+wait_next_second
+ls_manifests >"$T/m0"
+assert_exit 0 vigil backup
+ok2=$(new_manifests "$T/m0")
+end2=$(manifest_end "$ok2")
+expect_health 200 ok 5
+assert_exit 0 vigil healthcheck
+metrics
+expect_metric 'vigil_consecutive_failures{kind="db"}' 0
+expect_metric 'vigil_runs_total{kind="db",result="failure"}' 2
+expect_metric 'vigil_runs_total{kind="db",result="success"}' 2
+expect_metric 'vigil_last_success_timestamp_seconds{kind="db"}' "$end2"
+expect_metric 'vigil_backups_stored{kind="db"}' 2
+daemon_stop
+
+# ---------------------------------------------------------------- 5. age
+log "5. restarts with that success on disk"
+daemon_start
+expect_health 200 ok
+metrics
+expect_metric 'vigil_runs_total{kind="db",result="failure"}' 2
+expect_metric 'vigil_runs_total{kind="db",result="success"}' 2
+expect_metric 'vigil_last_success_timestamp_seconds{kind="db"}' "$end2"
+expect_metric 'vigil_consecutive_failures{kind="db"}' 0
+daemon_stop
+
+daemon_start FAKETIME=+25h
+expect_health 200 ok
+daemon_stop
+
+daemon_start FAKETIME=+27h
+expect_health 503 failing
+r=$(reason)
+log "reason: $r"
+[[ $r =~ HEALTHCHECK_MAX_AGE|older|stale ]] || fail "the 503 reason does not say the last success is too old: $r"
+[[ $r =~ 26h ]] || fail "the 503 reason does not name the default limit (26h): $r"
+assert_exit 1 vigil healthcheck
+daemon_stop
+
+log "5b. HEALTHCHECK_MAX_AGE=1h"
+daemon_start HEALTHCHECK_MAX_AGE=1h FAKETIME=+30m
+expect_health 200 ok
+daemon_stop
+daemon_start HEALTHCHECK_MAX_AGE=1h FAKETIME=+2h
+expect_health 503 failing
+r=$(reason)
+log "reason: $r"
+[[ $r =~ HEALTHCHECK_MAX_AGE|older|stale ]] || fail "the 503 reason does not say the last success is too old: $r"
+assert_exit 1 vigil HEALTHCHECK_MAX_AGE=1h healthcheck
+daemon_stop
+
+log "5c. pending expires: HEALTHCHECK_MAX_AGE=3s on an empty BACKUP_DIR"
+saved_backup_dir=$BACKUP_DIR
+export BACKUP_DIR=$T/empty-backups
+mkdir -p "$BACKUP_DIR"
+daemon_start HEALTHCHECK_MAX_AGE=3s
+expect_health 200 pending
+sleep 4
+expect_health 503 failing 3
+log "reason: $(reason)"
+daemon_stop
+export BACKUP_DIR=$saved_backup_dir
+
+# ---------------------------------------------------------------- 6. latency
+log "6. /healthz latency while a backup waits on a table lock"
+sql "SELECT 1" >/dev/null
+(sql "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1) &
+locker=$!
+for ((i = 0; i < 100; i++)); do
+	[[ $(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+	          WHERE c.relname = 'items' AND l.mode = 'AccessExclusiveLock' AND l.granted") == 1 ]] && break
+	sleep 0.1
+done
+((i < 100)) || fail "setup: the lock on items was not taken within 10 s"
+wait_next_second
+ls_manifests >"$T/m0"
+daemon_start BACKUP_ON_START=true
+# pg_dump must be waiting on the lock before we measure.
+for ((i = 0; i < 300; i++)); do
+	[[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'
+	          AND wait_event_type = 'Lock'") -ge 1 ]] && break
+	sleep 0.1
+done
+((i < 300)) || {
+	show_file "$DLOG"
+	fail "setup: no pg_dump waiting on the lock within 30 s"
+}
+metrics
+expect_metric vigil_running 1
+"$PY" - "$HTTP_LISTEN" 1000 "$T/latency.txt" <<-'EOF' || fail "/healthz latency or answers, see above"
+	import http.client, math, sys, time
+	host, port = sys.argv[1].rsplit(":", 1)
+	n = int(sys.argv[2])
+	lat, bad = [], []
+	deadline = time.monotonic() + 120
+	for i in range(n):
+	    if time.monotonic() > deadline:
+	        bad.append("gave up after %d requests (120 s)" % i)
+	        break
+	    t0 = time.perf_counter()
+	    try:
+	        c = http.client.HTTPConnection(host, int(port), timeout=5)
+	        c.request("GET", "/healthz")
+	        r = c.getresponse()
+	        body = r.read().decode("utf-8", "replace")
+	        c.close()
+	        status = r.status
+	    except Exception as e:
+	        status, body = 0, repr(e)
+	    dt = time.perf_counter() - t0
+	    lat.append(dt)
+	    if status != 200 or '"status":"ok"' not in body:
+	        bad.append("request %d: %s %s" % (i, status, body.strip()))
+	lat.sort()
+	q = lambda p: lat[max(0, math.ceil(p * len(lat)) - 1)]
+	p50, p99, mx = q(0.50) * 1000, q(0.99) * 1000, lat[-1] * 1000
+	line = "healthz latency over %d requests: p50 %.2f ms, p99 %.2f ms, max %.2f ms" % (len(lat), p50, p99, mx)
+	print("# " + line)
+	open(sys.argv[3], "w").write(line + "\n")
+	for b in bad[:10]:
+	    print("   ", b)
+	if len(lat) < 500:
+	    bad.append("only %d requests" % len(lat))
+	if p99 >= 100:
+	    bad.append("p99 %.2f ms >= 100 ms" % p99)
+	    print("    p99 %.2f ms is not under 100 ms" % p99)
+	sys.exit(1 if bad else 0)
+EOF
+# Still blocked after the measurement: the numbers were taken during the run.
+[[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'
+          AND wait_event_type = 'Lock'") -ge 1 ]] || fail "pg_dump no longer waited on the lock at the end of the measurement"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$locker" 2>/dev/null
+# The run completes now and is counted.
+for ((i = 0; i < 600; i++)); do
+	metrics
+	[[ $(m vigil_running) == 0 && $(m 'vigil_runs_total{kind="db",result="success"}') == 3 ]] && break
+	sleep 0.1
+done
+((i < 600)) || {
+	show_file "$DLOG"
+	fail "the start-up run did not finish within 60 s of releasing the lock"
+}
+ok3=$(new_manifests "$T/m0")
+[[ $(printf '%s\n' "$ok3" | grep -c .) == 1 ]] || fail "expected one new manifest, got: $ok3"
+assert_eq success "$(manifest_get "$ok3" result)" "result of the start-up run"
+expect_metric 'vigil_consecutive_failures{kind="db"}' 0
+expect_metric 'vigil_last_success_timestamp_seconds{kind="db"}' "$(manifest_end "$ok3")"
+expect_health 200 ok
+daemon_stop
+check_i1
+assert_no_temp "$BACKUP_DIR"
+cat "$T/latency.txt"
+log "B09 ok"
