@@ -7,6 +7,7 @@
 #   make asan       build with AddressSanitizer/UBSan into build-asan/
 #   make static     fully static binary build/vigil-static (for the image)
 #   make deps       install the Debian packages vigil and its tests need
+#   make bench      throughput against pg_dump|gzip, tar czf & co. (bench/run.sh)
 
 CC      ?= cc
 PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto libmicrohttpd
@@ -69,6 +70,10 @@ asan:
 
 deps:
 	@bash scripts/deps.sh
+
+bench: $(B)/vigil
+	@bash scripts/deps.sh
+	@bash bench/run.sh
 
 clean:
 	rm -rf build build-asan

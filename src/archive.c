@@ -280,9 +280,18 @@ static la_ssize_t wr_cb(struct archive *a, void *cd, const void *buf, size_t n)
 		return -1;
 	}
 	c->raw += n;
-	if (c->o->progress && c->raw - c->last_progress >= PROGRESS_EVERY) {
+	if (c->raw - c->last_progress >= PROGRESS_EVERY) {
+		int sig = c->o->stop ? c->o->stop(c->o->ctx) : 0;
 		c->last_progress = c->raw;
-		c->o->progress(c->o->ctx, c->raw);
+		if (c->o->progress)
+			c->o->progress(c->o->ctx, c->raw);
+		if (sig) {
+			c->e->code = ERR_INTERRUPTED;
+			c->e->signo = sig;
+			snprintf(c->e->msg, sizeof c->e->msg, "stopped by signal %d", sig);
+			c->cb_failed = 1;
+			return -1;
+		}
 	}
 	return (la_ssize_t)n;
 }
@@ -983,9 +992,18 @@ static la_ssize_t rd_cb(struct archive *a, void *cd, const void **out)
 		return 0;
 	}
 	rd_track(c, c->buf, (size_t)n);
-	if (c->o && c->o->progress && c->total - c->last_progress >= PROGRESS_EVERY) {
+	if (c->o && c->total - c->last_progress >= PROGRESS_EVERY) {
+		int sig = c->o->stop ? c->o->stop(c->o->ctx) : 0;
 		c->last_progress = c->total;
-		c->o->progress(c->o->ctx, c->total);
+		if (c->o->progress)
+			c->o->progress(c->o->ctx, c->total);
+		if (sig) {
+			c->e->code = ERR_INTERRUPTED;
+			c->e->signo = sig;
+			snprintf(c->e->msg, sizeof c->e->msg, "stopped by signal %d", sig);
+			c->cb_failed = 1;
+			return -1;
+		}
 	}
 	return (la_ssize_t)n;
 }

@@ -46,6 +46,9 @@ struct media_opts {
 	void (*progress)(void *ctx, uint64_t raw_bytes);
 	/* a file changed or vanished while read: one call per file; may be NULL */
 	void (*warn)(void *ctx, const char *relpath, const char *what);
+	/* stop request: returns a signal number to abandon the job with
+	 * ERR_INTERRUPTED (checked with progress); may be NULL */
+	int (*stop)(void *ctx);
 	void *ctx;
 	/* Test seam, NULL in production: called for each regular file with
 	 * stage 0 after it was listed and before it is opened, and stage 1

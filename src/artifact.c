@@ -67,9 +67,13 @@ static bool name_taken(const char *dir, const char *name)
 
 int artifact_commit(struct artifact *a, struct err *e)
 {
-	char sum[512];
+	char sum[512], sname[340], spath[UTIL_PATH_MAX];
+	struct stat st;
 	int r = 1;
 
+	/* The checksum file gets its final name first and the data file last:
+	 * whatever a crash interrupts, a final-named data file always has its
+	 * .sha256 (I1); an orphan .sha256 is harmless. */
 	for (int i = 1; i <= 99 && r == 1; i++) {
 		if (i == 1)
 			snprintf(a->final_name, sizeof a->final_name, "%s%s", a->base, a->suffix);
@@ -77,9 +81,19 @@ int artifact_commit(struct artifact *a, struct err *e)
 			snprintf(a->final_name, sizeof a->final_name, "%s-%d%s", a->base, i, a->suffix);
 		if (util_fmt(a->final_path, sizeof a->final_path, e, "%s/%s", a->dir, a->final_name) < 0)
 			goto fail;
-		if (name_taken(a->dir, a->final_name))
+		snprintf(sname, sizeof sname, "%s.sha256", a->final_name);
+		snprintf(spath, sizeof spath, "%s/%s", a->dir, sname);
+		if (lstat(a->final_path, &st) == 0 || name_taken(a->dir, a->final_name))
+			continue;
+		snprintf(sum, sizeof sum, "%s  %s\n", a->st.sha256, a->final_name);
+		r = util_write_file_atomic(a->dir, sname, sum, strlen(sum), a->mode, e);
+		if (r < 0)
+			goto fail;
+		if (r == 1)
 			continue;
 		r = util_rename_noreplace(a->tmp_path, a->final_path, e);
+		if (r != 0)
+			unlink(spath);
 		if (r < 0)
 			goto fail;
 	}
@@ -88,25 +102,14 @@ int artifact_commit(struct artifact *a, struct err *e)
 		goto fail;
 	}
 	a->tmp_path[0] = '\0';
-	if (util_fsync_dir(a->dir, e) < 0)
-		goto fail_final;
-	snprintf(sum, sizeof sum, "%s  %s\n", a->st.sha256, a->final_name);
-	{
-		char sname[340];
-		snprintf(sname, sizeof sname, "%s.sha256", a->final_name);
-		r = util_write_file_atomic(a->dir, sname, sum, strlen(sum), a->mode, e);
-		if (r == 1)
-			err_set(e, ERR_IO, "%s/%s exists already", a->dir, sname);
-		if (r != 0)
-			goto fail_final;
+	if (util_fsync_dir(a->dir, e) < 0) {
+		/* Renamed but not durable: take both names back (I1). */
+		unlink(a->final_path);
+		unlink(spath);
+		a->final_name[0] = '\0';
+		return -1;
 	}
 	return 0;
-fail_final:
-	/* A final name without its checksum would break I1: take it back. */
-	unlink(a->final_path);
-	util_fsync_dir(a->dir, NULL);
-	a->final_name[0] = '\0';
-	return -1;
 fail:
 	artifact_abort(a);
 	a->final_name[0] = '\0';

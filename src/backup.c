@@ -13,6 +13,7 @@
 #include "dump.h"
 #include "lock.h"
 #include "log.h"
+#include "pid1.h"
 #include "util.h"
 #include "verify.h"
 
@@ -150,6 +151,12 @@ static void media_warn(void *ctx, const char *rel, const char *what)
 	mf_add_warning(mc->a, line);
 }
 
+static int media_stop(void *ctx)
+{
+	(void)ctx;
+	return pid1_stop_requested();
+}
+
 static void media_progress(void *ctx, uint64_t raw)
 {
 	(void)ctx;
@@ -202,6 +209,7 @@ int backup_media_file(const struct config *cfg, const char *dir, const char *bas
 	mo.n_skip_dirs = 2;
 	mo.warn = media_warn;
 	mo.progress = media_progress;
+	mo.stop = media_stop;
 	mo.ctx = &mc;
 	log_info("media start dir=%s", cfg->media_dir);
 	if (artifact_begin(&art, dir, base, backup_media_suffix(cfg), &o, (mode_t)cfg->file_mode, e) < 0)
@@ -226,6 +234,7 @@ int backup_media_file(const struct config *cfg, const char *dir, const char *bas
 	a->files = ms.files;
 	a->dirs = ms.dirs;
 	a->symlinks = ms.symlinks;
+	a->skipped = ms.skipped;
 	a->seconds = util_mono() - t0;
 	log_info("media done file=%s bytes=%llu raw_bytes=%llu files=%llu warnings=%llu secs=%.1f",
 		 art.final_name, (unsigned long long)a->bytes, (unsigned long long)a->raw_bytes,
@@ -274,7 +283,11 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 	}
 	lockfd = lock_take(cfg->backup_dir, &e);
 	if (lockfd < 0) {
-		log_error("backup not started: %s", e.msg);
+		/* A busy lock is no failure: the other run is doing the work. */
+		if (e.code == ERR_LOCKED)
+			log_warn("backup not started: %s", e.msg);
+		else
+			log_error("backup not started: %s", e.msg);
 		return err_exit_code(&e);
 	}
 	for (int k = 0; k < 3; k++) {
@@ -301,6 +314,8 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 			log_error("database backup failed: %s", e.msg);
 		}
 	}
+	if (!interrupted && pid1_stop_requested())
+		interrupted = pid1_stop_requested();
 	if ((kinds & BACKUP_MEDIA) && cfg->media_dir[0] && !interrupted) {
 		struct mf_artifact *a = &m->art[m->n_art++];
 		err_clear(&e);

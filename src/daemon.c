@@ -240,6 +240,22 @@ static int load_schedule(const struct config *cfg, struct sched *s, struct sched
 	return 0;
 }
 
+int daemon_check_config(const struct config *cfg, struct err *e)
+{
+	struct sched s;
+	struct sched_zone *z = NULL;
+
+	if (load_schedule(cfg, &s, &z, e) < 0)
+		return -1;
+	sched_zone_free(z);
+	if (cfg->verify_schedule && *cfg->verify_schedule &&
+	    sched_parse_var("BACKUP_VERIFY_SCHEDULE", cfg->verify_schedule, &s, e) < 0)
+		return -1;
+	if (strcmp(cfg->http_listen, "off") != 0 && http_check_listen(cfg->http_listen, e) < 0)
+		return -1;
+	return 0;
+}
+
 int daemon_print_schedule(const struct config *cfg, int n)
 {
 	struct sched s;

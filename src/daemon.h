@@ -3,6 +3,7 @@
 #define VIGIL_DAEMON_H
 
 #include "config.h"
+#include "err.h"
 
 /* Run until SIGTERM/SIGINT: the schedule (TZ's rules), the HTTP listener,
  * signal handling and reaping. Each run is a child `vigil backup` in its own
@@ -14,6 +15,11 @@ int daemon_main(const struct config *cfg);
 
 /* `vigil healthcheck`: GET /healthz on HTTP_LISTEN; 0 when 200, else 1. */
 int daemon_healthcheck(const struct config *cfg);
+
+/* Validate what only the daemon uses (BACKUP_SCHEDULE, TZ's zone data,
+ * BACKUP_VERIFY_SCHEDULE, HTTP_LISTEN) so that every command refuses a bad
+ * configuration (SPEC section 4). Returns 0 or -1 with e set (ERR_CONFIG). */
+int daemon_check_config(const struct config *cfg, struct err *e);
 
 /* Print the next n fire times for check-config; returns 0 or 2 (bad
  * schedule or zone, message logged). */

@@ -313,3 +313,8 @@ int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t
 	snprintf(text, n, "%d.%d", *major, *minor);
 	return 0;
 }
+
+int db_lib_version(void)
+{
+	return PQlibVersion();
+}

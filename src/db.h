@@ -69,4 +69,7 @@ char **db_child_env(const struct config *cfg, const char *dbname);
 int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
 		    struct err *e);
 
+/* libpq's version as PQlibVersion gives it (150020). */
+int db_lib_version(void);
+
 #endif

@@ -106,6 +106,19 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	return ret;
 }
 
+int http_check_listen(const char *listen, struct err *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return parse_listen(listen, &ss, &len, e);
+}
+
+const char *http_lib_version(void)
+{
+	return MHD_get_version();
+}
+
 int http_start(const char *listen, http_page_fn fn, void *ctx, struct http_server **out,
 	       struct err *e)
 {

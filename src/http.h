@@ -30,6 +30,12 @@ struct http_server;
 int http_start(const char *listen, http_page_fn fn, void *ctx, struct http_server **out,
 	       struct err *e);
 
+/* Check an HTTP_LISTEN value without binding. Returns 0 or -1 (ERR_CONFIG). */
+int http_check_listen(const char *listen, struct err *e);
+
+/* libmicrohttpd's version string. */
+const char *http_lib_version(void);
+
 /* Stop the server and free it; NULL is ok. */
 void http_stop(struct http_server *s);
 

@@ -5,15 +5,15 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-#include <libpq-fe.h>
-#include <zlib.h>
 
 #include "archive.h"
 #include "backup.h"
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
+#include "http.h"
+#include "manifest.h"
+#include "stream.h"
 #include "list.h"
 #include "log.h"
 #include "pid1.h"
@@ -48,10 +48,14 @@ static int version_main(void)
 	struct err e;
 
 	printf("vigil %s (build %s)\n", VIGIL_VERSION, VIGIL_BUILD);
-	printf("libpq %d\n", PQlibVersion());
+	char libs[128];
+
+	stream_lib_versions(libs, sizeof libs);
+	printf("libpq %d\n", db_lib_version());
 	printf("%s\n", archive_media_lib_version());
-	printf("zlib %s\n", zlibVersion());
-	printf("cJSON %s\n", cJSON_Version());
+	printf("%s\n", libs);
+	printf("cJSON %s\n", manifest_lib_version());
+	printf("libmicrohttpd %s\n", http_lib_version());
 	if (db_tool_version("pg_dump", &major, &minor, v, sizeof v, &e) == 0)
 		printf("pg_dump %s\n", v);
 	else
@@ -105,6 +109,11 @@ int main(int argc, char **argv)
 	 * never the image's /etc/localtime (B17). */
 	setenv("TZ", cfg.tz, 1);
 	tzset();
+	if (strcmp(cmd, "check-config") != 0 && daemon_check_config(&cfg, &e) < 0) {
+		log_error("configuration error: %s", e.msg);
+		config_free(&cfg);
+		return 2;
+	}
 	if (!strcmp(cmd, "check-config")) {
 		config_print(&cfg, stdout);
 		status = daemon_print_schedule(&cfg, 5);

@@ -134,6 +134,7 @@ char *manifest_to_json(const struct manifest *m)
 			cJSON_AddNumberToObject(o, "files", (double)a->files);
 			cJSON_AddNumberToObject(o, "dirs", (double)a->dirs);
 			cJSON_AddNumberToObject(o, "symlinks", (double)a->symlinks);
+			cJSON_AddNumberToObject(o, "skipped", (double)a->skipped);
 			for (size_t j = 0; j < a->n_warnings; j++) {
 				char clean[4096];
 				snprintf(clean, sizeof clean, "%s", a->warnings[j]);
@@ -224,6 +225,7 @@ int manifest_parse(const char *json, struct manifest *m, struct err *e)
 		x->files = (uint64_t)get_num(a, "files");
 		x->dirs = (uint64_t)get_num(a, "dirs");
 		x->symlinks = (uint64_t)get_num(a, "symlinks");
+		x->skipped = (uint64_t)get_num(a, "skipped");
 		t = cJSON_GetObjectItemCaseSensitive(a, "tables");
 		cJSON_ArrayForEach(w, t)
 		{
@@ -312,4 +314,9 @@ char *manifest_list_json(const struct mf_list_row *rows, size_t n)
 	out = cJSON_Print(arr);
 	cJSON_Delete(arr);
 	return out;
+}
+
+const char *manifest_lib_version(void)
+{
+	return cJSON_Version();
 }

@@ -35,6 +35,7 @@ struct mf_artifact {
 	struct mf_table *tables;
 	size_t n_tables;
 	uint64_t files, dirs, symlinks;
+	uint64_t skipped;    /* excluded or skipped entries (sockets) */
 	char **warnings;     /* "relpath: what" */
 	size_t n_warnings;
 	char err_code[32];
@@ -86,4 +87,7 @@ struct mf_list_row {
 
 /* JSON array of rows (malloc'd, caller frees; NULL when out of memory). */
 char *manifest_list_json(const struct mf_list_row *rows, size_t n);
+/* cJSON's version string. */
+const char *manifest_lib_version(void);
+
 #endif

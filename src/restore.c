@@ -6,6 +6,7 @@
 #include "restore.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "catalog.h"
 #include "db.h"
 #include "dumpscan.h"
+#include "list.h"
 #include "lock.h"
 #include "log.h"
 #include "pid1.h"
@@ -33,7 +35,7 @@
 
 struct ropts {
 	const char *db, *media, *target;
-	bool yes, no_safety, in_place;
+	bool yes, no_safety, in_place, list;
 };
 
 /* ---- feeding a child's stdin while draining its stderr ---- */
@@ -447,6 +449,31 @@ out:
 	return rc;
 }
 
+/* A restore that was killed leaves its scratch database behind; we hold
+ * the run lock, so any "<target>_vigil_new_YYYYMMDD_HHMMSS" is such a
+ * leftover and goes now. */
+static void drop_leftover_scratch(struct db *db, const char *target)
+{
+	struct db_rows *rows = NULL;
+	struct err e;
+
+	if (db_query(db, "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE "
+			 "'%\\_vigil\\_new\\_%'", 0, NULL, &rows, &e) < 0)
+		return;
+	for (int i = 0; i < db_rows_count(rows); i++) {
+		const char *name = db_rows_get(rows, i, 0), *tag = strstr(name, "_vigil_new_");
+		size_t pre = (size_t)(tag - name);
+		char *q;
+		if (strlen(tag) != 11 + 15 || strncmp(name, target, pre) != 0)
+			continue;
+		q = db_quote_ident(db, name);
+		if (q && exec_fmt(db, &e, "DROP DATABASE IF EXISTS %s WITH (FORCE)", q) == 0)
+			log_info("dropped %s, left by an interrupted restore", name);
+		free(q);
+	}
+	db_rows_free(rows);
+}
+
 static void db_name_with(char *out, size_t n, const char *base, const char *tag)
 {
 	size_t tl = strlen(tag), bl = strlen(base);
@@ -509,7 +536,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 		err_set(e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	exec_fmt(db, NULL, "DROP DATABASE IF EXISTS %s", qs); /* a leftover of a killed restore */
+	drop_leftover_scratch(db, target);
 	if (exists) {
 		qowner = db_quote_ident(db, db_rows_get(props, 0, 0));
 		lenc = db_quote_literal(db, db_rows_get(props, 0, 1));
@@ -614,6 +641,43 @@ out:
 	return rc;
 }
 
+static int restore_stop(void *ctx)
+{
+	(void)ctx;
+	return pid1_stop_requested();
+}
+
+static void restore_warn(void *ctx, const char *rel, const char *what)
+{
+	(void)ctx;
+	log_warn("media restore: %s: %s", rel, what);
+}
+
+/* Staging directories of an interrupted media restore hold only new,
+ * incomplete data and go; ".vigil-old-*" may hold live files of an
+ * interrupted swap, so it is reported, never deleted. */
+static void clean_media_leftovers(const char *media_dir)
+{
+	DIR *d = opendir(media_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char p[UTIL_PATH_MAX];
+		snprintf(p, sizeof p, "%s/%s", media_dir, de->d_name);
+		if (util_starts_with(de->d_name, ".vigil-restore-")) {
+			if (util_rm_rf(p, NULL) == 0)
+				log_info("removed %s, left by an interrupted media restore", p);
+		} else if (util_starts_with(de->d_name, ".vigil-old-")) {
+			log_warn("%s was left by an interrupted media restore and may hold files "
+				 "that were live then; hint: inspect it, move back what is missing, "
+				 "then delete it", p);
+		}
+	}
+	closedir(d);
+}
+
 /* ---- options, validation, confirmation ---- */
 
 static int parse(int argc, char **argv, struct ropts *o)
@@ -623,12 +687,14 @@ static int parse(int argc, char **argv, struct ropts *o)
 		const char *a = argv[i];
 		if (!strcmp(a, "--yes") || !strcmp(a, "-y"))
 			o->yes = true;
+		else if (!strcmp(a, "--list"))
+			o->list = true;
 		else if (!strcmp(a, "--no-safety-backup"))
 			o->no_safety = true;
 		else if (!strcmp(a, "--in-place"))
 			o->in_place = true;
 		else if ((!strcmp(a, "--db") || !strcmp(a, "--media") || !strcmp(a, "--target-db")) &&
-			 i + 1 < argc) {
+			 i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
 			if (!strcmp(a, "--db"))
 				o->db = argv[++i];
 			else if (!strcmp(a, "--media"))
@@ -646,7 +712,7 @@ static int parse(int argc, char **argv, struct ropts *o)
 			return -1;
 		}
 	}
-	if (!o->db && !o->media) {
+	if (!o->db && !o->media && !o->list) {
 		fprintf(stderr, "vigil restore: name what to restore: --db NAME|latest and/or "
 			"--media NAME|latest\n");
 		return -1;
@@ -690,6 +756,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	err_clear(&e);
 	if (parse(argc, argv, &o) < 0)
 		return 2;
+	if (o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
+		return list_main(cfg, 0, NULL);
 	target = o.target ? o.target : cfg->pg_db;
 	if (o.media && !cfg->media_dir[0]) {
 		log_error("restore refused: --media given but MEDIA_DIR is empty (media disabled)");
@@ -754,10 +822,10 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		snprintf(what, sizeof what, "%s%s%s", o.db ? "database " : "", o.db ? target : "",
 			 o.media ? (o.db ? " and the media directory" : "the media directory") : "");
 		fprintf(stderr, "This replaces %s. Type the database name (%s) to continue: ", what,
-			cfg->pg_db);
+			target);
 		fflush(stderr);
 		if (!fgets(line, sizeof line, stdin) ||
-		    (line[strcspn(line, "\r\n")] = '\0', strcmp(line, cfg->pg_db) != 0)) {
+		    (line[strcspn(line, "\r\n")] = '\0', strcmp(line, target) != 0)) {
 			err_set(&e, ERR_REFUSED, "not confirmed; nothing was changed");
 			goto refused;
 		}
@@ -828,11 +896,14 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 
 		if (util_mkdir_p(cfg->media_dir, 0755, &e) < 0)
 			goto failed;
+		clean_media_leftovers(cfg->media_dir);
 		memset(&mo, 0, sizeof mo);
 		memset(&ms, 0, sizeof ms);
 		mo.root = cfg->media_dir;
 		mo.skip_dirs = skip;
 		mo.n_skip_dirs = 2;
+		mo.stop = restore_stop;
+		mo.warn = restore_warn;
 		fd = open(me.path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			err_errno(&e, ERR_IO, errno, "cannot open %s", me.path);
@@ -852,8 +923,10 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 					   "and the media directory is unchanged");
 			goto failed;
 		}
-		log_info("restore media done dir=%s file=%s files=%llu", cfg->media_dir, me.name,
-			 (unsigned long long)ms.files);
+		log_info("restore media done dir=%s file=%s files=%llu warnings=%llu", cfg->media_dir,
+			 me.name, (unsigned long long)ms.files, (unsigned long long)ms.warnings);
+		if (ms.warnings)
+			warned = true;
 		mres.media = ms;
 	}
 

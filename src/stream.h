@@ -101,4 +101,7 @@ const char *stream_codec_name(enum stream_codec c);
 /* Default level for a codec when opts.level is -1. */
 int stream_default_level(enum stream_codec c);
 
+/* "zlib 1.2.13, libdeflate 1.14, zstd 1.5.4" into out (size n). */
+void stream_lib_versions(char *out, size_t n);
+
 #endif

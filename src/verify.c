@@ -29,6 +29,12 @@ static int check_plain(struct stream_reader *r, struct verify_result *res, struc
 			goto out;
 		if (n == 0)
 			break;
+		if (pid1_stop_requested()) {
+			e->code = ERR_INTERRUPTED;
+			e->signo = pid1_stop_requested();
+			snprintf(e->msg, sizeof e->msg, "stopped by signal %d", e->signo);
+			goto out;
+		}
 		if (first && n >= 5 && memcmp(buf, "PGDMP", 5) == 0) {
 			err_set(e, ERR_CORRUPT, "this is a pg_dump custom-format archive, not a plain SQL "
 				"dump; hint: custom archives are named .dump");

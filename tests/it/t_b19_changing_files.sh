@@ -50,7 +50,7 @@ assert_count 2000 "$MEDIA_DIR/tmp/f*.txt"
 		done
 		rm -f "${batch[@]}"
 	done
-	echo done >>"$T/deleter-status"
+	echo finished >>"$T/deleter-status"
 ) &
 deleter=$!
 

@@ -121,7 +121,7 @@ state() {
 	(cd "$T" && find . \( -path ./backups -o -path ./logs \) -prune -o \
 		-printf '%y %m %U:%G %T@ %s %n %p -> %l\n' | sort)
 	(cd "$MEDIA_DIR" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
-	ls -A "${T%/*}" | grep -x -e evil -e evil2 -e evil3 || true
+	for f in evil evil2 evil3; do [[ -e ${T%/*}/$f ]] && echo "${T%/*}/$f"; done; true
 }
 state >"$IT_TMP/state-before"
 pre_count() { (shopt -s nullglob; set -- "$BACKUP_DIR"/*/pre_restore_*; echo $#); }

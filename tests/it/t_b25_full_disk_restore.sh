@@ -21,6 +21,7 @@ fixture
 head -c 65536 /dev/urandom >"$MEDIA_DIR/img/noise.bin"
 
 mount -t tmpfs -o size=1m,mode=0755 tmpfs "$BACKUP_DIR" || fail "mount tmpfs (needs root)"
+# shellcheck disable=SC2016 # expanded when the trap runs
 at_exit 'umount -l "$BACKUP_DIR" 2>/dev/null'
 assert_exit 0 vigil backup
 gooddb=$(cd "$BACKUP_DIR/db" && echo app_*.sql.gz)

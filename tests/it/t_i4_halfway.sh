@@ -45,6 +45,7 @@ handmade() {
 }
 BAD='INSERT INTO nonexistent VALUES (1);'
 # late: before the "--" line that opens the trailer comment.
+# shellcheck disable=SC2016 # awk programs
 late=$(handmade 1 '{ l[NR] = $0 }
 	END { for (i = 1; i <= NR; i++) {
 		if (l[i] == "--" && l[i+1] == "-- PostgreSQL database dump complete") print "'"$BAD"'"
