@@ -5,7 +5,6 @@
 #   make it         integration tests only (needs PostgreSQL 15, see tests/it/lib.sh)
 #   make demo       the demo of README.md
 #   make asan       build with AddressSanitizer/UBSan into build-asan/
-#   make static     fully static binary build/vigil-static (for the image)
 #   make deps       install the Debian packages vigil and its tests need
 #   make bench      throughput against pg_dump|gzip, tar czf & co. (bench/run.sh)
 
@@ -32,7 +31,7 @@ LIBOBJ  := $(filter-out $(B)/main.o,$(OBJ))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
 
-.PHONY: all check unit it demo asan static deps clean bench
+.PHONY: all check unit it demo asan deps clean bench
 
 all: $(B)/vigil
 
