@@ -28,8 +28,10 @@ static void fmt_age(int64_t secs, char *out, size_t n)
 {
 	if (secs >= 3600)
 		snprintf(out, n, "%lldh%02lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
-	else
+	else if (secs >= 60)
 		snprintf(out, n, "%lldm", (long long)(secs / 60));
+	else
+		snprintf(out, n, "%llds", (long long)secs);
 }
 
 void metrics_health(const struct state *st, const struct daemon_info *d, int64_t now,

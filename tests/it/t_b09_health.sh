@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck disable=SC2016 # python and SQL bodies are single-quoted on purpose
+# shellcheck disable=SC2016,SC2119 # python, SQL and at_exit bodies are single-quoted on purpose; lib functions take optional args
 # FIELD-CASES B09: /healthz must say whether backups work, not only that the
 # process lives. The daemon's state is rebuilt from runs/*.json, and SPEC
 # section 8 says it "survives restarts and includes manual runs", so every
@@ -13,6 +13,8 @@
 #      /metrics: vigil_consecutive_failures{kind="db"} 1 then 2, last success
 #      unchanged, last failure set, vigil_runs_total{...,result="failure"} 2.
 #   4. database back, one more backup: 200 "ok", consecutive failures 0.
+#      A stopped (SIGSTOP) daemon makes `vigil healthcheck` exit 1 within
+#      8 s; HTTP_LISTEN=off makes it exit 1.
 #   5. restarts with that success on disk: now -> 200 ok and the counters
 #      survive; FAKETIME=+25h -> 200; FAKETIME=+27h -> 503 (default max age
 #      = schedule period 24 h + 2 h = 26 h). HEALTHCHECK_MAX_AGE=1h:
@@ -97,8 +99,19 @@ daemon_stop() {
 		fail "daemon $N_DAEMON exited $rc after SIGTERM while idle, expected 0"
 	}
 }
-# Never leave a daemon behind (the EXIT trap only kills our subshells).
-at_exit '[[ -n $DPID ]] && kill -KILL "$DPID" 2>/dev/null'
+# Never leave a daemon behind on a failure (the EXIT trap only kills our
+# subshells): SIGTERM, so it cleans up (libfaketime's shm too), then SIGKILL.
+daemon_kill() {
+	local i
+	[[ -n $DPID ]] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$DPID" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$DPID" 2>/dev/null
+}
+at_exit daemon_kill
 
 # expect_health CODE STATUS [SECONDS]: /healthz answers CODE with
 # "status":"STATUS" (retried for up to SECONDS, default 0: the state must
@@ -219,6 +232,15 @@ expect_metric 'vigil_runs_total{kind="db",result="failure"}' 2
 expect_metric 'vigil_runs_total{kind="db",result="success"}' 2
 expect_metric 'vigil_last_success_timestamp_seconds{kind="db"}' "$end2"
 expect_metric 'vigil_backups_stored{kind="db"}' 2
+# A daemon that no longer answers is unhealthy too: `vigil healthcheck`
+# gives up (exit 1) within its 5 s timeout instead of hanging.
+kill -STOP "$DPID"
+t0=$SECONDS
+assert_exit 1 vigil healthcheck
+kill -CONT "$DPID"
+((SECONDS - t0 <= 8)) || fail "vigil healthcheck took $((SECONDS - t0)) s against a stopped daemon"
+assert_exit 0 vigil healthcheck
+assert_exit 1 vigil HTTP_LISTEN=off healthcheck
 daemon_stop
 
 # ---------------------------------------------------------------- 5. age

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2016,SC2119,SC2012 # at_exit body single-quoted on purpose; optional args; ls of vigil names
 # FIELD-CASES B17: the schedule fires in TZ's local time, an unset TZ is UTC
 # (never the host's /etc/localtime), and a bad or missing zone is exit 2
 # naming TZ, never a silent UTC.
@@ -87,7 +88,19 @@ daemon_stop() {
 	DPID=
 	assert_eq 0 "$rc" "exit code of the idle daemon after SIGTERM"
 }
-at_exit '[[ -n $DPID ]] && kill -KILL "$DPID" 2>/dev/null'
+# Never leave a daemon behind on a failure (the EXIT trap only kills our
+# subshells): SIGTERM, so it cleans up (libfaketime's shm too), then SIGKILL.
+daemon_kill() {
+	local i
+	[[ -n $DPID ]] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$DPID" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$DPID" 2>/dev/null
+}
+at_exit daemon_kill
 
 metric() { # metric NAME: its value in a fresh /metrics
 	http /metrics

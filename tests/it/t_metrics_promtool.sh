@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck disable=SC2016 # python bodies are single-quoted on purpose
+# shellcheck disable=SC2016,SC2119,SC2120 # python bodies are single-quoted on purpose; optional args
 # SPEC section 8, /metrics: Prometheus text format accepted by `promtool
 # check metrics`, every name prefixed vigil_, and the families the spec names:
 # per kind last success/failure timestamps, last duration, last size, runs by
@@ -74,7 +74,19 @@ daemon_stop() {
 	DPID=
 	assert_eq 0 "$rc" "exit code of the idle daemon after SIGTERM"
 }
-at_exit '[[ -n $DPID ]] && kill -KILL "$DPID" 2>/dev/null'
+# Never leave a daemon behind on a failure (the EXIT trap only kills our
+# subshells): SIGTERM, so it cleans up (libfaketime's shm too), then SIGKILL.
+daemon_kill() {
+	local i
+	[[ -n $DPID ]] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$DPID" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$DPID" 2>/dev/null
+}
+at_exit daemon_kill
 
 # check_metrics STATE: fetch /metrics into $T/metrics.STATE.txt and check
 # promtool, names, families, types, duplicates.
