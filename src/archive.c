@@ -56,6 +56,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -409,6 +410,50 @@ static int wr_data(struct wr *c, const void *p, size_t n)
 	return 0;
 }
 
+/* Record the data regions of a file with holes (lseek(2) SEEK_DATA /
+ * SEEK_HOLE) in c->ent, so the pax writer stores it as a GNU sparse 1.0
+ * entry (GNU.sparse.* records, which GNU tar and libarchive read): a 9 GiB
+ * file of zeros then costs a read of its holes, not 9 GiB of compression,
+ * and extracts sparse again. Files without holes, and file systems that
+ * cannot tell, are stored as usual. */
+static void wr_sparse_map(struct wr *c, int fd, const struct stat *s)
+{
+	off_t size = s->st_size, off = 0;
+	bool hole = false;
+	int regions = 0;
+
+	if (size <= 0 || (off_t)s->st_blocks * 512 >= size)
+		return;
+	while (off < size) {
+		off_t d = lseek(fd, off, SEEK_DATA), h;
+		if (d < 0 && errno != ENXIO)
+			goto plain;
+		if (d < 0 || d >= size) {
+			hole = true;
+			break;
+		}
+		if (d > off)
+			hole = true;
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			goto plain;
+		if (h > size)
+			h = size;
+		archive_entry_sparse_add_entry(c->ent, d, h - d);
+		regions++;
+		off = h;
+	}
+	if (!hole)
+		goto plain;
+	if (regions == 0) /* all hole: one empty data region at the end */
+		archive_entry_sparse_add_entry(c->ent, size, 0);
+	lseek(fd, 0, SEEK_SET);
+	return;
+plain:
+	archive_entry_sparse_clear(c->ent);
+	lseek(fd, 0, SEEK_SET);
+}
+
 static int wr_file(struct wr *c, int dfd, const char *name)
 {
 	const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
@@ -444,6 +489,7 @@ static int wr_file(struct wr *c, int dfd, const char *name)
 	/* The header is made from the open file, so a file replaced by
 	 * rename(2) since the listing is archived consistently. */
 	wr_entry_from_stat(c, c->rel, &s);
+	wr_sparse_map(c, fd, &s);
 	if (wr_header(c) != 0)
 		goto out;
 	c->st->files++;
