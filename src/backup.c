@@ -2,6 +2,7 @@
 #include "backup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,66 @@ const char *backup_media_suffix(const struct config *cfg)
 	return cfg->compression == CFG_COMP_GZIP ? ".tar.gz"
 	       : cfg->compression == CFG_COMP_ZSTD ? ".tar.zst"
 						   : ".tar";
+}
+
+/* Canonical form of a path that may not exist yet: realpath of its longest
+ * existing ancestor plus the rest. */
+static void canon(const char *path, char *out, size_t n)
+{
+	char tmp[UTIL_PATH_MAX], *slash;
+	char real[PATH_MAX];
+
+	snprintf(tmp, sizeof tmp, "%s", path);
+	while (strlen(tmp) > 1 && tmp[strlen(tmp) - 1] == '/')
+		tmp[strlen(tmp) - 1] = '\0';
+	if (realpath(tmp, real)) {
+		snprintf(out, n, "%s", real);
+		return;
+	}
+	slash = strrchr(tmp, '/');
+	if (!slash || slash == tmp) {
+		snprintf(out, n, "%s", tmp);
+		return;
+	}
+	*slash = '\0';
+	canon(tmp, out, n);
+	snprintf(out + strlen(out), n - strlen(out), "%s/%s", strcmp(out, "/") ? "" : "",
+		 slash + 1);
+	if (strncmp(out, "//", 2) == 0)
+		memmove(out, out + 1, strlen(out));
+}
+
+/* a equals b or lies below it. */
+static bool within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	if (strcmp(b, "/") == 0)
+		return true;
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+int backup_check_dirs(const struct config *cfg, struct err *e)
+{
+	char b[UTIL_PATH_MAX], l[UTIL_PATH_MAX], m[UTIL_PATH_MAX];
+
+	if (!cfg->media_dir[0])
+		return 0;
+	canon(cfg->backup_dir, b, sizeof b);
+	canon(cfg->log_dir, l, sizeof l);
+	canon(cfg->media_dir, m, sizeof m);
+	if (strcmp(m, "/") == 0)
+		return err_set(e, ERR_CONFIG, "MEDIA_DIR=/ would archive the whole system; "
+			       "hint: point it at the uploads directory");
+	/* BACKUP_DIR or LOG_DIR inside MEDIA_DIR is fine (they are skipped);
+	 * MEDIA_DIR equal to or inside them would archive, and on restore
+	 * replace, the backups themselves. */
+	if (within(m, b))
+		return err_set(e, ERR_CONFIG, "MEDIA_DIR (%s) is BACKUP_DIR (%s) or inside it; "
+			       "hint: keep uploads and backups apart", m, b);
+	if (within(m, l))
+		return err_set(e, ERR_CONFIG, "MEDIA_DIR (%s) is LOG_DIR (%s) or inside it", m, l);
+	return 0;
 }
 
 static void fail_artifact(struct mf_artifact *a, const struct err *e)

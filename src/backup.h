@@ -18,6 +18,12 @@ enum { BACKUP_DB = 1, BACKUP_MEDIA = 2 };
  * plus the x bits matching the file mode's r bits). */
 mode_t backup_dir_mode(const struct config *cfg);
 
+/* Refuse directory layouts that would archive or overwrite the backups:
+ * MEDIA_DIR equal to or inside BACKUP_DIR or LOG_DIR, or MEDIA_DIR=/.
+ * Paths are compared after resolving symlinks of their existing parts.
+ * Returns 0 or -1 with e set (ERR_CONFIG). */
+int backup_check_dirs(const struct config *cfg, struct err *e);
+
 /* Stream options for cfg's compression settings. */
 void backup_stream_opts(const struct config *cfg, struct stream_opts *o);
 

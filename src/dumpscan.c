@@ -180,6 +180,17 @@ static int emit(struct dumpscan *s, const void *p, size_t n, struct err *e)
 	return s->sink(s->sink_ctx, p, n, e);
 }
 
+static bool odd_quotes(const char *l, size_t n)
+{
+	size_t q = 0;
+
+	for (size_t i = 0; i < n; i++)
+		q += l[i] == '"';
+	return q % 2 == 1;
+}
+
+static int append_line(struct dumpscan *s, const char *p, size_t n, struct err *e);
+
 /* A whole SQL line (without newline) in s->line. */
 static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 {
@@ -188,6 +199,18 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 	bool at_normal = s->lex == LEX_NORMAL;
 	bool suppress = false;
 
+	/* A COPY header whose quoted table or column name holds a newline
+	 * spans physical lines: gather them until the quotes balance. */
+	if ((s->copy_pending || (at_normal && !s->line_over && n > 5 && memcmp(l, "COPY ", 5) == 0)) &&
+	    has_newline && odd_quotes(l, n)) {
+		s->copy_pending = true;
+		s->lines++;
+		return append_line(s, "\n", 1, e);
+	}
+	if (s->copy_pending) {
+		s->copy_pending = false;
+		at_normal = true;
+	}
 	s->lines++;
 	if (s->lines == 1)
 		s->header_ok = line_is(l, n, "--");

@@ -58,6 +58,7 @@ struct dumpscan {
 	char dollar_tag[64];
 	size_t dollar_len;
 	bool in_copy;
+	bool copy_pending;   /* inside a COPY header split by a quoted newline */
 	bool after_trailer;
 	char copy_prefix[4];
 	size_t copy_prefix_len;

@@ -109,14 +109,16 @@ int main(int argc, char **argv)
 	 * never the image's /etc/localtime (B17). */
 	setenv("TZ", cfg.tz, 1);
 	tzset();
-	if (strcmp(cmd, "check-config") != 0 && daemon_check_config(&cfg, &e) < 0) {
-		log_error("configuration error: %s", e.msg);
-		config_free(&cfg);
-		return 2;
-	}
 	if (!strcmp(cmd, "check-config")) {
 		config_print(&cfg, stdout);
 		status = daemon_print_schedule(&cfg, 5);
+		if (status == 0 && (daemon_check_config(&cfg, &e) < 0 || backup_check_dirs(&cfg, &e) < 0)) {
+			log_error("configuration error: %s", e.msg);
+			status = 2;
+		}
+	} else if (daemon_check_config(&cfg, &e) < 0 || backup_check_dirs(&cfg, &e) < 0) {
+		log_error("configuration error: %s", e.msg);
+		status = 2;
 	} else if (!strcmp(cmd, "serve")) {
 		open_log(&cfg, "backup.log");
 		status = daemon_main(&cfg);

@@ -32,6 +32,7 @@ int mf_add_warning(struct mf_artifact *a, const char *text)
 {
 	char **w;
 
+	a->warnings_total++;
 	if (a->n_warnings >= MAX_WARNINGS)
 		return 0;
 	w = realloc(a->warnings, (a->n_warnings + 1) * sizeof *w);
@@ -142,6 +143,7 @@ char *manifest_to_json(const struct manifest *m)
 				cJSON_AddItemToArray(w, cJSON_CreateString(clean));
 			}
 			cJSON_AddItemToObject(o, "warnings", w);
+			cJSON_AddNumberToObject(o, "warnings_total", (double)a->warnings_total);
 		}
 		if (a->err_code[0])
 			cJSON_AddItemToObject(o, "error", error_obj(a->err_code, a->err_msg));

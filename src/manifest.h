@@ -36,8 +36,9 @@ struct mf_artifact {
 	size_t n_tables;
 	uint64_t files, dirs, symlinks;
 	uint64_t skipped;    /* excluded or skipped entries (sockets) */
-	char **warnings;     /* "relpath: what" */
+	char **warnings;     /* "relpath: what"; the first 1000 are kept */
 	size_t n_warnings;
+	uint64_t warnings_total; /* all of them, also past the first 1000 */
 	char err_code[32];
 	char err_msg[ERR_MSG_MAX];
 };

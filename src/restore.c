@@ -248,8 +248,6 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		}
 		argv[k++] = "-f";
 		argv[k++] = "-";
-		argv[k++] = "-c";
-		argv[k++] = check;
 		fd = open(ent->path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			err_errno(e, ERR_IO, errno, "cannot open %s", ent->path);
@@ -269,7 +267,12 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 			if (n < 0)
 				break;
 			if (n == 0) {
-				fed_ok = dumpscan_finish(&scan, e) == 0;
+				/* The row-count check goes through stdin after the dump
+				 * (as an argument it would hit the kernel's 128 KiB
+				 * limit for databases with hundreds of tables). */
+				fed_ok = dumpscan_finish(&scan, e) == 0 &&
+					 feed(&f, "\n", 1, e) == 0 && feed(&f, check, strlen(check), e) == 0 &&
+					 feed(&f, "\n", 1, e) == 0 && !f.child_gone;
 				break;
 			}
 			if (dumpscan_feed(&scan, buf, (size_t)n, e) < 0 || f.child_gone)
@@ -452,19 +455,30 @@ out:
 /* A restore that was killed leaves its scratch database behind; we hold
  * the run lock, so any "<target>_vigil_new_YYYYMMDD_HHMMSS" is such a
  * leftover and goes now. */
+static void db_name_with(char *out, size_t n, const char *base, const char *tag);
+
 static void drop_leftover_scratch(struct db *db, const char *target)
 {
 	struct db_rows *rows = NULL;
+	char prefix[128];
 	struct err e;
 
-	if (db_query(db, "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE "
-			 "'%\\_vigil\\_new\\_%'", 0, NULL, &rows, &e) < 0)
+	/* Exactly what db_name_with(target, "_vigil_new_<stamp>") makes. */
+	db_name_with(prefix, sizeof prefix, target, "_vigil_new_YYYYMMDD_HHMMSS");
+	prefix[strlen(prefix) - 15] = '\0';
+	if (db_query(db, "SELECT datname FROM pg_catalog.pg_database", 0, NULL, &rows, &e) < 0)
 		return;
 	for (int i = 0; i < db_rows_count(rows); i++) {
-		const char *name = db_rows_get(rows, i, 0), *tag = strstr(name, "_vigil_new_");
-		size_t pre = (size_t)(tag - name);
+		const char *name = db_rows_get(rows, i, 0), *st;
 		char *q;
-		if (strlen(tag) != 11 + 15 || strncmp(name, target, pre) != 0)
+		bool stamp = true;
+		if (strncmp(name, prefix, strlen(prefix)) != 0 || strlen(name) != strlen(prefix) + 15)
+			continue;
+		st = name + strlen(prefix);
+		for (int k = 0; k < 15; k++)
+			if (k == 8 ? st[k] != '_' : (st[k] < '0' || st[k] > '9'))
+				stamp = false;
+		if (!stamp)
 			continue;
 		q = db_quote_ident(db, name);
 		if (q && exec_fmt(db, &e, "DROP DATABASE IF EXISTS %s WITH (FORCE)", q) == 0)
@@ -584,8 +598,11 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	}
 	/* The swap: keep new sessions out, end the application's sessions (it
 	 * reconnects), rename both in one transaction. */
-	exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qt);
-	for (int attempt = 0;; attempt++) {
+	/* No ALLOW_CONNECTIONS false here: if vigil were killed in this loop
+	 * the live database would stay closed to the application. Ending the
+	 * sessions right before the renames leaves a window of milliseconds;
+	 * a reconnect in it makes the transaction fail and we retry. */
+	for (int attempt = 0; attempt < 40; attempt++) {
 		struct err e2;
 		char *ended = NULL;
 		if (db_query_value(db,
@@ -601,14 +618,12 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 			     "COMMIT", qt, qo, qs, qt) == 0)
 			break;
 		db_exec(db, "ROLLBACK", NULL);
-		if (attempt >= 20) {
-			exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS %s", qt,
-				 allowconn ? "true" : "false");
+		if (attempt == 39 || pid1_stop_requested()) {
 			err_prefix(e, "cannot swap the restored database in (sessions keep "
 				   "reconnecting or cannot be ended)");
 			goto out;
 		}
-		usleep(250 * 1000);
+		usleep(100 * 1000);
 	}
 	created = false;
 	if (!allowconn)
@@ -759,6 +774,12 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	if (o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
 		return list_main(cfg, 0, NULL);
 	target = o.target ? o.target : cfg->pg_db;
+	if (o.db && (!*target || strlen(target) > PG_NAME_MAX || !strcmp(target, "template0") ||
+		     !strcmp(target, "template1") || !strcmp(target, "postgres"))) {
+		log_error("restore refused: \"%s\" cannot be a restore target (empty, longer than "
+			  "63 bytes, a template, or the maintenance database vigil connects to)", target);
+		return 2;
+	}
 	if (o.media && !cfg->media_dir[0]) {
 		log_error("restore refused: --media given but MEDIA_DIR is empty (media disabled)");
 		return 2;
@@ -951,6 +972,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	log_info("restore done exit=%d secs=%.1f", status, util_mono() - t0);
 	goto out;
 refused:
+	if (e.code == ERR_INTERRUPTED)
+		goto failed;
 	log_error("restore refused: %s", e.msg);
 	status = e.code == ERR_LOCKED ? 75 : 2;
 	if (e.code == ERR_IO || e.code == ERR_INTERNAL)

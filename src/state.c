@@ -41,7 +41,7 @@ void state_add_manifest(struct state *st, const struct manifest *m)
 		      : strcmp(a->result, "warning") == 0 ? RES_WARNING
 							  : RES_FAILURE;
 		ks->runs[res]++;
-		ks->warnings += a->n_warnings;
+		ks->warnings += a->warnings_total > a->n_warnings ? a->warnings_total : a->n_warnings;
 		ks->last_run = m->end;
 		ks->last_duration = a->seconds;
 		snprintf(ks->last_result, sizeof ks->last_result, "%s",

@@ -58,10 +58,13 @@
  * blocks (about a copy and a CRC); everything else is compressed at the
  * configured level. A block is thus one gzip member, or several when it
  * mixes both kinds (a tar stream of photos and text files), which keeps the
- * output within a fraction of a percent of gzip -6's on mixed media. */
+ * output within a fraction of a percent of gzip -6's on mixed media. When
+ * none of PRESCREEN chunks spread over a block looks random, the block is
+ * compressed whole without classifying the rest (text, plain dumps). */
 #define CHUNK_LEN ((size_t)4096)
 #define ENTROPY_STORE 7.5
 #define STORE_MIN_RUN 4
+#define PRESCREEN 16
 #define PROBE_KEEP 97
 
 /* Writer self-check: every gzip member is decoded again by the worker that
@@ -481,6 +484,26 @@ static bool chunk_random(const unsigned char *p, size_t n)
 	return clog2c[n] - sum > (float)n * (float)ENTROPY_STORE;
 }
 
+/* Pre-screen: does any of PRESCREEN chunks spread over the block look
+ * random? If not, the block is compressed whole without classifying every
+ * chunk (text: a plain dump); a random stretch shorter than the spacing may
+ * then be compressed, which costs time, never size. */
+static bool block_has_random(const unsigned char *p, size_t n)
+{
+	size_t nchunks = (n + CHUNK_LEN - 1) / CHUNK_LEN;
+
+	if (nchunks <= PRESCREEN)
+		return true;
+	for (size_t k = 0; k < PRESCREEN; k++) {
+		size_t i = (nchunks - 1) * k / (PRESCREEN - 1);
+		size_t off = i * CHUNK_LEN;
+
+		if (chunk_random(p + off, n - off < CHUNK_LEN ? n - off : CHUNK_LEN))
+			return true;
+	}
+	return false;
+}
+
 /* A run of random-looking chunks is stored unless a level-1 probe of its
  * middle chunk shrinks below PROBE_KEEP percent. */
 static bool run_stored(struct deflater *d, const unsigned char *p, size_t n)
@@ -534,6 +557,8 @@ static void compress_slot(struct stream_writer *w, struct deflater *d, struct sl
 		goto check;
 	}
 	pthread_once(&clog2c_once, clog2c_init);
+	if (!block_has_random(s->raw, s->raw_len))
+		nchunks = 0; /* all compressible: one member below */
 	for (size_t i = 0; i < nchunks && ok;) {
 		size_t j = i, off = i * CHUNK_LEN, end;
 
@@ -557,7 +582,7 @@ static void compress_slot(struct stream_writer *w, struct deflater *d, struct sl
 		}
 		i = j;
 	}
-	if (ok && start < nchunks)
+	if (ok && (nchunks == 0 || start < nchunks))
 		ok = add_member(w, d->main, s, s->raw + start * CHUNK_LEN,
 				s->raw_len - start * CHUNK_LEN);
 check:
@@ -1150,9 +1175,11 @@ static ssize_t reader_at_boundary_eof(struct stream_reader *r, struct err *e)
  * whole into out (cap bytes). Returns its length (0 for an empty member)
  * with the input advanced past it; -1 when it does not apply (no member
  * starts here, it is larger than cap or than the input buffer, or it is
- * damaged: zlib decodes it then); -2 on a read error, e set. */
+ * damaged: zlib decodes it then); -3 when it is larger than cap but would
+ * fit an empty slot (only with partial: out already follows other data);
+ * -2 on a read error, e set. */
 static ssize_t gzip_fast_member(struct stream_reader *r, unsigned char *out, size_t cap,
-				struct err *e)
+				bool partial, struct err *e)
 {
 	enum libdeflate_result res;
 	size_t in_used = 0, out_len = 0;
@@ -1163,6 +1190,8 @@ static ssize_t gzip_fast_member(struct stream_reader *r, unsigned char *out, siz
 		return -1;
 	res = libdeflate_gzip_decompress_ex(r->ld, r->in + r->in_pos, r->in_len - r->in_pos, out,
 					    cap, &in_used, &out_len);
+	if (res == LIBDEFLATE_INSUFFICIENT_SPACE && partial)
+		return -3;
 	if (res != LIBDEFLATE_SUCCESS && res != LIBDEFLATE_INSUFFICIENT_SPACE && !r->eof &&
 	    r->in_len - r->in_pos < RD_IN_CAP) {
 		/* Perhaps the member runs past the buffered input. */
@@ -1171,6 +1200,8 @@ static ssize_t gzip_fast_member(struct stream_reader *r, unsigned char *out, siz
 		res = libdeflate_gzip_decompress_ex(r->ld, r->in + r->in_pos,
 						    r->in_len - r->in_pos, out, cap, &in_used,
 						    &out_len);
+		if (res == LIBDEFLATE_INSUFFICIENT_SPACE && partial)
+			return -3;
 	}
 	if (res != LIBDEFLATE_SUCCESS) {
 		if (++r->fast_misses > r->fast_hits + RD_FAST_GIVEUP)
@@ -1321,8 +1352,9 @@ static ssize_t reader_decode(struct stream_reader *r, unsigned char *buf, size_t
 	}
 }
 
-/* Fill slot s: one whole gzip member on the fast path, else up to RD_FILL
- * bytes; s->end says whether the stream ended (cleanly or not) after them. */
+/* Fill slot s with up to RD_FILL bytes (a little more on the gzip fast
+ * path, which decodes whole members: a slot holds RD_SLOT_CAP); s->end says
+ * whether the stream ended (cleanly or not) after them. */
 static void produce_slot(struct stream_reader *r, struct rslot *s)
 {
 	struct err e;
@@ -1334,15 +1366,16 @@ static void produce_slot(struct stream_reader *r, struct rslot *s)
 	while (s->len < RD_FILL) {
 		ssize_t k;
 
-		if (r->fast && r->between && s->len == 0) {
-			k = gzip_fast_member(r, s->buf, RD_SLOT_CAP, &e);
-			if (k > 0) {
-				s->len = (size_t)k;
-				return;
+		if (r->fast && r->between) {
+			k = gzip_fast_member(r, s->buf + s->len, RD_SLOT_CAP - s->len, s->len > 0,
+					     &e);
+			if (k >= 0) {
+				s->len += (size_t)k;
+				continue;
 			}
-			if (k == 0)
-				continue; /* an empty member */
-			if (k < -1) {
+			if (k == -3)
+				return; /* the member goes into the next slot */
+			if (k == -2) {
 				s->end = RD_ERR;
 				s->err = e;
 				return;
@@ -1359,8 +1392,6 @@ static void produce_slot(struct stream_reader *r, struct rslot *s)
 			return;
 		}
 		s->len += (size_t)k;
-		if (r->fast && r->between)
-			return; /* a member ended: try the next one fast */
 	}
 }
 

@@ -2,7 +2,7 @@
 # Run vigil's integration tests: every tests/it/t_*.sh, or those named as
 # arguments (t_roundtrip, roundtrip, t_roundtrip.sh, a path, or a prefix
 # such as b13). Each runs in its own
-# bash process under `timeout` (IT_TIMEOUT, default 300 s), its output goes
+# bash process under `timeout` (IT_TIMEOUT, default 900 s), its output goes
 # to build/it-logs/NAME.log; a failure prints the last 30 lines of that log.
 # The last line is "it: N passed, N failed"; exit 0 only if none failed.
 set -u
@@ -68,9 +68,9 @@ for t in "${tests[@]}"; do
 		rc=127
 	else
 		st=$(mktemp -d /tmp/vigil-itstate.XXXXXX)
-		IT_STATE_DIR=$st timeout -k 10 "${IT_TIMEOUT:-300}" bash "$t" </dev/null >"$log" 2>&1
+		IT_STATE_DIR=$st timeout -k 10 "${IT_TIMEOUT:-900}" bash "$t" </dev/null >"$log" 2>&1
 		rc=$?
-		((rc == 124)) && echo "run.sh: killed after ${IT_TIMEOUT:-300} s" >>"$log"
+		((rc == 124)) && echo "run.sh: killed after ${IT_TIMEOUT:-900} s" >>"$log"
 		cleanup_state "$st"
 	fi
 	secs=$((SECONDS - start))

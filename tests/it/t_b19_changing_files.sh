@@ -12,6 +12,9 @@
 #     one manifest warning (the manifest keeps the first 1000, manifest.h); every small file not deleted in time
 #     archived; I1; `tar -xzf` works; growing.log extracts at the size of its
 #     header, equal to the start of the live file (cmp -n).
+#     A sparse 256 MiB sparse.bin (data every other MiB) is cut to 64 MiB
+#     once vigil has it open: archived at 256 MiB, the first 64 MiB equal,
+#     the rest the original's data or zeros, and one "shrank" WARN.
 # (b) MEDIA_DIR=$T/data, BACKUP_DIR=$T/data/backups, LOG_DIR=$T/data/logs:
 #     two runs exit 0, no archive holds a backups/ or logs/ entry.
 set -u
@@ -28,6 +31,21 @@ mkdir "$MEDIA_DIR/tmp"
 head -c 150000000 /dev/urandom >"$MEDIA_DIR/tmp/000_big.bin"
 (cd "$MEDIA_DIR/tmp" && for ((i = 1; i <= 2000; i++)); do printf -v n '%04d' "$i"; printf 'small file %s\n' "$n" >"f$n.txt"; done)
 assert_count 2000 "$MEDIA_DIR/tmp/f*.txt"
+# A sparse file that shrinks while read (vigil stores files with holes as
+# pax sparse entries): 256 MiB, 1 MiB of data every 2 MiB; cut to 64 MiB
+# once vigil has it open. A copy keeps the original content.
+truncate -s 256M "$MEDIA_DIR/sparse.bin"
+for ((k = 0; k < 128; k++)); do
+	head -c 1048576 /dev/urandom
+done | "$PY" -c '
+import sys
+f = open(sys.argv[1], "r+b")
+for k in range(128):
+    f.seek(2 * k * 1048576)
+    f.write(sys.stdin.buffer.read(1048576))
+' "$MEDIA_DIR/sparse.bin"
+cp --sparse=always "$MEDIA_DIR/sparse.bin" "$T/sparse.orig"
+(($(stat -c %b "$MEDIA_DIR/sparse.bin") * 512 < 200 * 1048576)) || fail "setup: sparse.bin is not sparse"
 
 # The writer: appends 4 KiB blocks until told to stop.
 (while [[ ! -e $T/stop-writer ]]; do head -c 4096 /dev/urandom >>"$MEDIA_DIR/growing.log"; done) &
@@ -53,12 +71,25 @@ assert_count 2000 "$MEDIA_DIR/tmp/f*.txt"
 	echo finished >>"$T/deleter-status"
 ) &
 deleter=$!
+# The cutter: sparse.bin to 64 MiB as soon as vigil has it open.
+(
+	deadline=$((SECONDS + 60))
+	while ! find /proc/[0-9]*/fd -lname "$MEDIA_DIR/sparse.bin" 2>/dev/null | grep -q .; do
+		((SECONDS < deadline)) || { echo timeout >"$T/cutter-status"; exit 1; }
+		sleep 0.005
+	done
+	truncate -s 64M "$MEDIA_DIR/sparse.bin"
+	echo cut >"$T/cutter-status"
+) &
+cutter=$!
 
 ls_manifests >"$T/manifests-before"
 assert_exit 3 vigil backup
 touch "$T/stop-writer"
 wait "$deleter"
+wait "$cutter"
 assert_contains "$T/deleter-status" started
+assert_contains "$T/cutter-status" cut
 
 m=$(new_manifests "$T/manifests-before")
 [[ $(printf '%s\n' "$m" | grep -c .) == 1 ]] || fail "expected one new manifest, got: $m"
@@ -126,6 +157,9 @@ tar -xzf "$arch" -C "$T/x" || fail "tar -xzf fails"
 	        if name == "growing.log":
 	            if len(ws) != 1 or not ws[0].startswith("changed while read"):
 	                bad.append("growing.log warnings in %s: %s" % (src, ws))
+	        elif name == "sparse.bin":
+	            if ws != ["changed while read (shrank)"]:
+	                bad.append("sparse.bin warnings in %s: %s" % (src, ws))
 	        elif name not in small:
 	            bad.append("unexpected warning in %s: %s: %s" % (src, name, ws))
 	print("# small files: %d vanished, %d archived; growing.log warned: %s"
@@ -152,6 +186,32 @@ live=$(stat -c %s "$MEDIA_DIR/growing.log")
 ((live > hsize)) || fail "setup: growing.log did not grow after being archived ($live <= $hsize)"
 cmp -n "$hsize" "$T/x/growing.log" "$MEDIA_DIR/growing.log" || fail "growing.log: archived bytes differ from the live file's start"
 cmp "$T/x/tmp/000_big.bin" "$MEDIA_DIR/tmp/000_big.bin" || fail "000_big.bin differs"
+
+# sparse.bin: archived at its header size (256 MiB); the first 64 MiB (never
+# cut) equal the original; every 1 MiB block after that is either the
+# original's or zeros (vigil hit the end of the cut file); zeros where the
+# original had data only together with the one "shrank" WARN.
+assert_eq 268435456 "$(awk '$NF == "sparse.bin" { print $3 }' "$T/listing")" "sparse.bin size in the listing"
+"$PY" - "$T/sparse.orig" "$T/x/sparse.bin" "$ERR" <<-'EOF' || fail "sparse.bin extracted wrongly"
+	import sys
+	orig, got, err = sys.argv[1:]
+	M = 1048576
+	a, b = open(orig, "rb"), open(got, "rb")
+	if len(b.read()) != 256 * M:
+	    print("    extracted size differs"); sys.exit(1)
+	a.seek(0); b.seek(0)
+	zeroed = 0
+	for k in range(256):
+	    x, y = a.read(M), b.read(M)
+	    if x == y:
+	        continue
+	    if k < 64 or y != bytes(M):
+	        print("    block %d differs and is not zeros" % k); sys.exit(1)
+	    zeroed += 1
+	warned = " WARN media file sparse.bin: changed while read (shrank)" in open(err, errors="replace").read()
+	print("# sparse.bin: %d data blocks read as zeros after the cut; WARN: %s" % (zeroed, warned))
+	sys.exit(0 if warned or zeroed == 0 else 1)
+EOF
 log "growing.log: $hsize bytes archived, $live bytes live now"
 
 # ---------------------------------------------------------------- (b)
