@@ -55,7 +55,7 @@ it: $(B)/vigil
 
 check:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory WERROR=1 all $(UNITBIN)
+	@$(MAKE) --no-print-directory -B WERROR=1 all $(UNITBIN)
 	@bash tests/check.sh $(UNITBIN)
 
 demo:

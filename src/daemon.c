@@ -320,8 +320,10 @@ int daemon_main(const struct config *cfg)
 	log_info("vigil %s serving pid=%d schedule=\"%s\" tz=%s max_age=%llds listen=%s", VIGIL_VERSION,
 		 (int)getpid(), cfg->schedule, cfg->tz, (long long)d.max_age, cfg->http_listen);
 	/* Same pre-flight as a run, so a version mismatch shows at start (B03). */
-	if (dump_preflight(cfg, &di, &e) < 0)
+	if (dump_preflight(cfg, &di, &e) < 0) {
 		log_error("pre-flight check failed: %s", e.msg);
+		snprintf(d.info.preflight_error, sizeof d.info.preflight_error, "%s", e.msg);
+	}
 	else
 		log_info("pre-flight ok server=%s pg_dump=%s", di.server_version, di.pg_dump_version);
 	reload_state(&d);

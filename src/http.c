@@ -125,7 +125,7 @@ int http_start(const char *listen, http_page_fn fn, void *ctx, struct http_serve
 	struct sockaddr_storage ss;
 	socklen_t len;
 	struct http_server *s;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
 
 	*out = NULL;
 	if (parse_listen(listen, &ss, &len, e) < 0)

@@ -45,7 +45,11 @@ void metrics_health(const struct state *st, const struct daemon_info *d, int64_t
 		if (!ks->enabled)
 			continue;
 		if (ks->last_run == 0) {
-			if (now - d->started < max_age) {
+			if (d->preflight_error[0]) {
+				/* No run yet, but we already know it would fail. */
+				snprintf(reason, sizeof reason, "pre-flight failed: %s",
+					 d->preflight_error);
+			} else if (now - d->started < max_age) {
 				pending = true;
 			} else {
 				fmt_age(max_age, a1, sizeof a1);

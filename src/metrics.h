@@ -25,6 +25,7 @@ struct daemon_info {
 	uint64_t pruned[KIND_N];      /* files pruned since start */
 	uint64_t skipped_ticks;       /* scheduled runs skipped: lock held */
 	const char *version, *build;
+	char preflight_error[512];    /* start-up pre-flight failure, "" = ok */
 };
 
 struct health {

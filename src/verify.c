@@ -245,9 +245,11 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			}
 		}
 	} else {
-		if (catalog_resolve(cfg, CAT_DB, what, &one, &e) < 0 &&
+		struct err e_db;
+		if (catalog_resolve(cfg, CAT_DB, what, &one, &e_db) < 0 &&
 		    catalog_resolve(cfg, CAT_MEDIA, what, &one, &e) < 0) {
-			log_error("verify: %s", e.msg);
+			/* Report the kind the name looks like. */
+			log_error("verify: %s", strstr(what, ".tar") ? e.msg : e_db.msg);
 			return 2;
 		}
 		failed += verify_entry(&one) < 0;
