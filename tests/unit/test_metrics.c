@@ -1,0 +1,187 @@
+/* test_metrics.c - /healthz rules and /metrics rendering (src/metrics.c),
+ * and folding manifests into state (src/state.c). Pure: the clock is a
+ * parameter. */
+#include "metrics.h"
+#include "state.h"
+#include "unit.h"
+
+#include <stdlib.h>
+
+#define H (3600)
+#define MAX_AGE (26 * H)
+
+static struct daemon_info info_at(int64_t started)
+{
+	struct daemon_info d;
+
+	memset(&d, 0, sizeof d);
+	d.started = started;
+	d.db_up = 1;
+	d.version = "0.1.0";
+	d.build = "test";
+	return d;
+}
+
+static struct manifest run(int64_t end, const char *db, const char *media)
+{
+	struct manifest m;
+
+	memset(&m, 0, sizeof m);
+	m.start = end - 60;
+	m.end = end;
+	snprintf(m.art[0].kind, sizeof m.art[0].kind, "db");
+	snprintf(m.art[0].result, sizeof m.art[0].result, "%s", db);
+	if (strcmp(db, "failure") == 0)
+		snprintf(m.art[0].err_msg, sizeof m.art[0].err_msg, "pg_dump exited 1");
+	m.art[0].bytes = 1234;
+	m.n_art = 1;
+	if (media) {
+		snprintf(m.art[1].kind, sizeof m.art[1].kind, "media");
+		snprintf(m.art[1].result, sizeof m.art[1].result, "%s", media);
+		m.n_art = 2;
+	}
+	return m;
+}
+
+static struct state two_kinds(void)
+{
+	struct state st;
+
+	memset(&st, 0, sizeof st);
+	st.kind[KIND_DB].enabled = true;
+	st.kind[KIND_MEDIA].enabled = true;
+	return st;
+}
+
+static void fresh_start_is_pending_then_failing(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct health h;
+
+	metrics_health(&st, &d, 1000000 + 10, MAX_AGE, &h);
+	CHECK(h.status == 200);
+	CHECK(strstr(h.body, "\"pending\"") != NULL);
+	metrics_health(&st, &d, 1000000 + MAX_AGE + 1, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "no backup has run") != NULL);
+}
+
+static void preflight_failure_is_503_before_any_run(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct health h;
+
+	snprintf(d.preflight_error, sizeof d.preflight_error,
+		 "pg_dump 14.12 is older than the server (PostgreSQL 15.20)");
+	metrics_health(&st, &d, 1000000 + 10, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "pre-flight failed: pg_dump 14.12") != NULL);
+}
+
+static void success_failure_recovery_and_stale(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m;
+	struct health h;
+	int64_t t = 1000000 + H;
+
+	m = run(t, "success", "success");
+	state_add_manifest(&st, &m);
+	metrics_health(&st, &d, t + 1, MAX_AGE, &h);
+	CHECK(h.status == 200);
+	CHECK(strstr(h.body, "\"ok\"") != NULL);
+
+	m = run(t + H, "failure", "success");
+	state_add_manifest(&st, &m);
+	m = run(t + 2 * H, "failure", "success");
+	state_add_manifest(&st, &m);
+	metrics_health(&st, &d, t + 2 * H + 1, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "db: the last run failed") != NULL);
+	CHECK(strstr(h.body, "pg_dump exited 1") != NULL);
+	CHECK(st.kind[KIND_DB].consecutive_failures == 2);
+	CHECK(st.kind[KIND_DB].last_success == t);
+	CHECK(st.kind[KIND_DB].runs[RES_FAILURE] == 2);
+
+	m = run(t + 3 * H, "success", "warning");
+	state_add_manifest(&st, &m);
+	metrics_health(&st, &d, t + 3 * H + 1, MAX_AGE, &h);
+	CHECK(h.status == 200); /* a warning run still made a backup */
+	CHECK(st.kind[KIND_DB].consecutive_failures == 0);
+	CHECK(st.kind[KIND_MEDIA].runs[RES_WARNING] == 1);
+
+	metrics_health(&st, &d, t + 3 * H + 27 * H, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "older than HEALTHCHECK_MAX_AGE (26h00m)") != NULL);
+}
+
+static void reasons_are_json_escaped(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m = run(1000100, "failure", NULL);
+	struct health h;
+
+	snprintf(m.art[0].err_msg, sizeof m.art[0].err_msg, "database \"app\"\ndoes not exist\\");
+	st.kind[KIND_MEDIA].enabled = false;
+	state_add_manifest(&st, &m);
+	metrics_health(&st, &d, 1000200, MAX_AGE, &h);
+	CHECK(strstr(h.body, "database \\\"app\\\"\\u000adoes not exist\\\\") != NULL);
+}
+
+static void render_has_every_family_once(void)
+{
+	static const char *const families[] = {
+		"vigil_build_info", "vigil_start_timestamp_seconds",
+		"vigil_last_success_timestamp_seconds", "vigil_last_failure_timestamp_seconds",
+		"vigil_last_duration_seconds", "vigil_last_size_bytes", "vigil_runs_total",
+		"vigil_warnings_total", "vigil_consecutive_failures", "vigil_backups_stored",
+		"vigil_backups_stored_bytes", "vigil_pruned_total", "vigil_next_run_timestamp_seconds",
+		"vigil_running", "vigil_skipped_runs_total", "vigil_database_up",
+		"vigil_notification_failures_total", "vigil_offsite_last_success_timestamp_seconds",
+		"vigil_verify_last_success_timestamp_seconds", NULL
+	};
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m = run(1000100, "success", "success");
+	char *out, type[128];
+
+	state_add_manifest(&st, &m);
+	d.next_run = 1010800;
+	out = metrics_render(&st, &d);
+	REQUIRE(out != NULL);
+	for (int i = 0; families[i]; i++) {
+		const char *p;
+		snprintf(type, sizeof type, "# TYPE %s ", families[i]);
+		p = strstr(out, type);
+		CHECK(p != NULL);
+		if (p)
+			CHECK(strstr(p + 1, type) == NULL);
+	}
+	CHECK(strstr(out, "vigil_runs_total{kind=\"db\",result=\"success\"} 1\n") != NULL);
+	CHECK(strstr(out, "vigil_last_success_timestamp_seconds{kind=\"media\"} 1000100\n") != NULL);
+	CHECK(strstr(out, "vigil_next_run_timestamp_seconds 1010800\n") != NULL);
+	CHECK(strstr(out, "vigil_last_size_bytes{kind=\"db\"} 1234\n") != NULL);
+	free(out);
+}
+
+static void disabled_media_is_not_rendered(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	char *out;
+
+	st.kind[KIND_MEDIA].enabled = false;
+	out = metrics_render(&st, &d);
+	REQUIRE(out != NULL);
+	CHECK(strstr(out, "kind=\"media\"") == NULL);
+	CHECK(strstr(out, "kind=\"db\"") != NULL);
+	free(out);
+}
+
+UNIT_MAIN(T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
+	  T(success_failure_recovery_and_stale), T(reasons_are_json_escaped),
+	  T(render_has_every_family_once), T(disabled_media_is_not_rendered))
