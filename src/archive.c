@@ -268,6 +268,22 @@ struct wr {
 	size_t rel_len, rel_cap;
 };
 
+/* Report progress and take a stop request (checked every PROGRESS_EVERY
+ * bytes): returns -1 with e set to ERR_INTERRUPTED when asked to stop. */
+static int progress_or_stop(const struct media_opts *o, uint64_t bytes, struct err *e)
+{
+	int sig = o->stop ? o->stop(o->ctx) : 0;
+
+	if (o->progress)
+		o->progress(o->ctx, bytes);
+	if (!sig)
+		return 0;
+	e->code = ERR_INTERRUPTED;
+	e->signo = sig;
+	snprintf(e->msg, sizeof e->msg, "stopped by signal %d", sig);
+	return -1;
+}
+
 /* libarchive's client writer: tar bytes go to the stream. */
 static la_ssize_t wr_cb(struct archive *a, void *cd, const void *buf, size_t n)
 {
@@ -282,14 +298,8 @@ static la_ssize_t wr_cb(struct archive *a, void *cd, const void *buf, size_t n)
 	}
 	c->raw += n;
 	if (c->raw - c->last_progress >= PROGRESS_EVERY) {
-		int sig = c->o->stop ? c->o->stop(c->o->ctx) : 0;
 		c->last_progress = c->raw;
-		if (c->o->progress)
-			c->o->progress(c->o->ctx, c->raw);
-		if (sig) {
-			c->e->code = ERR_INTERRUPTED;
-			c->e->signo = sig;
-			snprintf(c->e->msg, sizeof c->e->msg, "stopped by signal %d", sig);
+		if (progress_or_stop(c->o, c->raw, c->e) != 0) {
 			c->cb_failed = 1;
 			return -1;
 		}
@@ -1039,14 +1049,8 @@ static la_ssize_t rd_cb(struct archive *a, void *cd, const void **out)
 	}
 	rd_track(c, c->buf, (size_t)n);
 	if (c->o && c->total - c->last_progress >= PROGRESS_EVERY) {
-		int sig = c->o->stop ? c->o->stop(c->o->ctx) : 0;
 		c->last_progress = c->total;
-		if (c->o->progress)
-			c->o->progress(c->o->ctx, c->total);
-		if (sig) {
-			c->e->code = ERR_INTERRUPTED;
-			c->e->signo = sig;
-			snprintf(c->e->msg, sizeof c->e->msg, "stopped by signal %d", sig);
+		if (progress_or_stop(c->o, c->total, c->e) != 0) {
 			c->cb_failed = 1;
 			return -1;
 		}
