@@ -40,12 +40,16 @@ struct ropts {
 
 /* ---- feeding a child's stdin while draining its stderr ---- */
 
+#define FEED_BUF (256u << 10)
+
 struct feeder {
 	struct child *c;
 	struct child_tail tail;
 	bool child_gone; /* stdin closed by the child (it stopped reading) */
 	uint64_t fed;
 	int stop;
+	char *buf;       /* FEED_BUF bytes gathered before a write */
+	size_t len;
 };
 
 static void drain_stderr(struct feeder *f, bool block)
@@ -69,9 +73,36 @@ static void drain_stderr(struct feeder *f, bool block)
 	}
 }
 
+static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e);
+
+/* The dump scanner hands over a line at a time; gather them so psql gets
+ * large writes (one poll and one write per FEED_BUF, not per COPY row). */
 static int feed(void *ctx, const void *buf, size_t n, struct err *e)
 {
 	struct feeder *f = ctx;
+
+	if (f->len + n > FEED_BUF) {
+		if (feed_write(f, f->buf, f->len, e) < 0)
+			return -1;
+		f->len = 0;
+		if (n > FEED_BUF)
+			return feed_write(f, buf, n, e);
+	}
+	memcpy(f->buf + f->len, buf, n);
+	f->len += n;
+	return 0;
+}
+
+static int feed_flush(struct feeder *f, struct err *e)
+{
+	int rc = f->len ? feed_write(f, f->buf, f->len, e) : 0;
+
+	f->len = 0;
+	return rc;
+}
+
+static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e)
+{
 	const char *p = buf;
 
 	while (n > 0 && !f->child_gone) {
@@ -238,7 +269,8 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		int k = 7;
 		check = row_check_sql(expect);
 		buf = malloc(CHUNK);
-		if (!check || !buf) {
+		f.buf = malloc(FEED_BUF);
+		if (!check || !buf || !f.buf) {
 			err_set(e, ERR_INTERNAL, "out of memory");
 			goto out;
 		}
@@ -272,7 +304,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 				 * limit for databases with hundreds of tables). */
 				fed_ok = dumpscan_finish(&scan, e) == 0 &&
 					 feed(&f, "\n", 1, e) == 0 && feed(&f, check, strlen(check), e) == 0 &&
-					 feed(&f, "\n", 1, e) == 0 && !f.child_gone;
+					 feed(&f, "\n", 1, e) == 0 && feed_flush(&f, e) == 0 && !f.child_gone;
 				break;
 			}
 			if (dumpscan_feed(&scan, buf, (size_t)n, e) < 0 || f.child_gone)
@@ -318,6 +350,7 @@ out:
 	util_free_strv(envp);
 	free(check);
 	free(buf);
+	free(f.buf);
 	return rc;
 }
 
