@@ -294,7 +294,9 @@ int daemon_healthcheck(const struct config *cfg)
 
 int daemon_main(const struct config *cfg)
 {
-	struct daemon d;
+	/* Static: the probe thread may outlive this function by a moment (it
+	 * can sit in a 10 s connect) and must never see a dead stack frame. */
+	static struct daemon d;
 	struct http_server *http = NULL;
 	struct dump_info di;
 	struct err e;
@@ -401,8 +403,12 @@ int daemon_main(const struct config *cfg)
 	pthread_mutex_unlock(&d.quit_mu);
 	http_stop(http);
 	if (d.probe_started) {
-		/* The probe may sit in a 10 s connect; do not wait for it. */
-		pthread_detach(d.probe);
+		/* The probe may sit in a 10 s connect: wait a moment, not more. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_timedjoin_np(d.probe, NULL, &until) != 0)
+			pthread_detach(d.probe);
 	}
 	sched_zone_free(d.zone);
 	log_info("stopped exit=%d", rc);

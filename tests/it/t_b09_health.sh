@@ -206,7 +206,13 @@ for n in 1 2; do
 	assert_not_contains "$T/http.body" "$POSTGRES_PASSWORD"
 	assert_exit 1 vigil healthcheck
 	assert_output_match '503'
-	metrics
+	# The daemon notices a manual run's manifest within about a second
+	# (it stats runs/ once a second): wait for it, bounded.
+	for _ in $(seq 1 50); do
+		metrics
+		[[ $(m 'vigil_consecutive_failures{kind="db"}') == "$n" ]] && break
+		sleep 0.1
+	done
 	expect_metric 'vigil_consecutive_failures{kind="db"}' "$n"
 	expect_metric 'vigil_runs_total{kind="db",result="failure"}' "$n"
 	expect_metric 'vigil_runs_total{kind="db",result="success"}' 1
