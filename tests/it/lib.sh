@@ -531,6 +531,83 @@ assert_one_failure_manifest() {
 
 # ---------------------------------------------------------------- cleanup
 
+# ---------------------------------------------------------------- daemons
+# For tests of `vigil serve`: http PATH [METHOD] sets HTTP_CODE and writes
+# $T/http.body and $T/http.head; daemon_spawn NAME CMD... starts CMD (which
+# runs `vigil serve`) in the background with its output in $DLOG, sets DPID
+# from its "serving pid=" line and returns once /healthz answers;
+# daemon_stop sends SIGTERM and asserts exit 0 within 5 s; daemon_kill
+# (run at exit) never leaves a daemon behind.
+DPID=
+DJOB=
+DLOG=
+
+http() { # http PATH [METHOD]: HTTP_CODE, $T/http.body, $T/http.head
+	HTTP_CODE=$(curl -s -D "$T/http.head" -o "$T/http.body" -w '%{http_code}' \
+		${2:+-X "$2"} --max-time 5 "http://$HTTP_LISTEN$1" 2>/dev/null)
+	[[ -n $HTTP_CODE ]] || HTTP_CODE=000
+}
+
+# daemon_spawn NAME CMD...: CMD (which runs `vigil serve`) in the
+# background, its output in $DLOG; DPID from its "serving pid=" line;
+# returns once /healthz answers.
+daemon_spawn() {
+	local name=$1 i
+	shift
+	DLOG=$T/daemon.$name.log
+	"$@" >"$DLOG" 2>&1 &
+	DJOB=$!
+	DPID=
+	for ((i = 0; i < 150; i++)); do
+		[[ -z $DPID ]] && DPID=$(grep -oE 'serving pid=[0-9]+' "$DLOG" | head -n 1 | cut -d= -f2)
+		if [[ -n $DPID ]]; then
+			http /healthz
+			[[ $HTTP_CODE != 000 ]] && return 0
+		fi
+		kill -0 "$DJOB" 2>/dev/null || {
+			show_file "$DLOG"
+			fail "daemon ($name) exited at start"
+		}
+		sleep 0.1
+	done
+	show_file "$DLOG"
+	fail "daemon ($name) did not answer within 15 s"
+}
+
+daemon_stop() {
+	local i rc
+	[[ -n $DPID ]] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$DJOB" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$DJOB" 2>/dev/null && {
+		show_file "$DLOG"
+		fail "daemon did not stop within 5 s of SIGTERM"
+	}
+	wait "$DJOB"
+	rc=$?
+	DPID=
+	[[ $rc == 0 ]] || {
+		show_file "$DLOG"
+		fail "daemon exited $rc after SIGTERM while idle, expected 0"
+	}
+}
+# Never leave a daemon behind on a failure (the EXIT trap only kills our
+# subshells): SIGTERM, so it cleans up (libfaketime's shm too), then SIGKILL.
+daemon_kill() {
+	local i
+	[[ -n $DPID ]] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$DPID" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$DPID" 2>/dev/null
+}
+at_exit daemon_kill
+
 _it_cleanup() {
 	local rc=$? c m name
 	set +e

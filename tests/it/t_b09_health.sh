@@ -39,79 +39,12 @@ vigil_env
 fixture
 
 N_DAEMON=0
-DPID=
-DJOB=
-DLOG=
-
-# http PATH [METHOD]: HTTP_CODE and $T/http.body of a request to the daemon.
-http() {
-	HTTP_CODE=$(curl -s -o "$T/http.body" -w '%{http_code}' -X "${2:-GET}" --max-time 5 \
-		"http://$HTTP_LISTEN$1" 2>/dev/null)
-	[[ -n $HTTP_CODE ]] || HTTP_CODE=000
-}
-
-# daemon_start [VAR=VAL...]: `vigil serve` in the background (log in $DLOG),
-# its pid in DPID (from its "serving pid=" line); returns once /healthz answers.
+# daemon_start [VAR=VAL...]: `vigil serve` through lib.sh's daemon_spawn.
 daemon_start() {
-	local i
 	N_DAEMON=$((N_DAEMON + 1))
-	DLOG=$T/daemon.$N_DAEMON.log
-	IT_VIGIL_TIMEOUT=280 vigil "$@" serve >"$DLOG" 2>&1 &
-	DJOB=$!
-	DPID=
-	for ((i = 0; i < 150; i++)); do
-		[[ -z $DPID ]] && DPID=$(grep -oE 'serving pid=[0-9]+' "$DLOG" | head -n 1 | cut -d= -f2)
-		if [[ -n $DPID ]]; then
-			http /healthz
-			[[ $HTTP_CODE != 000 ]] && {
-				log "daemon $N_DAEMON ($*) pid $DPID is up"
-				return 0
-			}
-		fi
-		kill -0 "$DJOB" 2>/dev/null || {
-			show_file "$DLOG"
-			fail "daemon $N_DAEMON exited at start"
-		}
-		sleep 0.1
-	done
-	show_file "$DLOG"
-	fail "daemon $N_DAEMON did not answer /healthz within 15 s"
+	IT_VIGIL_TIMEOUT=280 daemon_spawn "$N_DAEMON" vigil "$@" serve
+	log "daemon $N_DAEMON ($*) pid $DPID is up"
 }
-
-# daemon_stop: SIGTERM; the idle daemon exits 0 within 5 s.
-daemon_stop() {
-	local i rc
-	[[ -n $DPID ]] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DJOB" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$DJOB" 2>/dev/null && {
-		show_file "$DLOG"
-		fail "daemon $N_DAEMON did not stop within 5 s of SIGTERM"
-	}
-	wait "$DJOB"
-	rc=$?
-	DPID=
-	[[ $rc == 0 ]] || {
-		show_file "$DLOG"
-		fail "daemon $N_DAEMON exited $rc after SIGTERM while idle, expected 0"
-	}
-}
-# Never leave a daemon behind on a failure (the EXIT trap only kills our
-# subshells): SIGTERM, so it cleans up (libfaketime's shm too), then SIGKILL.
-daemon_kill() {
-	local i
-	[[ -n $DPID ]] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DPID" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$DPID" 2>/dev/null
-}
-at_exit daemon_kill
 
 # expect_health CODE STATUS [SECONDS]: /healthz answers CODE with
 # "status":"STATUS" (retried for up to SECONDS, default 0: the state must

@@ -38,69 +38,6 @@ pg_start
 vigil_env
 fixture
 
-DPID=
-DJOB=
-DLOG=
-
-http() {
-	HTTP_CODE=$(curl -s -o "$T/http.body" -w '%{http_code}' --max-time 5 \
-		"http://$HTTP_LISTEN$1" 2>/dev/null)
-	[[ -n $HTTP_CODE ]] || HTTP_CODE=000
-}
-
-# daemon_spawn NAME CMD...: CMD (which runs `vigil serve`) in the
-# background, its output in $DLOG; DPID from its "serving pid=" line;
-# returns once /healthz answers.
-daemon_spawn() {
-	local name=$1 i
-	shift
-	DLOG=$T/daemon.$name.log
-	"$@" >"$DLOG" 2>&1 &
-	DJOB=$!
-	DPID=
-	for ((i = 0; i < 150; i++)); do
-		[[ -z $DPID ]] && DPID=$(grep -oE 'serving pid=[0-9]+' "$DLOG" | head -n 1 | cut -d= -f2)
-		if [[ -n $DPID ]]; then
-			http /healthz
-			[[ $HTTP_CODE != 000 ]] && return 0
-		fi
-		kill -0 "$DJOB" 2>/dev/null || {
-			show_file "$DLOG"
-			fail "daemon ($name) exited at start"
-		}
-		sleep 0.1
-	done
-	show_file "$DLOG"
-	fail "daemon ($name) did not answer within 15 s"
-}
-
-daemon_stop() {
-	local i rc
-	[[ -n $DPID ]] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DJOB" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$DJOB" 2>/dev/null && fail "daemon did not stop within 5 s of SIGTERM"
-	wait "$DJOB"
-	rc=$?
-	DPID=
-	assert_eq 0 "$rc" "exit code of the idle daemon after SIGTERM"
-}
-# Never leave a daemon behind on a failure (the EXIT trap only kills our
-# subshells): SIGTERM, so it cleans up (libfaketime's shm too), then SIGKILL.
-daemon_kill() {
-	local i
-	[[ -n $DPID ]] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DPID" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$DPID" 2>/dev/null
-}
-at_exit daemon_kill
 
 metric() { # metric NAME: its value in a fresh /metrics
 	http /metrics

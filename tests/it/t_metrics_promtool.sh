@@ -27,66 +27,10 @@ vigil_env
 fixture
 
 N_DAEMON=0
-DPID=
-DJOB=
-DLOG=
-
-http() { # http PATH [METHOD]: HTTP_CODE, $T/http.body, $T/http.head
-	HTTP_CODE=$(curl -s -D "$T/http.head" -o "$T/http.body" -w '%{http_code}' \
-		${2:+-X "$2"} --max-time 5 "http://$HTTP_LISTEN$1" 2>/dev/null)
-	[[ -n $HTTP_CODE ]] || HTTP_CODE=000
-}
-
-daemon_start() { # daemon_start [VAR=VAL...]; DPID from its "serving pid=" line
-	local i
+daemon_start() { # daemon_start [VAR=VAL...]: a `vigil serve` through lib.sh's daemon_spawn
 	N_DAEMON=$((N_DAEMON + 1))
-	DLOG=$T/daemon.$N_DAEMON.log
-	IT_VIGIL_TIMEOUT=280 vigil "$@" serve >"$DLOG" 2>&1 &
-	DJOB=$!
-	DPID=
-	for ((i = 0; i < 150; i++)); do
-		[[ -z $DPID ]] && DPID=$(grep -oE 'serving pid=[0-9]+' "$DLOG" | head -n 1 | cut -d= -f2)
-		if [[ -n $DPID ]]; then
-			http /healthz
-			[[ $HTTP_CODE != 000 ]] && return 0
-		fi
-		kill -0 "$DJOB" 2>/dev/null || {
-			show_file "$DLOG"
-			fail "daemon exited at start"
-		}
-		sleep 0.1
-	done
-	show_file "$DLOG"
-	fail "daemon did not answer within 15 s"
+	IT_VIGIL_TIMEOUT=280 daemon_spawn "$N_DAEMON" vigil "$@" serve
 }
-
-daemon_stop() {
-	local i rc
-	[[ -n $DPID ]] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DJOB" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$DJOB" 2>/dev/null && fail "daemon did not stop within 5 s of SIGTERM"
-	wait "$DJOB"
-	rc=$?
-	DPID=
-	assert_eq 0 "$rc" "exit code of the idle daemon after SIGTERM"
-}
-# Never leave a daemon behind on a failure (the EXIT trap only kills our
-# subshells): SIGTERM, so it cleans up (libfaketime's shm too), then SIGKILL.
-daemon_kill() {
-	local i
-	[[ -n $DPID ]] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DPID" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$DPID" 2>/dev/null
-}
-at_exit daemon_kill
 
 # check_metrics STATE: fetch /metrics into $T/metrics.STATE.txt and check
 # promtool, names, families, types, duplicates.
