@@ -164,7 +164,7 @@ int backup_db_file(const struct config *cfg, const char *dbname, const char *dir
 		 info.server_version, info.pg_dump_version);
 	if (artifact_begin(&art, dir, base, backup_db_suffix(cfg), &o, (mode_t)cfg->file_mode, e) < 0)
 		goto out;
-	if (dump_run(cfg, dbname, custom, art.w, &scan, e) < 0)
+	if (dump_run(cfg, dbname, info.server_major, custom, art.w, &scan, e) < 0)
 		goto out;
 	if (artifact_finish(&art, e) < 0)
 		goto out;

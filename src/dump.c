@@ -17,20 +17,17 @@
 
 #define READ_CHUNK (1u << 20)
 
-/* Server major version seen by the last pre-flight (0 = unknown). */
-static int preflight_major;
-
 /* pg_dump waiting on a lock does not notice that it was killed until the
  * lock is granted; from PostgreSQL 14 on, client_connection_check_interval
  * makes its backend notice a vanished client within a second, so a stopped
  * run leaves no backend behind (B15). */
-static char **with_check_interval(char **envp)
+static char **with_check_interval(char **envp, int server_major)
 {
 	const char *old = getenv("PGOPTIONS");
 	char *opt, **nv;
 	size_t n = 0;
 
-	if (!envp || preflight_major < 14)
+	if (!envp || server_major < 14)
 		return envp;
 	while (envp[n])
 		n++;
@@ -65,7 +62,6 @@ int dump_preflight(const struct config *cfg, struct dump_info *info, struct err 
 	num = db_server_version_num(db);
 	db_close(db);
 	info->server_major = num / 10000;
-	preflight_major = info->server_major;
 	snprintf(info->server_version, sizeof info->server_version, "%d.%d", num / 10000, num % 10000);
 	if (db_tool_version("pg_dump", &major, &minor, info->pg_dump_version,
 			    sizeof info->pg_dump_version, e) < 0)
@@ -117,8 +113,8 @@ static char **build_argv(const struct config *cfg, bool custom, struct err *e)
 	return argv;
 }
 
-int dump_run(const struct config *cfg, const char *dbname, bool custom, struct stream_writer *w,
-	     struct dumpscan *scan, struct err *e)
+int dump_run(const struct config *cfg, const char *dbname, int server_major, bool custom,
+	     struct stream_writer *w, struct dumpscan *scan, struct err *e)
 {
 	char **argv = NULL, **envp = NULL, *buf = NULL;
 	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
@@ -130,7 +126,7 @@ int dump_run(const struct config *cfg, const char *dbname, bool custom, struct s
 	size_t magic_len = 0;
 
 	argv = build_argv(cfg, custom, e);
-	envp = with_check_interval(db_child_env(cfg, dbname));
+	envp = with_check_interval(db_child_env(cfg, dbname), server_major);
 	buf = malloc(READ_CHUNK);
 	if (!argv || !envp || !buf) {
 		if (argv)

@@ -24,14 +24,15 @@ int dump_preflight(const struct config *cfg, struct dump_info *info, struct err 
 
 /* Run pg_dump on dbname (NULL = cfg->pg_db) with cfg's options
  * (--format=custom when custom, PG_DUMP_EXTRA_OPTS) and stream its stdout
- * into w. For a plain dump, scan (initialised by the caller, owned by the
+ * into w. server_major (from dump_preflight) decides whether pg_dump's
+ * session gets client_connection_check_interval (PostgreSQL 14+). For a plain dump, scan (initialised by the caller, owned by the
  * caller) tallies COPY rows and must find pg_dump's completion trailer.
  * pg_dump's stderr is kept as a bounded tail for the error message.
  * Returns 0 or -1 with e set: ERR_DUMP ("pg_dump exited 1: <stderr>",
  * "pg_dump killed by signal 9", "pg_dump wrote nothing", "no completion
  * trailer"), ERR_NOSPACE / ERR_IO from the writer, ERR_INTERRUPTED when a
  * stop was requested (pg_dump's process group is terminated first). */
-int dump_run(const struct config *cfg, const char *dbname, bool custom, struct stream_writer *w,
-	     struct dumpscan *scan, struct err *e);
+int dump_run(const struct config *cfg, const char *dbname, int server_major, bool custom,
+	     struct stream_writer *w, struct dumpscan *scan, struct err *e);
 
 #endif
