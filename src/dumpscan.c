@@ -173,6 +173,17 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 	}
 }
 
+/* With a sink, a meta-command psql would run never reaches it: the line
+ * that holds it is refused before it is copied out. */
+static int meta_gate(const struct dumpscan *s, struct err *e)
+{
+	if (!s->sink || !s->bad_meta[0])
+		return 0;
+	return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line %llu, "
+		       "which pg_dump never writes; refusing to feed it to psql", s->bad_meta,
+		       (unsigned long long)s->bad_meta_line);
+}
+
 static int emit(struct dumpscan *s, const void *p, size_t n, struct err *e)
 {
 	if (!s->sink || n == 0)
@@ -242,6 +253,8 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 		if (at_normal && s->strip_txn && (line_is(l, n, "BEGIN;") || line_is(l, n, "COMMIT;")))
 			suppress = true;
 		lex_line(s, l, n);
+		if (meta_gate(s, e) < 0)
+			return -1;
 	}
 	if (!suppress) {
 		if (emit(s, l, n, e) < 0 || (has_newline && emit(s, "\n", 1, e) < 0))
@@ -264,13 +277,13 @@ static int append_line(struct dumpscan *s, const char *p, size_t n, struct err *
 		if (cap > LINE_CAP_MAX) {
 			/* Lex what we have as a piece; the lexer keeps its state. */
 			lex_line(s, s->line, s->line_len);
-			if (emit(s, s->line, s->line_len, e) < 0)
+			if (meta_gate(s, e) < 0 || emit(s, s->line, s->line_len, e) < 0)
 				return -1;
 			s->line_len = 0;
 			s->line_over = true;
 			if (n + 1 > s->line_cap) {
 				lex_line(s, p, n);
-				return emit(s, p, n, e);
+				return meta_gate(s, e) < 0 ? -1 : emit(s, p, n, e);
 			}
 		} else {
 			nl = realloc(s->line, cap);

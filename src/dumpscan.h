@@ -72,7 +72,9 @@ struct dumpscan {
 void dumpscan_init(struct dumpscan *s);
 
 /* Scan n bytes. Returns 0, or -1 with e set (ERR_INTERNAL out of memory, or
- * whatever the sink reported). */
+ * whatever the sink reported). With a sink, a line holding a meta-command
+ * other than \restrict/\unrestrict is not passed on: ERR_CORRUPT (also
+ * from dumpscan_finish). */
 int dumpscan_feed(struct dumpscan *s, const void *buf, size_t n, struct err *e);
 
 /* Process a last line without a newline. Returns 0 or -1 as feed. */

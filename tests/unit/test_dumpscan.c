@@ -505,6 +505,43 @@ static void sink_error_stops_the_scan(void)
 	free(out.p);
 }
 
+/* With a sink (restore's feed to psql), the line holding a meta-command
+ * is never passed on, whatever the chunking: everything before it is, the
+ * feed fails with ERR_CORRUPT naming it, and nothing after it follows. */
+static void sink_never_gets_a_meta_command(void)
+{
+	static const char text[] = HEAD "CREATE TABLE a (x int);\n"
+				   "SELECT 1; \\! touch /tmp/x\n"
+				   "CREATE TABLE b (x int);\n" TRAILER;
+	size_t len = strlen(text);
+
+	for (size_t chunk = 1; chunk <= len; chunk++) {
+		struct dumpscan s;
+		struct outbuf out = { 0 };
+		struct err e;
+		int rc = 0;
+
+		dumpscan_init(&s);
+		s.sink = sink;
+		s.sink_ctx = &out;
+		err_clear(&e);
+		for (size_t off = 0; off < len && rc == 0; off += chunk)
+			rc = dumpscan_feed(&s, text + off, len - off < chunk ? len - off : chunk, &e);
+		if (rc == 0)
+			rc = dumpscan_finish(&s, &e);
+		CHECK(rc == -1);
+		CHECK(e.code == ERR_CORRUPT);
+		CHECK(strstr(e.msg, "\\!") != NULL);
+		CHECK(out.p != NULL && strstr(out.p, "CREATE TABLE a") != NULL);
+		CHECK(out.p == NULL || strstr(out.p, "touch") == NULL);
+		CHECK(out.p == NULL || strstr(out.p, "CREATE TABLE b") == NULL);
+		dumpscan_free(&s);
+		free(out.p);
+		if (rc != -1)
+			break;
+	}
+}
+
 static void total_rows(void)
 {
 	struct dumpscan s;
@@ -841,7 +878,7 @@ static void long_lines(void)
 }
 
 UNIT_MAIN(T(fixture_whole), T(fixture_every_chunk_size), T(fixture_random_chunks),
-	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(total_rows),
+	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(sink_never_gets_a_meta_command), T(total_rows),
 	  T(copy_table_names), T(no_trailer_or_more_after_it), T(cut_inside_copy),
 	  T(every_cut_before_the_trailer_is_incomplete), T(unrestrict_line_must_be_whole),
 	  T(meta_commands_are_flagged), T(backslashes_that_are_not_meta_commands),
