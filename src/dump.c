@@ -2,6 +2,7 @@
 #include "dump.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +136,10 @@ int dump_run(const struct config *cfg, const char *dbname, int server_major, boo
 	}
 	if (pid1_spawn(&c, argv, envp, CHILD_STDOUT | CHILD_STDERR, e) < 0)
 		goto out;
+	/* A 1 MiB pipe (pipe(7), F_SETPIPE_SZ; the default limit for any user)
+	 * lets pg_dump run ahead while a block is handed to the compressor,
+	 * and turns its many small writes into few large reads. Best effort. */
+	(void)fcntl(c.out, F_SETPIPE_SZ, 1 << 20);
 	log_progress_start("dump");
 	while (c.out >= 0 || c.errfd >= 0) {
 		struct pollfd pf[2];
@@ -234,6 +239,12 @@ int dump_run(const struct config *cfg, const char *dbname, int server_major, boo
 		if (!scan->complete) {
 			err_set(e, ERR_DUMP, "pg_dump output has no completion trailer "
 				"(\"-- PostgreSQL database dump complete\"): the dump is cut off");
+			goto out;
+		}
+		if (scan->bad_meta[0]) {
+			err_set(e, ERR_DUMP, "pg_dump output contains the psql meta-command %s at line "
+				"%llu, which a restore refuses to feed to psql", scan->bad_meta,
+				(unsigned long long)scan->bad_meta_line);
 			goto out;
 		}
 	}
