@@ -2,7 +2,15 @@
  * section 7: nothing live is touched until every named backup passed
  * validation, the operator confirmed, and the safety copies exist; the new
  * database is complete and its row counts checked inside the loading
- * transaction before it is swapped in (I4). */
+ * transaction before it is swapped in (I4).
+ *
+ * A plain dump restored through a scratch database (the default) is read
+ * once: its checksum and start are checked before the confirmation, the
+ * rest (full decompression, meta-commands, trailer) while it loads into the
+ * scratch database, which nothing live depends on; a failure there is a
+ * refusal like any other (exit 2, no safety copy, nothing changed). The
+ * safety copies follow the load, right before the swap. --in-place and
+ * custom-format archives are validated in a pass of their own first. */
 #include "restore.h"
 
 #include <errno.h>
@@ -174,14 +182,24 @@ static int sb_add(char **s, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-/* A DO block that fails the loading transaction when a table's row count
- * differs from what the dump's COPY block held. */
+/* A DO block that fails the loading transaction when the rows a table got
+ * differ from what the dump's COPY block held.
+ *
+ * The count is the transaction's own insert counter for the table
+ * (pg_stat_get_xact_tuples_inserted, the function behind
+ * pg_stat_xact_user_tables.n_tup_ins; PostgreSQL manual, "The Cumulative
+ * Statistics System"): COPY counts every row it stores, and a row a
+ * trigger or rule dropped is not counted. Reading it costs nothing, where
+ * count(*) scanned every table again (about 7 % of a restore's time on the
+ * bench's 390 MB table). With track_counts off that counter stays 0, so
+ * the check falls back to count(*). */
 static char *row_check_sql(const struct dumpscan *scan)
 {
 	char *s = NULL;
 	size_t len = 0;
 
-	if (sb_add(&s, &len, "DO $vigil_check$ DECLARE n bigint; BEGIN\n") < 0)
+	if (sb_add(&s, &len, "DO $vigil_check$ DECLARE n bigint; tc boolean := "
+		   "pg_catalog.current_setting('track_counts')::boolean; BEGIN\n") < 0)
 		goto oom;
 	for (size_t i = 0; i < scan->n_tables; i++) {
 		const char *t = scan->tables[i].name;
@@ -196,10 +214,11 @@ static char *row_check_sql(const struct dumpscan *scan)
 		}
 		lit[o] = '\0';
 		if (sb_add(&s, &len,
-			   "SELECT count(*) INTO n FROM ONLY %s;\n"
+			   "IF tc THEN n := pg_catalog.pg_stat_get_xact_tuples_inserted("
+			   "'%s'::pg_catalog.regclass); ELSE SELECT count(*) INTO n FROM ONLY %s; END IF;\n"
 			   "IF n <> %llu THEN RAISE EXCEPTION 'vigil: table %% has %% rows after loading, "
 			   "the dump holds %%', '%s', n, %llu; END IF;\n",
-			   t, (unsigned long long)scan->tables[i].rows, lit,
+			   lit, t, (unsigned long long)scan->tables[i].rows, lit,
 			   (unsigned long long)scan->tables[i].rows) < 0)
 			goto oom;
 	}
@@ -231,21 +250,49 @@ static const char drop_all_sql[] =
 
 /* ---- loading ---- */
 
-/* Load a validated backup into dbname: plain dumps through psql in one
- * transaction (with the row-count check as its last statement), custom
- * archives through pg_restore --single-transaction. */
+/* The checks a plain dump's load makes once the stream ended and before
+ * psql gets its end of input (and with it the COMMIT): verify_plain_end on
+ * what was fed, and the file's sha256 still the one checked before. */
+static int load_end_checks(const struct stream_reader *r, const struct dumpscan *scan,
+			   const char *sha, struct err *e)
+{
+	struct stream_stats st;
+
+	stream_reader_stats(r, &st);
+	if (verify_plain_end(scan, st.raw_bytes, e) < 0)
+		return -1;
+	if (sha[0] && strcmp(st.sha256, sha) != 0)
+		return err_set(e, ERR_CORRUPT, "the file changed while it was loaded (sha256 %s, "
+			       "checked as %s)", st.sha256, sha);
+	return 0;
+}
+
+/* Load a backup into dbname: plain dumps through psql in one transaction,
+ * custom archives through pg_restore --single-transaction.
+ *
+ * A plain dump is decoded, scanned and fed in one pass; this pass is also
+ * the dump's full validation (SPEC section 7 step 2) when the caller only
+ * ran verify_plain_head. A line with a meta-command never reaches psql
+ * (dumpscan's sink refuses it). At the end of the stream, pg_dump's trailer
+ * and the file's sha256 (must equal sha, the value checked before) are
+ * checked, then the row-count check (scan's COPY tallies) is fed as the
+ * transaction's last statement. Any failure of ours kills psql before it
+ * reads its end of input, so the transaction never commits.
+ *
+ * scan (caller-initialised; caller frees) gets the scan of what was fed.
+ * Returns 0 or -1 with e set: ERR_CORRUPT when the file failed a check (the
+ * caller refuses, exit 2), ERR_RESTORE when psql/pg_restore failed,
+ * ERR_INTERRUPTED, ERR_IO, ERR_INTERNAL. */
 static int load(const struct config *cfg, const struct cat_entry *ent, const char *dbname,
-		const struct dumpscan *expect, bool in_place, struct err *e)
+		const char *sha, bool in_place, struct dumpscan *scan, struct err *e)
 {
 	char **envp = db_child_env(cfg, dbname), *check = NULL, *buf = NULL;
 	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
 	struct feeder f = { .c = &c };
 	struct stream_reader *r = NULL;
-	struct dumpscan scan;
 	int fd = -1, status = 0, rc = -1;
-	bool fed_ok = false;
+	bool fed_ok = false, ours = false;
 
-	dumpscan_init(&scan);
 	if (!envp)
 		return err_set(e, ERR_INTERNAL, "out of memory");
 	if (ent->custom) {
@@ -267,10 +314,9 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
 				 "--single-transaction", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 		int k = 7;
-		check = row_check_sql(expect);
 		buf = malloc(CHUNK);
 		f.buf = malloc(FEED_BUF);
-		if (!check || !buf || !f.buf) {
+		if (!buf || !f.buf) {
 			err_set(e, ERR_INTERNAL, "out of memory");
 			goto out;
 		}
@@ -290,33 +336,56 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		if (pid1_spawn(&c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
 			goto out;
 		fcntl(c.in, F_SETFL, fcntl(c.in, F_GETFL) | O_NONBLOCK);
-		scan.strip_txn = true;
-		scan.sink = feed;
-		scan.sink_ctx = &f;
+		scan->strip_txn = true;
+		scan->sink = feed;
+		scan->sink_ctx = &f;
 		log_progress_start("restore");
 		for (;;) {
 			ssize_t n = stream_read(r, buf, CHUNK, e);
-			if (n < 0)
+			if (n < 0) {
+				ours = true;
 				break;
+			}
 			if (n == 0) {
 				/* The row-count check goes through stdin after the dump
 				 * (as an argument it would hit the kernel's 128 KiB
 				 * limit for databases with hundreds of tables). */
-				fed_ok = dumpscan_finish(&scan, e) == 0 &&
-					 feed(&f, "\n", 1, e) == 0 && feed(&f, check, strlen(check), e) == 0 &&
+				if (dumpscan_finish(scan, e) < 0 || load_end_checks(r, scan, sha, e) < 0 ||
+				    (feed_flush(&f, e) < 0)) {
+					ours = !f.child_gone;
+					break;
+				}
+				check = row_check_sql(scan);
+				if (!check) {
+					err_set(e, ERR_INTERNAL, "out of memory");
+					ours = true;
+					break;
+				}
+				fed_ok = feed(&f, "\n", 1, e) == 0 && feed(&f, check, strlen(check), e) == 0 &&
 					 feed(&f, "\n", 1, e) == 0 && feed_flush(&f, e) == 0 && !f.child_gone;
+				ours = !fed_ok && !f.child_gone;
 				break;
 			}
-			if (dumpscan_feed(&scan, buf, (size_t)n, e) < 0 || f.child_gone)
+			if (dumpscan_feed(scan, buf, (size_t)n, e) < 0) {
+				ours = !f.child_gone;
+				break;
+			}
+			if (f.child_gone)
 				break;
 		}
 		log_progress_end();
-		if (!fed_ok || f.child_gone)
-			pid1_kill(&c, f.child_gone ? 0 : SIGTERM);
+		/* Killed before its stdin closes: psql never reads the end of
+		 * its input, so --single-transaction never sends COMMIT. */
+		if (!fed_ok && !f.child_gone)
+			pid1_kill(&c, SIGKILL);
 		close(c.in);
 		c.in = -1;
 		while (c.errfd >= 0)
 			drain_stderr(&f, true);
+	}
+	if (ours) { /* e holds our reason; psql was killed for it */
+		pid1_wait(&c, &status, NULL);
+		goto out;
 	}
 	if (pid1_wait(&c, &status, e) < 0)
 		goto out;
@@ -330,8 +399,11 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 			text[0] ? text : "(no message)");
 		goto out;
 	}
-	if (!fed_ok) /* e holds the reader's error; psql got a cut stream */
+	if (!fed_ok) { /* psql stopped reading but exited 0 */
+		err_set(e, ERR_RESTORE, "%s stopped reading its input before the end",
+			ent->custom ? "pg_restore" : "psql");
 		goto out;
+	}
 	if (f.tail.len) {
 		char text[1500];
 		pid1_tail_text(&f.tail, text, sizeof text);
@@ -346,7 +418,6 @@ out:
 	stream_reader_free(r);
 	if (fd >= 0)
 		close(fd);
-	dumpscan_free(&scan);
 	util_free_strv(envp);
 	free(check);
 	free(buf);
@@ -533,9 +604,22 @@ static void db_name_with(char *out, size_t n, const char *base, const char *tag)
 	snprintf(out, n, "%.*s%s", (int)bl, base, tag);
 }
 
+/* Called between the load into the scratch database and the swap; returns
+ * 0 to go on, or -1 with e set to abandon the restore (nothing live was
+ * changed yet). */
+typedef int (*before_swap_fn)(void *ctx, struct err *e);
+
+/* Restore into a scratch database "<target>_vigil_new_<stamp>" made with
+ * the live one's owner, encoding, locale and tablespace, load it (see
+ * load()), give it the live one's settings, call before_swap, then end
+ * the target's sessions and rename both in one transaction; the old one is
+ * dropped afterwards. A target that does not exist is simply created by
+ * the rename. Returns 0 or -1 with e set as load() or ERR_RESTORE; the
+ * scratch database is dropped on failure. */
 static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent,
-			   const char *target, const struct dumpscan *expect, const char *stamp,
-			   bool *warned, struct err *e)
+			   const char *target, const char *sha, struct dumpscan *scan,
+			   const char *stamp, before_swap_fn before_swap, void *ctx, bool *warned,
+			   struct err *e)
 {
 	struct db *db = NULL;
 	struct db_rows *props = NULL;
@@ -618,9 +702,11 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	}
 	created = true;
 	log_info("restore loading into scratch database %s", scratch);
-	if (load(cfg, ent, scratch, expect, false, e) < 0)
+	if (load(cfg, ent, scratch, sha, false, scan, e) < 0)
 		goto out;
 	if (exists && copy_db_props(db, target, qs, connlimit, acl_null, comment, e) < 0)
+		goto out;
+	if (before_swap(ctx, e) < 0)
 		goto out;
 	if (!exists) {
 		if (exec_fmt(db, e, "ALTER DATABASE %s RENAME TO %s", qs, qt) < 0)
@@ -782,6 +868,62 @@ static bool psql_knows_restrict(int major, int minor)
 	}
 }
 
+struct safety {
+	const struct config *cfg;
+	const struct ropts *o;
+	const char *target, *stamp;
+	struct mf_artifact *db, *media;
+};
+
+/* SPEC section 7 step 4: "pre_restore_<stamp>" copies of the database and
+ * the media directory being replaced, made and checked like any backup
+ * (unless --no-safety-backup). A target database that does not exist needs
+ * none. A before_swap_fn. */
+static int take_safety_copies(void *ctx, struct err *e)
+{
+	struct safety *sc = ctx;
+	const struct config *cfg = sc->cfg;
+	char base[64], dir[UTIL_PATH_MAX];
+
+	if (sc->o->no_safety)
+		return 0;
+	snprintf(base, sizeof base, "pre_restore_%s", sc->stamp);
+	if (sc->o->db) {
+		struct db *probe = NULL;
+		struct err pe;
+		if (db_connect(cfg, sc->target, &probe, &pe) == 0) {
+			db_close(probe);
+			snprintf(dir, sizeof dir, "%s/db", cfg->backup_dir);
+			if (backup_db_file(cfg, sc->target, dir, base, sc->db, e) < 0) {
+				err_prefix(e, "safety copy of database %s failed; nothing was changed",
+					   sc->target);
+				return -1;
+			}
+			log_info("restore safety copy %s", sc->db->path);
+		} else {
+			log_info("restore: database %s cannot be reached (%s); no safety copy "
+				 "needed for a database that does not exist", sc->target, pe.msg);
+			if (!strstr(pe.msg, "does not exist")) {
+				*e = pe;
+				return -1;
+			}
+		}
+	}
+	if (sc->o->media) {
+		struct stat st;
+		if (stat(cfg->media_dir, &st) == 0) {
+			snprintf(dir, sizeof dir, "%s/media", cfg->backup_dir);
+			if (backup_media_file(cfg, dir, base, true, sc->media, e) < 0) {
+				err_prefix(e, "safety copy of %s failed; nothing was changed",
+					   cfg->media_dir);
+				return -1;
+			}
+			log_info("restore safety copy %s", sc->media->path);
+		}
+	}
+	return 0;
+}
+
 int restore_main(const struct config *cfg, int argc, char **argv)
 {
 	struct ropts o;
@@ -792,7 +934,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	char stamp[16], dir[UTIL_PATH_MAX];
 	const char *target;
 	int lockfd = -1, status = 1;
-	bool warned = false, db_done = false;
+	bool warned = false, db_done = false, one_pass;
+	struct safety sc;
 	double t0 = util_mono();
 
 	memset(&dres, 0, sizeof dres);
@@ -838,9 +981,15 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		goto refused;
 	if (o.media && catalog_resolve(cfg, CAT_MEDIA, o.media, &me, &e) < 0)
 		goto refused;
+	/* A plain dump restored through a scratch database is validated in
+	 * one pass with its load: checksum and the start now, the rest as it
+	 * is fed, before the swap and before any safety copy (load()). */
+	one_pass = o.db && !dbe.custom && !o.in_place;
 	if (o.db) {
-		log_info("restore validating %s", dbe.path);
-		if (verify_path(dbe.path, CAT_DB, dbe.codec, dbe.custom, true, &dres, &e) < 0) {
+		log_info("restore validating %s%s", dbe.path, one_pass ? " (checksum and header; "
+			 "the rest while loading into a scratch database)" : "");
+		if ((one_pass ? verify_plain_head(dbe.path, dbe.codec, &dres, &e)
+			      : verify_path(dbe.path, CAT_DB, dbe.codec, dbe.custom, true, &dres, &e)) < 0) {
 			err_prefix(&e, "%s failed validation", dbe.name);
 			goto refused;
 		}
@@ -885,53 +1034,31 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		}
 	}
 
-	/* 4: safety copies, checked like any backup. */
+	/* 4-5: safety copies and the database. Through a scratch database the
+	 * copies are taken after the load, right before the swap: a dump that
+	 * fails its checks while loading leaves no copy behind, and the copy
+	 * holds the live data as of the swap. */
 	util_stamp_local(time(NULL), stamp);
-	if (!o.no_safety) {
-		char base[64];
-		snprintf(base, sizeof base, "pre_restore_%s", stamp);
-		if (o.db) {
-			struct db *probe = NULL;
-			struct err pe;
-			if (db_connect(cfg, target, &probe, &pe) == 0) {
-				db_close(probe);
-				snprintf(dir, sizeof dir, "%s/db", cfg->backup_dir);
-				if (backup_db_file(cfg, target, dir, base, &safe_db, &e) < 0) {
-					err_prefix(&e, "safety copy of database %s failed; nothing was changed",
-						   target);
-					goto failed;
-				}
-				log_info("restore safety copy %s", safe_db.path);
-			} else {
-				log_info("restore: database %s cannot be reached (%s); no safety copy "
-					 "needed for a database that does not exist", target, pe.msg);
-				if (!strstr(pe.msg, "does not exist")) {
-					e = pe;
-					goto failed;
-				}
-			}
-		}
-		if (o.media) {
-			struct stat st;
-			if (stat(cfg->media_dir, &st) == 0) {
-				snprintf(dir, sizeof dir, "%s/media", cfg->backup_dir);
-				if (backup_media_file(cfg, dir, base, true, &safe_media, &e) < 0) {
-					err_prefix(&e, "safety copy of %s failed; nothing was changed",
-						   cfg->media_dir);
-					goto failed;
-				}
-				log_info("restore safety copy %s", safe_media.path);
-			}
-		}
-	}
-
-	/* 5: the database. */
+	sc = (struct safety){ cfg, &o, target, stamp, &safe_db, &safe_media };
+	if (!(o.db && !o.in_place) && take_safety_copies(&sc, &e) < 0)
+		goto failed;
 	if (o.db) {
+		int r;
+		dumpscan_free(&dres.scan);
+		dumpscan_init(&dres.scan);
 		if (o.in_place) {
 			log_info("restore loading into %s in place (one transaction)", target);
-			if (load(cfg, &dbe, target, &dres.scan, true, &e) < 0)
-				goto failed;
-		} else if (restore_db_swap(cfg, &dbe, target, &dres.scan, stamp, &warned, &e) < 0) {
+			r = load(cfg, &dbe, target, dres.sha256, true, &dres.scan, &e);
+		} else {
+			r = restore_db_swap(cfg, &dbe, target, dres.sha256, &dres.scan, stamp,
+					    take_safety_copies, &sc, &warned, &e);
+		}
+		if (r < 0) {
+			if (e.code == ERR_CORRUPT) {
+				err_prefix(&e, "%s failed validation while loading; %s is unchanged",
+					   dbe.name, target);
+				goto refused;
+			}
 			goto failed;
 		}
 		db_done = true;

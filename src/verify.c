@@ -14,17 +14,54 @@
 
 #define CHUNK (1u << 20)
 
-static int check_plain(struct stream_reader *r, struct verify_result *res, struct err *e)
+/* The first decoded bytes of what should be a plain dump. */
+static int check_start(const char *buf, size_t n, struct err *e)
+{
+	if (n >= 5 && memcmp(buf, "PGDMP", 5) == 0)
+		return err_set(e, ERR_CORRUPT, "this is a pg_dump custom-format archive, not a plain "
+			       "SQL dump; hint: custom archives are named .dump");
+	return 0;
+}
+
+int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err *e)
+{
+	if (raw_bytes == 0)
+		return err_set(e, ERR_CORRUPT, "the dump is empty (no SQL at all)");
+	if (!scan->header_ok)
+		return err_set(e, ERR_CORRUPT, "not a pg_dump plain-format dump (pg_dump's header is "
+			       "missing)");
+	if (scan->bad_meta[0])
+		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
+			       "%llu, which pg_dump never writes; refusing to feed it to psql",
+			       scan->bad_meta, (unsigned long long)scan->bad_meta_line);
+	if (!scan->complete)
+		return err_set(e, ERR_CORRUPT, "the dump has no completion trailer (\"-- PostgreSQL "
+			       "database dump complete\"): it is cut off or was not written by pg_dump");
+	return 0;
+}
+
+/* Decode and scan a plain dump; limit > 0 stops after about that many
+ * bytes (res->scan then covers only the start, and *whole says whether the
+ * end was reached). */
+static int check_plain(struct stream_reader *r, uint64_t limit, struct verify_result *res,
+		       bool *whole, struct err *e)
 {
 	char *buf = malloc(CHUNK);
 	bool first = true;
 	int rc = -1;
 
+	*whole = false;
 	if (!buf)
 		return err_set(e, ERR_INTERNAL, "out of memory");
-	log_progress_start("verify");
+	if (!limit)
+		log_progress_start("verify");
 	for (;;) {
-		ssize_t n = stream_read(r, buf, CHUNK, e);
+		ssize_t n;
+		if (limit && res->raw_bytes >= limit) {
+			rc = 0;
+			goto out;
+		}
+		n = stream_read(r, buf, CHUNK, e);
 		if (n < 0)
 			goto out;
 		if (n == 0)
@@ -35,41 +72,22 @@ static int check_plain(struct stream_reader *r, struct verify_result *res, struc
 			snprintf(e->msg, sizeof e->msg, "stopped by signal %d", e->signo);
 			goto out;
 		}
-		if (first && n >= 5 && memcmp(buf, "PGDMP", 5) == 0) {
-			err_set(e, ERR_CORRUPT, "this is a pg_dump custom-format archive, not a plain SQL "
-				"dump; hint: custom archives are named .dump");
+		if (first && check_start(buf, (size_t)n, e) < 0)
 			goto out;
-		}
 		first = false;
 		res->raw_bytes += (uint64_t)n;
 		if (dumpscan_feed(&res->scan, buf, (size_t)n, e) < 0)
 			goto out;
-		log_progress(res->raw_bytes);
+		if (!limit)
+			log_progress(res->raw_bytes);
 	}
-	if (dumpscan_finish(&res->scan, e) < 0)
+	*whole = true;
+	if (dumpscan_finish(&res->scan, e) < 0 || verify_plain_end(&res->scan, res->raw_bytes, e) < 0)
 		goto out;
-	if (res->raw_bytes == 0) {
-		err_set(e, ERR_CORRUPT, "the dump is empty (no SQL at all)");
-		goto out;
-	}
-	if (!res->scan.header_ok) {
-		err_set(e, ERR_CORRUPT, "not a pg_dump plain-format dump (pg_dump's header is missing)");
-		goto out;
-	}
-	if (res->scan.bad_meta[0]) {
-		err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line %llu, which "
-			"pg_dump never writes; refusing to feed it to psql", res->scan.bad_meta,
-			(unsigned long long)res->scan.bad_meta_line);
-		goto out;
-	}
-	if (!res->scan.complete) {
-		err_set(e, ERR_CORRUPT, "the dump has no completion trailer (\"-- PostgreSQL database "
-			"dump complete\"): it is cut off or was not written by pg_dump");
-		goto out;
-	}
 	rc = 0;
 out:
-	log_progress_end();
+	if (!limit)
+		log_progress_end();
 	free(buf);
 	return rc;
 }
@@ -142,6 +160,7 @@ int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, b
 {
 	struct stream_reader *r = NULL;
 	struct stream_stats st;
+	bool whole;
 	int fd = -1, rc = -1;
 
 	memset(res, 0, sizeof *res);
@@ -160,7 +179,7 @@ int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, b
 	} else if (custom) {
 		if (check_custom(path, r, res, e) < 0)
 			goto out;
-	} else if (check_plain(r, res, e) < 0) {
+	} else if (check_plain(r, 0, res, &whole, e) < 0) {
 		goto out;
 	}
 	stream_reader_stats(r, &st);
@@ -168,6 +187,36 @@ int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, b
 		res->raw_bytes = st.raw_bytes;
 	if (!check_sum)
 		memcpy(res->sha256, st.sha256, sizeof res->sha256);
+	rc = 0;
+out:
+	stream_reader_free(r);
+	close(fd);
+	return rc;
+}
+
+int verify_plain_head(const char *path, enum stream_codec codec, struct verify_result *res,
+		      struct err *e)
+{
+	struct stream_reader *r = NULL;
+	bool whole = false;
+	int fd, rc = -1;
+
+	memset(res, 0, sizeof *res);
+	dumpscan_init(&res->scan);
+	if (artifact_check_sha256(path, res->sha256, e) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, ERR_IO, errno, "cannot open %s", path);
+	if (stream_reader_open(&r, fd, codec, e) < 0)
+		goto out;
+	if (check_plain(r, VERIFY_HEAD_BYTES, res, &whole, e) < 0)
+		goto out;
+	/* Cut short: the header is known, the rest is checked by the caller. */
+	if (!whole && (!res->scan.header_ok || res->scan.bad_meta[0])) {
+		verify_plain_end(&res->scan, res->raw_bytes, e);
+		goto out;
+	}
 	rc = 0;
 out:
 	stream_reader_free(r);

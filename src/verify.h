@@ -31,6 +31,27 @@ struct verify_result {
 int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, bool custom,
 		bool check_sum, struct verify_result *res, struct err *e);
 
+/* How much of a plain dump verify_plain_head decodes: pg_dump's header,
+ * its \restrict line and the first statements. */
+#define VERIFY_HEAD_BYTES (1u << 20)
+
+/* The part of the check that a single pass over a plain dump can only make
+ * at its end (restore's load, SPEC section 7): checksum against
+ * <path>.sha256 (res->sha256 gets the file's), then the first
+ * VERIFY_HEAD_BYTES decoded: not a custom archive, pg_dump's header, no
+ * meta-command so far, \restrict (res->scan.has_restrict). A file shorter
+ * than that is checked whole. The caller must still check the end with
+ * verify_plain_end on its own scan of the whole stream. Returns 0 or -1 with
+ * e set as verify_path. */
+int verify_plain_head(const char *path, enum stream_codec codec, struct verify_result *res,
+		      struct err *e);
+
+/* The end-of-stream checks of a plain dump, given the scan of all of it
+ * (after dumpscan_finish) and its decoded length: not empty, pg_dump's
+ * header, no meta-command psql would run, pg_dump's completion trailer.
+ * Returns 0 or -1 with e set (ERR_CORRUPT, the message says which). */
+int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err *e);
+
 /* `vigil verify [NAME|latest|all]`: prints one line per file checked and
  * returns the exit status (0 all good, 1 a file failed, 2 usage). */
 int verify_main(const struct config *cfg, int argc, char **argv);

@@ -37,6 +37,21 @@ empty=$(printf '' | gzip -n | handmade 4)
 notrailer=$(pg_dump_norm | sed '/^-- PostgreSQL database dump complete/,$d' | gzip | handmade 5)
 gzip -dc "$DB/$notrailer" | grep -q 'PostgreSQL database dump complete' && fail "setup: trailer still there"
 
+# Defects past the first MiB, which restore finds only while loading into
+# its scratch database (one pass): the refusal must look the same - and a
+# meta-command must never reach psql.
+pad() { head -c 1500000 /dev/urandom | base64 -w 76 | sed 's/^/-- /'; }
+pg_dump_norm >"$T/full.sql"
+{ head -n 25 "$T/full.sql"; pad; printf '\\! touch %s/pwned\n' "$T"; tail -n +26 "$T/full.sql"; } |
+	gzip >"$T/meta.sql.gz"
+deepmeta=$(handmade 7 <"$T/meta.sql.gz")
+{ head -n 25 "$T/full.sql"; pad; tail -n +26 "$T/full.sql"; } | gzip >"$T/padded.sql.gz"
+deepcut=$(head -c $(($(stat -c %s "$T/padded.sql.gz") * 3 / 4)) "$T/padded.sql.gz" | handmade 8)
+deepnotrailer=$({ head -n 25 "$T/full.sql"; pad; tail -n +26 "$T/full.sql" |
+	sed '/^-- PostgreSQL database dump complete/,$d'; } | gzip | handmade 9)
+[[ $(gzip -dc "$DB/$deepmeta" | grep -n '^\\! touch' | cut -d: -f1) -gt 20000 ]] ||
+	fail "setup: the meta-command is not past the first MiB"
+
 # A good dump outside BACKUP_DIR, reached through a symlink inside it.
 cp "$good" "$T/outside.sql.gz"
 ln -s "$T/outside.sql.gz" "$DB/app_20200101_000006.sql.gz"
@@ -54,6 +69,8 @@ expect_refused() {
 	assert_eq 42 "$(sql 'SELECT x FROM marker')" "$what: marker row"
 	pg_dump_norm >"$T/db-after.sql"
 	diff -u "$T/db-before.sql" "$T/db-after.sql" >/dev/null || fail "$what: database changed"
+	assert_eq "" "$(sql "SELECT datname FROM pg_database WHERE datname LIKE '%vigil%'" postgres)" \
+		"$what: scratch database left behind"
 }
 
 expect_refused "cut by head -c 5000" --db "$cut" --yes
@@ -61,6 +78,12 @@ expect_refused "a text file" --db "$text" --yes
 expect_refused "gzipped custom-format dump" --db "$custom" --yes
 expect_refused "20-byte empty gzip" --db "$empty" --yes
 expect_refused "plain dump without trailer" --db "$notrailer" --yes
+expect_refused "meta-command past the first MiB" --db "$deepmeta" --yes
+[[ -e $T/pwned ]] && fail "the meta-command reached psql"
+assert_contains "$ERR" 'meta-command \!'
+expect_refused "cut past the first MiB" --db "$deepcut" --yes
+expect_refused "no trailer, past the first MiB" --db "$deepnotrailer" --yes
+assert_contains "$ERR" "no completion trailer"
 expect_refused "missing NAME" --db app_20990101_000000.sql.gz --yes
 expect_refused "no NAME at all" --yes --db
 expect_refused "relative path outside" --db ../../etc/hostname --yes

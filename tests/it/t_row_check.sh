@@ -1,0 +1,69 @@
+#!/bin/bash
+# The row check of a restore (README "A restore", step 5): the rows each
+# table got inside the loading transaction must equal the rows of the
+# dump's COPY block, else the transaction rolls back.
+#
+# A hand-made, otherwise valid dump (real pg_dump of the 1000-row fixture,
+# matching .sha256) creates a BEFORE INSERT trigger on items ahead of its
+# COPY that drops every even id, so COPY stores 500 of the 1000 rows
+# without any error. Restored with the default scratch-database swap and
+# with --in-place, with track_counts on (the check reads the transaction's
+# insert counter) and off (it falls back to count(*)). Expect: exit 1 and
+# "vigil: table public.items has 500 rows after loading, the dump holds
+# 1000"; the live database exactly as before; no `_vigil_` database and
+# no pre_restore_* copy left. Then a good backup restores with exit 0 and
+# all rows in both modes, with track_counts off too.
+set -u
+# shellcheck source=tests/it/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_vigil
+pg_start
+vigil_env
+fixture
+sql "CREATE TABLE marker(x int); INSERT INTO marker VALUES (42);" >/dev/null
+
+assert_exit 0 vigil backup --db-only
+good=$(basename "$(echo "$BACKUP_DIR"/db/app_*.sql.gz)")
+DB=$BACKUP_DIR/db
+pg_dump_norm >"$T/full.sql"
+grep -q '^COPY public.items ' "$T/full.sql" || fail "setup: no COPY public.items in the dump"
+awk '/^COPY public.items /{
+	print "CREATE FUNCTION public.skip_even() RETURNS trigger LANGUAGE plpgsql AS";
+	print "$f$BEGIN IF NEW.id % 2 = 0 THEN RETURN NULL; END IF; RETURN NEW; END$f$;";
+	print "CREATE TRIGGER skip_even BEFORE INSERT ON public.items";
+	print "    FOR EACH ROW EXECUTE FUNCTION public.skip_even();";
+} { print }' "$T/full.sql" | gzip >"$DB/app_20200101_000001.sql.gz"
+(cd "$DB" && sha256sum app_20200101_000001.sql.gz >app_20200101_000001.sql.gz.sha256)
+sql "DELETE FROM items WHERE id > 100; UPDATE items SET t = 'live';" >/dev/null
+pg_dump_norm >"$T/before.sql"
+
+expect_row_check_fails() {
+	local what=$1
+	shift
+	log "case: $what"
+	assert_exit 1 vigil restore --db app_20200101_000001.sql.gz --yes "$@"
+	assert_contains "$ERR" "vigil: table public.items has 500 rows after loading, the dump holds 1000"
+	pg_dump_norm >"$T/after.sql"
+	diff -u "$T/before.sql" "$T/after.sql" >/dev/null || fail "$what: the live database changed"
+	assert_eq "" "$(sql "SELECT datname FROM pg_database WHERE datname LIKE '%vigil%'" postgres)" \
+		"$what: scratch database left behind"
+	assert_no_file "$DB/pre_restore_*"
+}
+
+expect_row_check_fails "scratch swap, track_counts on"
+expect_row_check_fails "scratch swap, in place" --in-place --no-safety-backup
+sql "ALTER ROLE postgres SET track_counts = off" postgres >/dev/null
+expect_row_check_fails "scratch swap, track_counts off"
+expect_row_check_fails "in place, track_counts off" --in-place --no-safety-backup
+
+log "case: good backup, track_counts off"
+assert_exit 0 vigil restore --db "$good" --yes --no-safety-backup
+assert_eq 1000 "$(sql 'SELECT count(*) FROM items')" "rows after the swap"
+assert_exit 0 vigil restore --db "$good" --yes --no-safety-backup --in-place
+assert_eq 1000 "$(sql 'SELECT count(*) FROM items')" "rows after the in-place load"
+sql "ALTER ROLE postgres RESET track_counts" postgres >/dev/null
+log "case: good backup, track_counts on"
+assert_exit 0 vigil restore --db "$good" --yes --no-safety-backup
+assert_eq 1000 "$(sql 'SELECT count(*) FROM items')" "rows after the swap"
+assert_no_temp "$BACKUP_DIR"
+log "row check ok"
