@@ -318,3 +318,34 @@ int db_lib_version(void)
 {
 	return PQlibVersion();
 }
+
+char **db_child_env_watched(const struct config *cfg, const char *dbname, int server_major)
+{
+	char **envp = db_child_env(cfg, dbname);
+	const char *old = getenv("PGOPTIONS");
+	char *opt, **nv;
+	size_t n = 0;
+
+	if (!envp || server_major < 14)
+		return envp;
+	while (envp[n])
+		n++;
+	if (asprintf(&opt, "PGOPTIONS=%s%s-c client_connection_check_interval=1000", old ? old : "",
+		     old && *old ? " " : "") < 0)
+		return envp;
+	for (size_t i = 0; i < n; i++) {
+		if (util_starts_with(envp[i], "PGOPTIONS=")) {
+			free(envp[i]);
+			envp[i] = opt;
+			return envp;
+		}
+	}
+	nv = realloc(envp, (n + 2) * sizeof *nv);
+	if (!nv) {
+		free(opt);
+		return envp;
+	}
+	nv[n] = opt;
+	nv[n + 1] = NULL;
+	return nv;
+}

@@ -63,6 +63,15 @@ char *db_quote_literal(struct db *db, const char *s);
  * NULL when out of memory. */
 char **db_child_env(const struct config *cfg, const char *dbname);
 
+/* db_child_env plus, for servers of major version 14 and later,
+ * "-c client_connection_check_interval=1000" added to PGOPTIONS: the
+ * child's backend then notices within a second that the child was killed
+ * and ends its statement and transaction, instead of running on (a lock
+ * wait, an index build) until it next talks to the client. PostgreSQL
+ * manual, client_connection_check_interval. server_major 0 = unknown (no
+ * option: older servers reject it). NULL when out of memory. */
+char **db_child_env_watched(const struct config *cfg, const char *dbname, int server_major);
+
 /* Run `<prog> --version` (prog from PATH, e.g. "pg_dump", "psql") and
  * parse "<prog> (PostgreSQL) 15.20 ...". major and minor get 15 and 20; text
  * (size n) gets "15.20". Returns 0 or -1 with e set (ERR_CHILD). */

@@ -18,40 +18,6 @@
 
 #define READ_CHUNK (1u << 20)
 
-/* pg_dump waiting on a lock does not notice that it was killed until the
- * lock is granted; from PostgreSQL 14 on, client_connection_check_interval
- * makes its backend notice a vanished client within a second, so a stopped
- * run leaves no backend behind (B15). */
-static char **with_check_interval(char **envp, int server_major)
-{
-	const char *old = getenv("PGOPTIONS");
-	char *opt, **nv;
-	size_t n = 0;
-
-	if (!envp || server_major < 14)
-		return envp;
-	while (envp[n])
-		n++;
-	if (asprintf(&opt, "PGOPTIONS=%s%s-c client_connection_check_interval=1000", old ? old : "",
-		     old && *old ? " " : "") < 0)
-		return envp;
-	for (size_t i = 0; i < n; i++) {
-		if (util_starts_with(envp[i], "PGOPTIONS=")) {
-			free(envp[i]);
-			envp[i] = opt;
-			return envp;
-		}
-	}
-	nv = realloc(envp, (n + 2) * sizeof *nv);
-	if (!nv) {
-		free(opt);
-		return envp;
-	}
-	nv[n] = opt;
-	nv[n + 1] = NULL;
-	return nv;
-}
-
 int dump_preflight(const struct config *cfg, struct dump_info *info, struct err *e)
 {
 	struct db *db = NULL;
@@ -127,7 +93,7 @@ int dump_run(const struct config *cfg, const char *dbname, int server_major, boo
 	size_t magic_len = 0;
 
 	argv = build_argv(cfg, custom, e);
-	envp = with_check_interval(db_child_env(cfg, dbname), server_major);
+	envp = db_child_env_watched(cfg, dbname, server_major);
 	buf = malloc(READ_CHUNK);
 	if (!argv || !envp || !buf) {
 		if (argv)

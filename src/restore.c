@@ -83,6 +83,27 @@ static void drain_stderr(struct feeder *f, bool block)
 
 static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e);
 
+/* Drain the child's stderr until it closes (the child exits), but give up
+ * on SIGTERM/SIGINT: the child's group is killed (a psql that has not
+ * committed rolls back) and -1 returned with e set (ERR_INTERRUPTED). A
+ * long statement at the end of a dump (an index build) would otherwise
+ * hold the stop until it finished. */
+static int drain_until_exit(struct feeder *f, struct err *e)
+{
+	while (f->c->errfd >= 0) {
+		int sig = pid1_stop_requested();
+		if (sig) {
+			pid1_kill(f->c, SIGKILL);
+			e->code = ERR_INTERRUPTED;
+			e->signo = sig;
+			snprintf(e->msg, sizeof e->msg, "stopped by signal %d; the load was abandoned", sig);
+			return -1;
+		}
+		drain_stderr(f, true);
+	}
+	return 0;
+}
+
 /* The dump scanner hands over a line at a time; gather them so psql gets
  * large writes (one poll and one write per FEED_BUF, not per COPY row). */
 static int feed(void *ctx, const void *buf, size_t n, struct err *e)
@@ -299,14 +320,20 @@ static int load_end_checks(const struct stream_reader *r, const struct dumpscan 
  * transaction's last statement. Any failure of ours kills psql before it
  * reads its end of input, so the transaction never commits.
  *
+ * server_major (0 = unknown) lets the loading session end itself within a
+ * second when psql is killed (db_child_env_watched), so a stopped restore
+ * leaves no statement running - in place, one holding the live database's
+ * locks.
+ *
  * scan (caller-initialised; caller frees) gets the scan of what was fed.
  * Returns 0 or -1 with e set: ERR_CORRUPT when the file failed a check (the
  * caller refuses, exit 2), ERR_RESTORE when psql/pg_restore failed,
  * ERR_INTERRUPTED, ERR_IO, ERR_INTERNAL. */
 static int load(const struct config *cfg, const struct cat_entry *ent, const char *dbname,
-		const char *sha, bool in_place, struct dumpscan *scan, struct err *e)
+		int server_major, const char *sha, bool in_place, struct dumpscan *scan,
+		struct err *e)
 {
-	char **envp = db_child_env(cfg, dbname), *check = NULL, *buf = NULL;
+	char **envp = db_child_env_watched(cfg, dbname, server_major), *check = NULL, *buf = NULL;
 	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
 	struct feeder f = { .c = &c };
 	struct stream_reader *r = NULL;
@@ -326,10 +353,8 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		argv[k++] = (char *)ent->path;
 		if (pid1_spawn(&c, argv, envp, CHILD_STDERR, e) < 0)
 			goto out;
-		drain_stderr(&f, true);
-		while (c.errfd >= 0)
-			drain_stderr(&f, true);
 		fed_ok = true;
+		ours = drain_until_exit(&f, e) < 0;
 	} else {
 		char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
 				 "--single-transaction", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
@@ -400,8 +425,8 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 			pid1_kill(&c, SIGKILL);
 		close(c.in);
 		c.in = -1;
-		while (c.errfd >= 0)
-			drain_stderr(&f, true);
+		if (!ours && drain_until_exit(&f, e) < 0)
+			ours = true;
 	}
 	if (ours) { /* e holds our reason; psql was killed for it */
 		pid1_wait(&c, &status, NULL);
@@ -722,7 +747,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	}
 	created = true;
 	log_info("restore loading into scratch database %s", scratch);
-	if (load(cfg, ent, scratch, sha, false, scan, e) < 0)
+	if (load(cfg, ent, scratch, ver / 10000, sha, false, scan, e) < 0)
 		goto out;
 	if (exists && copy_db_props(db, target, qs, connlimit, acl_null, comment, e) < 0)
 		goto out;
@@ -1067,8 +1092,15 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		dumpscan_free(&dres.scan);
 		dumpscan_init(&dres.scan);
 		if (o.in_place) {
+			struct db *probe = NULL;
+			struct err pe;
+			int major = 0;
+			if (db_connect(cfg, target, &probe, &pe) == 0) {
+				major = db_server_version_num(probe) / 10000;
+				db_close(probe);
+			}
 			log_info("restore loading into %s in place (one transaction)", target);
-			r = load(cfg, &dbe, target, dres.sha256, true, &dres.scan, &e);
+			r = load(cfg, &dbe, target, major, dres.sha256, true, &dres.scan, &e);
 		} else {
 			r = restore_db_swap(cfg, &dbe, target, dres.sha256, &dres.scan, stamp,
 					    take_safety_copies, &sc, &warned, &e);
