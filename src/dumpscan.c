@@ -252,6 +252,12 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 	} else {
 		if (at_normal && s->strip_txn && (line_is(l, n, "BEGIN;") || line_is(l, n, "COMMIT;")))
 			suppress = true;
+		/* The dump's own \restrict pair: a restore runs psql under a key
+		 * of its own instead (restore.c). */
+		if (at_normal && s->strip_restrict &&
+		    ((n > 10 && memcmp(l, "\\restrict ", 10) == 0) ||
+		     (n > 12 && memcmp(l, "\\unrestrict ", 12) == 0)))
+			suppress = true;
 		lex_line(s, l, n);
 		if (meta_gate(s, e) < 0)
 			return -1;

@@ -49,6 +49,7 @@ struct dumpscan {
 
 	/* options */
 	bool strip_txn;        /* drop top-level BEGIN;/COMMIT; lines on output */
+	bool strip_restrict;   /* drop lines starting \restrict / \unrestrict on output */
 	dumpscan_sink sink;    /* NULL = scan only */
 	void *sink_ctx;
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,6 +178,8 @@ static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e
 	return 0;
 }
 
+static void random_key(char out[33]);
+
 /* ---- SQL text helpers ---- */
 
 /* Append printf output to a growable string. Returns 0 or -1 (no memory). */
@@ -206,14 +209,15 @@ static int sb_add(char **s, size_t *len, const char *fmt, ...)
 /* A DO block that fails the loading transaction when the rows a table got
  * differ from what the dump's COPY blocks for it held.
  *
- * The count is the transaction's own insert counter for the table
- * (pg_stat_get_xact_tuples_inserted, the function behind
- * pg_stat_xact_user_tables.n_tup_ins; PostgreSQL manual, "The Cumulative
- * Statistics System"): COPY counts every row it stores, and a row a
- * trigger or rule dropped is not counted. Reading it costs nothing, where
- * count(*) scanned every table again (about 7 % of a restore's time on the
- * bench's 390 MB table). With track_counts off that counter stays 0, so
- * the check falls back to count(*).
+ * The count is the transaction's own insert counter for the table minus
+ * its delete counter (pg_stat_get_xact_tuples_inserted/_deleted, the
+ * functions behind pg_stat_xact_user_tables.n_tup_ins/n_tup_del;
+ * PostgreSQL manual, "The Cumulative Statistics System"): the table is new
+ * in this transaction, COPY counts every row it stores, a row a trigger or
+ * rule dropped is not counted and one deleted later is subtracted. Reading
+ * it costs nothing, where count(*) scanned every table again (about 7 % of
+ * a restore's time on the bench's 390 MB table). With track_counts off the
+ * counters stay 0, so the check falls back to count(*).
  *
  * A partitioned table is counted over its whole tree (pg_partition_tree):
  * with pg_dump --load-via-partition-root every partition's rows arrive in
@@ -221,11 +225,15 @@ static int sb_add(char **s, size_t *len, const char *fmt, ...)
  * same table are added up. */
 static char *row_check_sql(const struct dumpscan *scan)
 {
-	char *s = NULL;
+	char *s = NULL, key[33], tag[48];
 	size_t len = 0;
 
-	if (sb_add(&s, &len, "DO $vigil_check$ DECLARE n bigint; part boolean; tc boolean := "
-		   "pg_catalog.current_setting('track_counts')::boolean; BEGIN\n") < 0)
+	/* A dollar-quote tag no table name can hold (a name holding a fixed
+	 * tag would have had to be skipped). */
+	random_key(key);
+	snprintf(tag, sizeof tag, "$vigil_%.16s$", key);
+	if (sb_add(&s, &len, "DO %s DECLARE n bigint; part boolean; tc boolean := "
+		   "pg_catalog.current_setting('track_counts')::boolean; BEGIN\n", tag) < 0)
 		goto oom;
 	for (size_t i = 0; i < scan->n_tables; i++) {
 		const char *t = scan->tables[i].name;
@@ -236,7 +244,7 @@ static char *row_check_sql(const struct dumpscan *scan)
 
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = strcmp(scan->tables[k].name, t) == 0;
-		if (seen || strstr(t, "$vigil_check$") || strlen(t) > 500)
+		if (seen)
 			continue;
 		for (size_t k = i; k < scan->n_tables; k++)
 			if (strcmp(scan->tables[k].name, t) == 0)
@@ -251,19 +259,21 @@ static char *row_check_sql(const struct dumpscan *scan)
 			   "SELECT c.relkind = 'p' INTO part FROM pg_catalog.pg_class c "
 			   "WHERE c.oid = '%s'::pg_catalog.regclass;\n"
 			   "IF part AND tc THEN SELECT coalesce(sum("
-			   "pg_catalog.pg_stat_get_xact_tuples_inserted(relid)), 0) INTO n "
+			   "pg_catalog.pg_stat_get_xact_tuples_inserted(relid) - "
+			   "pg_catalog.pg_stat_get_xact_tuples_deleted(relid)), 0) INTO n "
 			   "FROM pg_catalog.pg_partition_tree('%s'::pg_catalog.regclass);\n"
 			   "ELSIF part THEN SELECT count(*) INTO n FROM %s;\n"
 			   "ELSIF tc THEN n := pg_catalog.pg_stat_get_xact_tuples_inserted("
+			   "'%s'::pg_catalog.regclass) - pg_catalog.pg_stat_get_xact_tuples_deleted("
 			   "'%s'::pg_catalog.regclass);\n"
 			   "ELSE SELECT count(*) INTO n FROM ONLY %s; END IF;\n"
 			   "IF n <> %llu THEN RAISE EXCEPTION 'vigil: table %% has %% rows after loading, "
 			   "the dump holds %%', '%s', n, %llu; END IF;\n",
-			   lit, lit, t, lit, t, (unsigned long long)rows, lit,
+			   lit, lit, t, lit, lit, t, (unsigned long long)rows, lit,
 			   (unsigned long long)rows) < 0)
 			goto oom;
 	}
-	if (sb_add(&s, &len, "END $vigil_check$;") < 0)
+	if (sb_add(&s, &len, "END %s;", tag) < 0)
 		goto oom;
 	return s;
 oom:
@@ -291,6 +301,38 @@ static const char drop_all_sql[] =
 
 /* ---- loading ---- */
 
+/* How load() runs. */
+struct load_opts {
+	int server_major;   /* 0 = unknown; see db_child_env_watched */
+	const char *sha;    /* sha256 the file was checked to have ("" = none) */
+	bool in_place;      /* into the live database: drop everything first */
+	bool validated;     /* the whole file passed verify_path already */
+	bool restrict_psql; /* psql knows \restrict (15.14+): run it restricted */
+};
+
+/* An alphanumeric key for psql's \restrict (psql-ref: "\restrict
+ * restrict_key", alphanumeric only), from getrandom(2). */
+static void random_key(char out[33])
+{
+	static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char raw[32];
+
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+		for (size_t i = 0; i < sizeof raw; i++) /* not a secret: no match is possible anyway */
+			raw[i] = (unsigned char)(rand() ^ (int)(util_mono() * 1e6));
+	}
+	for (size_t i = 0; i < 32; i++)
+		out[i] = abc[raw[i] % 62];
+	out[32] = '\0';
+}
+
+/* Read the rest of a stream psql stopped reading, scanning it without a
+ * sink, and run load_end_checks: a damaged or cut file is then reported as
+ * such, not as the SQL error its damage caused. Returns 0 when the file is
+ * sound, else -1 with e set. */
+static int check_rest(struct stream_reader *r, struct dumpscan *scan, char *buf, const char *sha,
+		      struct err *e);
+
 /* The checks a plain dump's load makes once the stream ended and before
  * psql gets its end of input (and with it the COMMIT): verify_plain_end on
  * what was fed, and the file's sha256 still the one checked before. */
@@ -308,13 +350,41 @@ static int load_end_checks(const struct stream_reader *r, const struct dumpscan 
 	return 0;
 }
 
+static int check_rest(struct stream_reader *r, struct dumpscan *scan, char *buf, const char *sha,
+		      struct err *e)
+{
+	scan->sink = NULL;
+	for (;;) {
+		ssize_t n = stream_read(r, buf, CHUNK, e);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (pid1_stop_requested())
+			return 0; /* psql's error stands */
+		if (dumpscan_feed(scan, buf, (size_t)n, e) < 0)
+			return -1;
+	}
+	if (dumpscan_finish(scan, e) < 0)
+		return -1;
+	return load_end_checks(r, scan, sha, e);
+}
+
 /* Load a backup into dbname: plain dumps through psql in one transaction,
  * custom archives through pg_restore --single-transaction.
  *
  * A plain dump is decoded, scanned and fed in one pass; this pass is also
  * the dump's full validation (SPEC section 7 step 2) when the caller only
- * ran verify_plain_head. A line with a meta-command never reaches psql
- * (dumpscan's sink refuses it). At the end of the stream, pg_dump's trailer
+ * ran verify_plain_head (lo->validated false). Should psql stop on an
+ * error first, the rest of the file is still read and checked, so that a
+ * damaged file is refused as damaged (ERR_CORRUPT).
+ *
+ * Meta-commands: with lo->restrict_psql, psql's input starts with
+ * "\restrict <random key>" and the dump's own \restrict/\unrestrict lines
+ * are dropped, so psql itself refuses every meta-command for the rest of
+ * the input (psql-ref, \restrict; CVE-2025-8714) - whatever the dump does
+ * to hide one from a scanner. dumpscan's sink also refuses the lines it
+ * recognises, for a clear message. At the end of the stream, pg_dump's trailer
  * and the file's sha256 (must equal sha, the value checked before) are
  * checked, then the row-count check (scan's COPY tallies) is fed as the
  * transaction's last statement. Any failure of ours kills psql before it
@@ -330,10 +400,11 @@ static int load_end_checks(const struct stream_reader *r, const struct dumpscan 
  * caller refuses, exit 2), ERR_RESTORE when psql/pg_restore failed,
  * ERR_INTERRUPTED, ERR_IO, ERR_INTERNAL. */
 static int load(const struct config *cfg, const struct cat_entry *ent, const char *dbname,
-		int server_major, const char *sha, bool in_place, struct dumpscan *scan,
-		struct err *e)
+		const struct load_opts *lo, struct dumpscan *scan, struct err *e)
 {
-	char **envp = db_child_env_watched(cfg, dbname, server_major), *check = NULL, *buf = NULL;
+	char **envp = db_child_env_watched(cfg, dbname, lo->server_major), *check = NULL, *buf = NULL;
+	const char *sha = lo->sha;
+	bool in_place = lo->in_place, corrupt = false, at_end = false;
 	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
 	struct feeder f = { .c = &c };
 	struct stream_reader *r = NULL;
@@ -384,6 +455,16 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		scan->strip_txn = true;
 		scan->sink = feed;
 		scan->sink_ctx = &f;
+		if (lo->restrict_psql) {
+			char key[33], line[64];
+			random_key(key);
+			snprintf(line, sizeof line, "\\restrict %s\n", key);
+			scan->strip_restrict = true;
+			if (feed(&f, line, strlen(line), e) < 0) {
+				ours = true;
+				goto fed;
+			}
+		}
 		log_progress_start("restore");
 		for (;;) {
 			ssize_t n = stream_read(r, buf, CHUNK, e);
@@ -392,6 +473,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 				break;
 			}
 			if (n == 0) {
+				at_end = true;
 				/* The row-count check goes through stdin after the dump
 				 * (as an argument it would hit the kernel's 128 KiB
 				 * limit for databases with hundreds of tables). */
@@ -419,6 +501,15 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 				break;
 		}
 		log_progress_end();
+		if (f.child_gone && !ours && !at_end && !lo->validated) {
+			struct err ce;
+			err_clear(&ce);
+			if (check_rest(r, scan, buf, sha, &ce) < 0 && ce.code == ERR_CORRUPT) {
+				*e = ce;
+				corrupt = true;
+			}
+		}
+	fed:
 		/* Killed before its stdin closes: psql never reads the end of
 		 * its input, so --single-transaction never sends COMMIT. */
 		if (!fed_ok && !f.child_gone)
@@ -432,6 +523,14 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		pid1_wait(&c, &status, NULL);
 		goto out;
 	}
+	if (corrupt) { /* the damage, not psql's reaction to it, is the news */
+		char text[600];
+		pid1_wait(&c, &status, NULL);
+		pid1_tail_text(&f.tail, text, sizeof text);
+		snprintf(e->msg + strlen(e->msg), sizeof e->msg - strlen(e->msg),
+			 " (psql had stopped on: %s)", text[0] ? text : "no message");
+		goto out;
+	}
 	if (pid1_wait(&c, &status, e) < 0)
 		goto out;
 	if (!pid1_ok(status)) {
@@ -440,6 +539,11 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 			goto out;
 		pid1_describe(status, how, sizeof how);
 		pid1_tail_text(&f.tail, text, sizeof text);
+		if (lo->restrict_psql && strstr(text, "backslash commands are restricted")) {
+			err_set(e, ERR_CORRUPT, "the dump holds a psql meta-command hidden from vigil's "
+				"scan; psql refused it (it runs restricted): %s", text);
+			goto out;
+		}
 		err_set(e, ERR_RESTORE, "%s %s: %s", ent->custom ? "pg_restore" : "psql", how,
 			text[0] ? text : "(no message)");
 		goto out;
@@ -662,7 +766,7 @@ typedef int (*before_swap_fn)(void *ctx, struct err *e);
  * the rename. Returns 0 or -1 with e set as load() or ERR_RESTORE; the
  * scratch database is dropped on failure. */
 static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent,
-			   const char *target, const char *sha, struct dumpscan *scan,
+			   const char *target, struct load_opts *lo, struct dumpscan *scan,
 			   const char *stamp, before_swap_fn before_swap, void *ctx, bool *warned,
 			   struct err *e)
 {
@@ -747,7 +851,8 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	}
 	created = true;
 	log_info("restore loading into scratch database %s", scratch);
-	if (load(cfg, ent, scratch, ver / 10000, sha, false, scan, e) < 0)
+	lo->server_major = ver / 10000;
+	if (load(cfg, ent, scratch, lo, scan, e) < 0)
 		goto out;
 	if (exists && copy_db_props(db, target, qs, connlimit, acl_null, comment, e) < 0)
 		goto out;
@@ -979,8 +1084,9 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	char stamp[16], dir[UTIL_PATH_MAX];
 	const char *target;
 	int lockfd = -1, status = 1;
-	bool warned = false, db_done = false, one_pass;
+	bool warned = false, db_done = false, one_pass, psql_restrict = false;
 	struct safety sc;
+	struct load_opts lo;
 	double t0 = util_mono();
 
 	memset(&dres, 0, sizeof dres);
@@ -1043,6 +1149,10 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 			char v[32];
 			if (db_tool_version("psql", &major, &minor, v, sizeof v, &e) < 0)
 				goto failed;
+			psql_restrict = psql_knows_restrict(major, minor);
+			if (!psql_restrict)
+				log_warn("psql %s predates \\restrict (13.22, 14.19, 15.14, 16.10, 17.6): "
+					 "only vigil's own scan keeps psql meta-commands out of the load", v);
 			if (dres.scan.has_restrict && !psql_knows_restrict(major, minor)) {
 				err_set(&e, ERR_REFUSED,
 					"%s contains \\restrict lines (written by pg_dump 17.6, 16.10, 15.14, "
@@ -1091,18 +1201,19 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		int r;
 		dumpscan_free(&dres.scan);
 		dumpscan_init(&dres.scan);
+		lo = (struct load_opts){ .sha = dres.sha256, .in_place = o.in_place,
+					 .validated = !one_pass, .restrict_psql = psql_restrict };
 		if (o.in_place) {
 			struct db *probe = NULL;
 			struct err pe;
-			int major = 0;
 			if (db_connect(cfg, target, &probe, &pe) == 0) {
-				major = db_server_version_num(probe) / 10000;
+				lo.server_major = db_server_version_num(probe) / 10000;
 				db_close(probe);
 			}
 			log_info("restore loading into %s in place (one transaction)", target);
-			r = load(cfg, &dbe, target, major, dres.sha256, true, &dres.scan, &e);
+			r = load(cfg, &dbe, target, &lo, &dres.scan, &e);
 		} else {
-			r = restore_db_swap(cfg, &dbe, target, dres.sha256, &dres.scan, stamp,
+			r = restore_db_swap(cfg, &dbe, target, &lo, &dres.scan, stamp,
 					    take_safety_copies, &sc, &warned, &e);
 		}
 		if (r < 0) {

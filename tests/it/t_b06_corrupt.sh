@@ -22,7 +22,8 @@ pg_dump_norm >"$T/db-before.sql"
 # handmade N: write stdin to db/app_20200101_00000N.sql.gz plus its .sha256;
 # prints the name.
 handmade() {
-	local name=app_20200101_00000$1.sql.gz
+	local name
+	name=$(printf 'app_20200101_%06d.sql.gz' "$1")
 	cat >"$DB/$name"
 	(cd "$DB" && sha256sum "$name" >"$name.sha256")
 	echo "$name"
@@ -49,6 +50,26 @@ deepmeta=$(handmade 7 <"$T/meta.sql.gz")
 deepcut=$(head -c $(($(stat -c %s "$T/padded.sql.gz") * 3 / 4)) "$T/padded.sql.gz" | handmade 8)
 deepnotrailer=$({ head -n 25 "$T/full.sql"; pad; tail -n +26 "$T/full.sql" |
 	sed '/^-- PostgreSQL database dump complete/,$d'; } | gzip | handmade 9)
+# Damage past the first MiB that also breaks the SQL (as a flipped byte
+# would): one gzip member whose data says "CREATE TABLF" but whose CRC-32
+# is that of the good text. psql stops on the syntax error 40 MB before
+# the CRC is reached; the file must still be refused as damaged, with
+# psql's error second.
+python3 - "$T/full.sql" "$T/crc.sql.gz" <<'PY'
+import os, struct, sys, zlib
+lines = open(sys.argv[1], 'rb').read().split(b'\n')
+pad = b''.join(b'-- ' + os.urandom(57).hex().encode() + b'\n' for _ in range(12000))
+good = b'\n'.join(lines[:25]) + b'\n' + pad + b'\n'.join(lines[25:])
+i = good.index(b'CREATE TABLE public.items')
+j = good.index(b');\n', i) + 3  # psql fails here; 40 MB follow, so it fails first
+good = good[:j] + b''.join(b'-- ' + os.urandom(37).hex().encode() + b'\n' for _ in range(520000)) + good[j:]
+bad = good[:i] + b'CREATE TABLF' + good[i + 12:]
+c = zlib.compressobj(6, zlib.DEFLATED, -15)
+body = c.compress(bad) + c.flush()
+open(sys.argv[2], 'wb').write(b'\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03' + body +
+                              struct.pack('<II', zlib.crc32(good), len(good) & 0xffffffff))
+PY
+deepcrc=$(handmade 10 <"$T/crc.sql.gz")
 [[ $(gzip -dc "$DB/$deepmeta" | grep -n '^\\! touch' | cut -d: -f1) -gt 20000 ]] ||
 	fail "setup: the meta-command is not past the first MiB"
 
@@ -84,6 +105,8 @@ assert_contains "$ERR" 'meta-command \!'
 expect_refused "cut past the first MiB" --db "$deepcut" --yes
 expect_refused "no trailer, past the first MiB" --db "$deepnotrailer" --yes
 assert_contains "$ERR" "no completion trailer"
+expect_refused "damaged past the first MiB, SQL broken by it" --db "$deepcrc" --yes
+assert_contains "$ERR" "psql had stopped on"
 expect_refused "missing NAME" --db app_20990101_000000.sql.gz --yes
 expect_refused "no NAME at all" --yes --db
 expect_refused "relative path outside" --db ../../etc/hostname --yes

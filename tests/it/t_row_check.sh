@@ -6,7 +6,8 @@
 # A hand-made, otherwise valid dump (real pg_dump of the 1000-row fixture,
 # matching .sha256) creates a BEFORE INSERT trigger on items ahead of its
 # COPY that drops every even id, so COPY stores 500 of the 1000 rows
-# without any error. Restored with the default scratch-database swap and
+# without any error; a second one deletes every even id again in an AFTER
+# INSERT trigger. Restored with the default scratch-database swap and
 # with --in-place, with track_counts on (the check reads the transaction's
 # insert counter) and off (it falls back to count(*)). Expect: exit 1 and
 # "vigil: table public.items has 500 rows after loading, the dump holds
@@ -35,14 +36,27 @@ awk '/^COPY public.items /{
 	print "    FOR EACH ROW EXECUTE FUNCTION public.skip_even();";
 } { print }' "$T/full.sql" | gzip >"$DB/app_20200101_000001.sql.gz"
 (cd "$DB" && sha256sum app_20200101_000001.sql.gz >app_20200101_000001.sql.gz.sha256)
+# The same 500 rows, but stored and then deleted by an AFTER INSERT trigger:
+# the inserted rows alone would match.
+awk '/^COPY public.items /{
+	print "CREATE FUNCTION public.del_even() RETURNS trigger LANGUAGE plpgsql AS";
+	print "$f$BEGIN IF NEW.id % 2 = 0 THEN DELETE FROM public.items WHERE id = NEW.id; END IF; RETURN NULL; END$f$;";
+	print "CREATE TRIGGER del_even AFTER INSERT ON public.items";
+	print "    FOR EACH ROW EXECUTE FUNCTION public.del_even();";
+} { print }' "$T/full.sql" | gzip >"$DB/app_20200101_000002.sql.gz"
+(cd "$DB" && sha256sum app_20200101_000002.sql.gz >app_20200101_000002.sql.gz.sha256)
 sql "DELETE FROM items WHERE id > 100; UPDATE items SET t = 'live';" >/dev/null
 pg_dump_norm >"$T/before.sql"
 
 expect_row_check_fails() {
-	local what=$1
+	local what=$1 file=app_20200101_000001.sql.gz
 	shift
+	if [[ ${1:-} == --file ]]; then
+		file=$2
+		shift 2
+	fi
 	log "case: $what"
-	assert_exit 1 vigil restore --db app_20200101_000001.sql.gz --yes "$@"
+	assert_exit 1 vigil restore --db "$file" --yes "$@"
 	assert_contains "$ERR" "vigil: table public.items has 500 rows after loading, the dump holds 1000"
 	pg_dump_norm >"$T/after.sql"
 	diff -u "$T/before.sql" "$T/after.sql" >/dev/null || fail "$what: the live database changed"
@@ -56,6 +70,12 @@ expect_row_check_fails "scratch swap, in place" --in-place --no-safety-backup
 sql "ALTER ROLE postgres SET track_counts = off" postgres >/dev/null
 expect_row_check_fails "scratch swap, track_counts off"
 expect_row_check_fails "in place, track_counts off" --in-place --no-safety-backup
+expect_row_check_fails "deleted after insert, track_counts off" --file app_20200101_000002.sql.gz
+sql "ALTER ROLE postgres RESET track_counts" postgres >/dev/null
+expect_row_check_fails "deleted after insert, track_counts on" --file app_20200101_000002.sql.gz
+expect_row_check_fails "deleted after insert, in place" --file app_20200101_000002.sql.gz \
+	--in-place --no-safety-backup
+sql "ALTER ROLE postgres SET track_counts = off" postgres >/dev/null
 
 log "case: good backup, track_counts off"
 assert_exit 0 vigil restore --db "$good" --yes --no-safety-backup

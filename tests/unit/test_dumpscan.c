@@ -542,6 +542,34 @@ static void sink_never_gets_a_meta_command(void)
 	}
 }
 
+/* strip_restrict drops the dump's own \restrict/\unrestrict lines from the
+ * output (a restore runs psql under its own key) but still records the key
+ * and still finds the trailer; other lines pass unchanged. */
+static void strip_restrict_drops_the_dumps_key_lines(void)
+{
+	static const char text[] = HEAD "CREATE TABLE a (x int);\n" TRAILER;
+	struct dumpscan s;
+	struct outbuf out = { 0 };
+	struct err e;
+
+	dumpscan_init(&s);
+	s.sink = sink;
+	s.sink_ctx = &out;
+	s.strip_restrict = true;
+	err_clear(&e);
+	CHECK(dumpscan_feed(&s, text, strlen(text), &e) == 0);
+	CHECK(dumpscan_finish(&s, &e) == 0);
+	CHECK(s.complete && s.has_restrict);
+	CHECK_STR(s.restrict_key, "KEY123");
+	REQUIRE(out.p != NULL);
+	CHECK(strstr(out.p, "restrict") == NULL);
+	CHECK(strstr(out.p, "CREATE TABLE a (x int);\n") != NULL);
+	CHECK(strstr(out.p, "-- PostgreSQL database dump complete") != NULL);
+	CHECK(out.n == strlen(text) - strlen("\\restrict KEY123") - strlen("\\unrestrict KEY123"));
+	dumpscan_free(&s);
+	free(out.p);
+}
+
 static void total_rows(void)
 {
 	struct dumpscan s;
@@ -878,7 +906,7 @@ static void long_lines(void)
 }
 
 UNIT_MAIN(T(fixture_whole), T(fixture_every_chunk_size), T(fixture_random_chunks),
-	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(sink_never_gets_a_meta_command), T(total_rows),
+	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(sink_never_gets_a_meta_command), T(strip_restrict_drops_the_dumps_key_lines), T(total_rows),
 	  T(copy_table_names), T(no_trailer_or_more_after_it), T(cut_inside_copy),
 	  T(every_cut_before_the_trailer_is_incomplete), T(unrestrict_line_must_be_whole),
 	  T(meta_commands_are_flagged), T(backslashes_that_are_not_meta_commands),
