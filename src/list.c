@@ -11,55 +11,7 @@
 #include "manifest.h"
 #include "util.h"
 
-struct known {
-	char path[512];
-	char sha256[65];
-	uint64_t bytes;
-};
-
-/* Every artifact the run manifests record. */
-static struct known *load_known(const struct config *cfg, size_t *n)
-{
-	char dir[UTIL_PATH_MAX];
-	struct known *v = NULL;
-	struct dirent *de;
-	DIR *d;
-
-	*n = 0;
-	snprintf(dir, sizeof dir, "%s/runs", cfg->backup_dir);
-	d = opendir(dir);
-	if (!d)
-		return NULL;
-	while ((de = readdir(d)) != NULL) {
-		char p[UTIL_PATH_MAX + 300];
-		struct manifest m;
-		struct err e;
-
-		if (!util_ends_with(de->d_name, ".json") || de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		if (manifest_read(p, &m, &e) < 0)
-			continue;
-		for (size_t i = 0; i < m.n_art; i++) {
-			struct known *nv;
-			if (!m.art[i].path[0])
-				continue;
-			nv = realloc(v, (*n + 1) * sizeof *nv);
-			if (!nv)
-				break;
-			v = nv;
-			snprintf(v[*n].path, sizeof v[*n].path, "%s", m.art[i].path);
-			memcpy(v[*n].sha256, m.art[i].sha256, sizeof v[*n].sha256);
-			v[*n].bytes = m.art[i].bytes;
-			(*n)++;
-		}
-		manifest_free(&m);
-	}
-	closedir(d);
-	return v;
-}
-
-static const char *state_of(const struct cat_entry *c, const struct known *k, size_t nk)
+static const char *state_of(const struct cat_entry *c, const struct mf_record *k, size_t nk)
 {
 	char rel[600], *sum = NULL;
 	const char *state = "unrecorded";
@@ -89,7 +41,7 @@ static const char *state_of(const struct cat_entry *c, const struct known *k, si
 int list_main(const struct config *cfg, int argc, char **argv)
 {
 	struct cat_entry *v = NULL;
-	struct known *k;
+	struct mf_record *k;
 	size_t n = 0, nk = 0;
 	struct err e;
 	bool json = false;
@@ -107,7 +59,11 @@ int list_main(const struct config *cfg, int argc, char **argv)
 		log_error("list: %s", e.msg);
 		return 1;
 	}
-	k = load_known(cfg, &nk);
+	{
+		char runs[UTIL_PATH_MAX];
+		snprintf(runs, sizeof runs, "%s/runs", cfg->backup_dir);
+		k = manifest_records(runs, &nk);
+	}
 	if (json) {
 		struct mf_list_row *rows = calloc(n ? n : 1, sizeof *rows);
 		char (*tl)[32] = calloc(n ? n : 1, 32), (*tu)[32] = calloc(n ? n : 1, 32);

@@ -1,6 +1,7 @@
 /* manifest.c - see manifest.h. */
 #include "manifest.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,4 +322,51 @@ char *manifest_list_json(const struct mf_list_row *rows, size_t n)
 const char *manifest_lib_version(void)
 {
 	return cJSON_Version();
+}
+
+struct mf_record *manifest_records(const char *dir, size_t *n)
+{
+	struct mf_record *v = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	d = opendir(dir);
+	if (!d)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		char p[UTIL_PATH_MAX + 300];
+		struct manifest m;
+		struct err e;
+
+		if (!util_ends_with(de->d_name, ".json") || de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		if (manifest_read(p, &m, &e) < 0)
+			continue;
+		for (size_t i = 0; i < m.n_art; i++) {
+			struct mf_record *nv;
+			if (!m.art[i].path[0])
+				continue;
+			nv = realloc(v, (*n + 1) * sizeof *nv);
+			if (!nv)
+				break;
+			v = nv;
+			snprintf(v[*n].path, sizeof v[*n].path, "%s", m.art[i].path);
+			memcpy(v[*n].sha256, m.art[i].sha256, sizeof v[*n].sha256);
+			v[*n].bytes = m.art[i].bytes;
+			(*n)++;
+		}
+		manifest_free(&m);
+	}
+	closedir(d);
+	return v;
+}
+
+const struct mf_record *manifest_record_find(const struct mf_record *v, size_t n, const char *rel)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].path, rel) == 0)
+			return &v[i];
+	return NULL;
 }

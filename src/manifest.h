@@ -78,6 +78,21 @@ int manifest_read(const char *path, struct manifest *m, struct err *e);
 /* Release what m's artifacts own. */
 void manifest_free(struct manifest *m);
 
+/* What a run manifest recorded about one backup file it made. */
+struct mf_record {
+	char path[512];   /* "db/<name>" or "media/<name>", relative to BACKUP_DIR */
+	char sha256[65];
+	uint64_t bytes;
+};
+
+/* Every file recorded by the manifests in runs_dir ("*.json"; unreadable
+ * ones are skipped). Returns a malloc'd array the caller frees, *n its
+ * length; NULL with *n == 0 when there is none (or no memory). */
+struct mf_record *manifest_records(const char *runs_dir, size_t *n);
+
+/* The record of rel in v[0..n), or NULL. */
+const struct mf_record *manifest_record_find(const struct mf_record *v, size_t n, const char *rel);
+
 
 /* One row of `vigil list --json`. */
 struct mf_list_row {

@@ -1144,6 +1144,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 			err_prefix(&e, "%s failed validation", dbe.name);
 			goto refused;
 		}
+		if (verify_against_record(cfg, &dbe, dres.sha256, &e) < 0)
+			goto refused;
 		if (!dbe.custom) {
 			int major, minor;
 			char v[32];
@@ -1168,6 +1170,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 			err_prefix(&e, "%s failed validation", me.name);
 			goto refused;
 		}
+		if (verify_against_record(cfg, &me, mres.sha256, &e) < 0)
+			goto refused;
 	}
 
 	/* 3: confirmation. */
@@ -1289,8 +1293,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		       cfg->media_dir, me.name, (unsigned long long)mres.media.files,
 		       (unsigned long long)mres.media.dirs, (unsigned long long)mres.media.symlinks);
 	if (safe_db.path[0] || safe_media.path[0])
-		printf("  safety copies: %s %s\n", safe_db.path[0] ? safe_db.path : "",
-		       safe_media.path[0] ? safe_media.path : "");
+		printf("  safety copies: %s%s%s\n", safe_db.path,
+		       safe_db.path[0] && safe_media.path[0] ? " " : "", safe_media.path);
 	status = warned ? 3 : 0;
 	log_info("restore done exit=%d secs=%.1f", status, util_mono() - t0);
 	goto out;

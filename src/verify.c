@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "pid1.h"
 #include "util.h"
 
@@ -224,7 +226,30 @@ out:
 	return rc;
 }
 
-static int verify_entry(const struct cat_entry *ent)
+int verify_against_record(const struct config *cfg, const struct cat_entry *ent,
+			  const char *sha, struct err *e)
+{
+	char runs[UTIL_PATH_MAX], rel[600];
+	struct mf_record *v;
+	const struct mf_record *r;
+	size_t n = 0;
+	int rc = 0;
+
+	snprintf(runs, sizeof runs, "%s/runs", cfg->backup_dir);
+	snprintf(rel, sizeof rel, "%s/%s", catalog_kind_name(ent->kind), ent->name);
+	v = manifest_records(runs, &n);
+	r = manifest_record_find(v, n, rel);
+	if (r && (r->bytes != ent->size || strcasecmp(r->sha256, sha) != 0))
+		rc = err_set(e, ERR_CORRUPT, "%s is not the file its backup run wrote: the run "
+			     "manifest records %llu bytes with sha256 %.64s, the file has %llu bytes "
+			     "with sha256 %s (replaced or altered afterwards, its .sha256 with it)",
+			     ent->name, (unsigned long long)r->bytes, r->sha256,
+			     (unsigned long long)ent->size, sha);
+	free(v);
+	return rc;
+}
+
+static int verify_entry(const struct config *cfg, const struct cat_entry *ent)
 {
 	struct verify_result res;
 	struct err e;
@@ -234,6 +259,8 @@ static int verify_entry(const struct cat_entry *ent)
 
 	err_clear(&e);
 	rc = verify_path(ent->path, ent->kind, ent->codec, ent->custom, true, &res, &e);
+	if (rc == 0)
+		rc = verify_against_record(cfg, ent, res.sha256, &e);
 	util_human_bytes(ent->size, size);
 	if (rc < 0) {
 		log_error("verify failed kind=%s file=%s: %s", catalog_kind_name(ent->kind), ent->name,
@@ -284,12 +311,12 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++, checked++)
-			failed += verify_entry(&v[i]) < 0;
+			failed += verify_entry(cfg, &v[i]) < 0;
 		free(v);
 	} else if (strcmp(what, "latest") == 0) {
 		for (int k = CAT_DB; k <= CAT_MEDIA; k++) {
 			if (catalog_resolve(cfg, (enum cat_kind)k, "latest", &one, &e) == 0) {
-				failed += verify_entry(&one) < 0;
+				failed += verify_entry(cfg, &one) < 0;
 				checked++;
 			}
 		}
@@ -301,7 +328,7 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			log_error("verify: %s", strstr(what, ".tar") ? e.msg : e_db.msg);
 			return 2;
 		}
-		failed += verify_entry(&one) < 0;
+		failed += verify_entry(cfg, &one) < 0;
 		checked++;
 	}
 	if (checked == 0) {

@@ -52,6 +52,14 @@ int verify_plain_head(const char *path, enum stream_codec codec, struct verify_r
  * Returns 0 or -1 with e set (ERR_CORRUPT, the message says which). */
 int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err *e);
 
+/* When a run manifest in BACKUP_DIR/runs recorded ent (SPEC section 6 step
+ * 5), the file must still have the recorded size and sha256 (sha: the
+ * file's actual one). A file replaced afterwards together with its .sha256
+ * fails here. Files no manifest recorded (pre_restore_* copies, hand-made
+ * files) pass. Returns 0 or -1 with e set (ERR_CORRUPT). */
+int verify_against_record(const struct config *cfg, const struct cat_entry *ent,
+			  const char *sha, struct err *e);
+
 /* `vigil verify [NAME|latest|all]`: prints one line per file checked and
  * returns the exit status (0 all good, 1 a file failed, 2 usage). */
 int verify_main(const struct config *cfg, int argc, char **argv);

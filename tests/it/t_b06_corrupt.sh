@@ -113,5 +113,21 @@ expect_refused "relative path outside" --db ../../etc/hostname --yes
 expect_refused "absolute path outside" --db /etc/hostname --yes
 expect_refused "absolute path via .." --db "$BACKUP_DIR/../hostname" --yes
 expect_refused "symlink leading outside" --db app_20200101_000006.sql.gz --yes
+
+# A good, older backup copied over the newest one, .sha256 rewritten to
+# match: every check of the file alone passes, but its run manifest
+# recorded other bytes. list says mismatch; verify and restore refuse it.
+wait_next_second
+assert_exit 0 vigil backup --db-only
+newest=$(cd "$DB" && ls app_*.sql.gz | grep -v "^app_2020" | sort | tail -1)
+[[ -n $newest && $newest != "$(basename "$good")" ]] || fail "setup: no second backup"
+cp "$good" "$DB/$newest"
+(cd "$DB" && sha256sum "$newest" >"$newest.sha256")
+assert_exit 0 vigil list
+assert_match "$OUT" "$newest.*mismatch"
+assert_exit 1 vigil verify latest
+assert_contains "$OUT" "is not the file its backup run wrote"
+expect_refused "replaced after the backup, .sha256 too" --db latest --yes
+assert_contains "$ERR" "is not the file its backup run wrote"
 assert_no_temp "$BACKUP_DIR"
 log "B06 ok"
