@@ -67,6 +67,7 @@ bench_deps() {
 	command -v pigz >/dev/null || need+=(pigz)
 	command -v zstd >/dev/null || need+=(zstd)
 	command -v python3 >/dev/null || need+=(python3)
+	command -v bc >/dev/null || need+=(bc)
 	((${#need[@]} == 0)) && return 0
 	[[ $(id -u) -eq 0 ]] || fail "bench needs: ${need[*]} (apt-get install them as root)"
 	say "installing ${need[*]}"

@@ -94,7 +94,7 @@ n=$(sql "SELECT count(*) FROM registry_asset")
 [[ -f $MEDIA_DIR/$victim ]] || die "$victim was not restored"
 [[ $(sha256sum <"$MEDIA_DIR/$victim") == "$sum_before" ]] || die "$victim differs after the restore"
 echo "    $victim: restored, same sha256"
-echo "    safety copies taken before the restore:"
+echo "    safety copies the restore took of what it replaced:"
 find "$BACKUP_DIR" -name 'pre_restore_*' -printf '      %P (%s bytes)\n' | sort
 
 step "files in BACKUP_DIR"
