@@ -79,6 +79,38 @@ static int add_table(struct dumpscan *s, const char *l, size_t n, struct err *e)
 	return 0;
 }
 
+static void flag_stmt(struct dumpscan *s, const char *what)
+{
+	if (!s->bad_stmt[0]) {
+		snprintf(s->bad_stmt, sizeof s->bad_stmt, "%s", what);
+		s->bad_stmt_line = s->lines;
+	}
+}
+
+/* At the start of a statement: is the word at l[i..n) a transaction
+ * command (SQL Commands reference, "Transaction control")? */
+static void check_txn_word(struct dumpscan *s, const char *l, size_t i, size_t n)
+{
+	static const char *const words[] = { "BEGIN", "START", "COMMIT", "END", "ROLLBACK",
+					      "ABORT", "SAVEPOINT", "RELEASE", "PREPARE", NULL };
+	size_t j = i;
+	char w[16], what[48];
+
+	while (j < n && j - i < sizeof w - 1 && isalpha((unsigned char)l[j])) {
+		w[j - i] = (char)toupper((unsigned char)l[j]);
+		j++;
+	}
+	w[j - i] = '\0';
+	if (j < n && ident_char((unsigned char)l[j]))
+		return;
+	for (int k = 0; words[k]; k++) {
+		if (strcmp(w, words[k]) == 0 && !s->txn_line_ok) {
+			snprintf(what, sizeof what, "the transaction command %s", w);
+			flag_stmt(s, what);
+		}
+	}
+}
+
 /* Run the lexer over one SQL line (without its newline). */
 static void lex_line(struct dumpscan *s, const char *l, size_t n)
 {
@@ -89,6 +121,17 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 		case LEX_NORMAL:
 			if (c == '-' && i + 1 < n && l[i + 1] == '-')
 				return; /* comment to end of line */
+			if (isspace((unsigned char)c))
+				break;
+			if (c == ';') {
+				s->in_stmt = false;
+				break;
+			}
+			if (!s->in_stmt && c != '\\' && !(c == '/' && i + 1 < n && l[i + 1] == '*')) {
+				if (isalpha((unsigned char)c))
+					check_txn_word(s, l, i, n);
+				s->in_stmt = true;
+			}
 			if (c == '/' && i + 1 < n && l[i + 1] == '*') {
 				s->lex = LEX_COMMENT;
 				s->comment_depth = 1;
@@ -117,7 +160,15 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 				while (j < n && !isspace((unsigned char)l[j]) && k + 1 < sizeof name)
 					name[k++] = l[j++];
 				name[k] = '\0';
-				if (strcmp(name, "restrict") == 0) {
+				if ((strcmp(name, "restrict") == 0 || strcmp(name, "unrestrict") == 0) &&
+				    (i > 0 || s->in_stmt)) {
+					/* pg_dump writes them alone on a line; elsewhere
+					 * they are no part of its output */
+					if (!s->bad_meta[0]) {
+						snprintf(s->bad_meta, sizeof s->bad_meta, "\\%s", name);
+						s->bad_meta_line = s->lines;
+					}
+				} else if (strcmp(name, "restrict") == 0) {
 					size_t kl = 0;
 					while (j < n && l[j] == ' ')
 						j++;
@@ -177,11 +228,17 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
  * that holds it is refused before it is copied out. */
 static int meta_gate(const struct dumpscan *s, struct err *e)
 {
-	if (!s->sink || !s->bad_meta[0])
+	if (!s->sink)
 		return 0;
-	return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line %llu, "
-		       "which pg_dump never writes; refusing to feed it to psql", s->bad_meta,
-		       (unsigned long long)s->bad_meta_line);
+	if (s->bad_meta[0])
+		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
+			       "%llu, which pg_dump never writes; refusing to feed it to psql",
+			       s->bad_meta, (unsigned long long)s->bad_meta_line);
+	if (s->bad_stmt[0])
+		return err_set(e, ERR_CORRUPT, "the dump contains %s at line %llu, which pg_dump "
+			       "never writes there; refusing to feed it to psql", s->bad_stmt,
+			       (unsigned long long)s->bad_stmt_line);
+	return 0;
 }
 
 static int emit(struct dumpscan *s, const void *p, size_t n, struct err *e)
@@ -250,7 +307,8 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 		s->in_copy = true;
 		s->copy_prefix_len = 0;
 	} else {
-		if (at_normal && s->strip_txn && (line_is(l, n, "BEGIN;") || line_is(l, n, "COMMIT;")))
+		s->txn_line_ok = at_normal && (line_is(l, n, "BEGIN;") || line_is(l, n, "COMMIT;"));
+		if (s->txn_line_ok && s->strip_txn)
 			suppress = true;
 		/* The dump's own \restrict pair: a restore runs psql under a key
 		 * of its own instead (restore.c). */
@@ -309,6 +367,16 @@ int dumpscan_feed(struct dumpscan *s, const void *buf, size_t n, struct err *e)
 {
 	const char *p = buf, *end = p + n;
 
+	if (!s->bad_stmt[0] && memchr(buf, '\0', n)) {
+		const char *z = memchr(buf, '\0', n);
+		uint64_t line = s->lines + 1;
+		for (const char *q = p; q < z; q++)
+			line += *q == '\n';
+		flag_stmt(s, "a NUL byte");
+		s->bad_stmt_line = line;
+		if (meta_gate(s, e) < 0)
+			return -1;
+	}
 	s->bytes += n;
 	while (p < end) {
 		if (s->in_copy) {

@@ -10,6 +10,14 @@
  * quoted string (\!, \connect, \i ...) marks the file as not a plain pg_dump
  * we will feed to psql.
  *
+ * It also flags what would break a restore's single transaction and what
+ * pg_dump never writes: a top-level statement starting with a transaction
+ * command (BEGIN, START, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE,
+ * PREPARE) other than pg_dump's own "BEGIN;"/"COMMIT;" lines, a
+ * \restrict/\unrestrict anywhere but at the start of a statement's first
+ * line, and a NUL byte (psql drops the rest of such a line, so its view and
+ * the scanner's would part).
+ *
  * Optionally it copies the dump to a sink, dropping the top-level
  * "BEGIN;"/"COMMIT;" lines pg_dump writes around large objects, so a restore
  * can run the whole file in one transaction (psql's --single-transaction has
@@ -41,6 +49,8 @@ struct dumpscan {
 	char restrict_key[128]; /* its key */
 	char bad_meta[64];     /* first meta-command other than \restrict/\unrestrict */
 	uint64_t bad_meta_line;
+	char bad_stmt[64];     /* first "transaction command X" or "NUL byte" (see below) */
+	uint64_t bad_stmt_line;
 	char version_line[128]; /* "Dumped by pg_dump version ..." value, if seen */
 	struct dumpscan_table *tables;
 	size_t n_tables;
@@ -58,6 +68,8 @@ struct dumpscan {
 	int comment_depth;
 	char dollar_tag[64];
 	size_t dollar_len;
+	bool in_stmt;        /* inside a statement (false at its start) */
+	bool txn_line_ok;    /* the line is pg_dump's own BEGIN; or COMMIT; */
 	bool in_copy;
 	bool copy_pending;   /* inside a COPY header split by a quoted newline */
 	bool after_trailer;

@@ -36,6 +36,10 @@ int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err
 		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
 			       "%llu, which pg_dump never writes; refusing to feed it to psql",
 			       scan->bad_meta, (unsigned long long)scan->bad_meta_line);
+	if (scan->bad_stmt[0])
+		return err_set(e, ERR_CORRUPT, "the dump contains %s at line %llu, which pg_dump "
+			       "never writes there; refusing to feed it to psql", scan->bad_stmt,
+			       (unsigned long long)scan->bad_stmt_line);
 	if (!scan->complete)
 		return err_set(e, ERR_CORRUPT, "the dump has no completion trailer (\"-- PostgreSQL "
 			       "database dump complete\"): it is cut off or was not written by pg_dump");
@@ -215,7 +219,7 @@ int verify_plain_head(const char *path, enum stream_codec codec, struct verify_r
 	if (check_plain(r, VERIFY_HEAD_BYTES, res, &whole, e) < 0)
 		goto out;
 	/* Cut short: the header is known, the rest is checked by the caller. */
-	if (!whole && (!res->scan.header_ok || res->scan.bad_meta[0])) {
+	if (!whole && (!res->scan.header_ok || res->scan.bad_meta[0] || res->scan.bad_stmt[0])) {
 		verify_plain_end(&res->scan, res->raw_bytes, e);
 		goto out;
 	}

@@ -48,7 +48,8 @@ int verify_plain_head(const char *path, enum stream_codec codec, struct verify_r
 
 /* The end-of-stream checks of a plain dump, given the scan of all of it
  * (after dumpscan_finish) and its decoded length: not empty, pg_dump's
- * header, no meta-command psql would run, pg_dump's completion trailer.
+ * header, no meta-command psql would run, no transaction command or NUL
+ * byte (dumpscan.h), pg_dump's completion trailer.
  * Returns 0 or -1 with e set (ERR_CORRUPT, the message says which). */
 int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err *e);
 

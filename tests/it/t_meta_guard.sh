@@ -9,7 +9,10 @@
 # scanner may miss: a meta-command on a COPY header line, a COPY TO made
 # to look like COPY FROM, a dollar-quote tag longer than 64 bytes,
 # standard_conforming_strings off, a lower-case `copy ... from stdin`, a
-# dollar quote right after a digit, and a plain `\!` line as a control.
+# dollar quote right after a digit, and a plain `\!` line as a control;
+# then what would break the single transaction or the scanner's view: an
+# early `commit;`, SAVEPOINT ... ROLLBACK TO, a NUL byte, and a
+# `\unrestrict` after SQL on one line.
 # Restored with the default scratch swap and with --in-place. Expect: exit
 # 2 (refused: vigil's scan or psql's restricted mode names the
 # meta-command), no pwned file, the live database unchanged, no
@@ -52,11 +55,22 @@ copy pg_temp.z3 from stdin;
 SELECT 1; --'"
 S[digit_dollar]="SELECT 1\$\$ ' \$\$ \\! touch $T/pwned_digit_dollar #'
 ;"
+# Transaction commands: commit the drop-everything step of --in-place and
+# what was loaded so far, or hide rows from the row check.
+S[early_commit]="commit;
+CREATE TABLE public.pwned_early_commit(x int);"
+S[savepoint]="SAVEPOINT s;
+CREATE TABLE public.pwned_savepoint(x int);
+ROLLBACK TO SAVEPOINT s;"
+S[nul_byte]=$'SELECT 1;\x01'
+S[stray_unrestrict]="SELECT 1; \\unrestrict abc"
 i=0
-for k in plain copy_tail fake_copy long_dollar_tag scs_off lowercase_copy digit_dollar; do
+for k in plain copy_tail fake_copy long_dollar_tag scs_off lowercase_copy digit_dollar \
+	early_commit savepoint nul_byte stray_unrestrict; do
 	i=$((i + 1))
 	name=app_20200101_0000$(printf '%02d' $i).sql.gz
-	{ head -n 25 "$T/full.sql"; printf '%s\n' "${S[$k]}"; tail -n +26 "$T/full.sql"; } | gzip >"$DB/$name"
+	{ head -n 25 "$T/full.sql"; printf '%s\n' "${S[$k]}" | tr '\001' '\000'; tail -n +26 "$T/full.sql"; } |
+		gzip >"$DB/$name"
 	(cd "$DB" && sha256sum "$name" >"$name.sha256")
 	for mode in "" "--in-place --no-safety-backup"; do
 		log "case: $k ${mode:-(scratch swap)}"
@@ -64,6 +78,8 @@ for k in plain copy_tail fake_copy long_dollar_tag scs_off lowercase_copy digit_
 		assert_exit 2 vigil restore --db "$name" --yes $mode
 		[[ -s $ERR ]] || fail "$k: no reason given"
 		[[ -e $T/pwned_$k ]] && fail "$k ${mode}: a meta-command ran in psql"
+		assert_eq "" "$(sql "SELECT relname FROM pg_class WHERE relname LIKE 'pwned%'")" \
+			"$k ${mode}: a table the dump made survived"
 		pg_dump_norm >"$T/after.sql"
 		diff -u "$T/before.sql" "$T/after.sql" >/dev/null || fail "$k ${mode}: the live database changed"
 		assert_eq "" "$(sql "SELECT datname FROM pg_database WHERE datname LIKE '%vigil%'" postgres)" \

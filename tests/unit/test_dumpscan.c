@@ -443,8 +443,7 @@ static void strip_txn_only_top_level(void)
 		"/*\nBEGIN;\n*/\n"
 		"COPY public.t (a) FROM stdin;\nBEGIN;\nCOMMIT;\n\\.\n"
 		"COMMIT;\n"
-		" BEGIN;\n"
-		"BEGIN; -- with a comment\n"
+		"BEGIN;\n"
 		"COMMIT;\n"
 		TRAILER;
 	static const char want[] = HEAD
@@ -455,8 +454,7 @@ static void strip_txn_only_top_level(void)
 		"/*\nBEGIN;\n*/\n"
 		"COPY public.t (a) FROM stdin;\nBEGIN;\nCOMMIT;\n\\.\n"
 		"\n"
-		" BEGIN;\n"
-		"BEGIN; -- with a comment\n"
+		"\n"
 		"\n"
 		TRAILER;
 
@@ -485,6 +483,99 @@ static void strip_txn_only_top_level(void)
 		dumpscan_free(&s);
 		free(out.p);
 	}
+}
+
+/* A transaction command at the start of a statement, other than
+ * pg_dump's own "BEGIN;"/"COMMIT;" lines, would end a restore's single
+ * transaction: it is flagged (and refused with a sink), in any letter case
+ * and spelling; the same words inside statements, strings, dollar quotes,
+ * comments and COPY data are not. So is a NUL byte, and a \restrict or
+ * \unrestrict that does not start a statement's line. */
+static void transaction_commands_are_flagged(void)
+{
+	static const struct {
+		const char *sql, *what;
+	} bad[] = {
+		{ "commit;\n", "the transaction command COMMIT" },
+		{ "END;\n", "the transaction command END" },
+		{ "COMMIT ;\n", "the transaction command COMMIT" },
+		{ " BEGIN;\n", "the transaction command BEGIN" },
+		{ "BEGIN; -- with a comment\n", "the transaction command BEGIN" },
+		{ "SELECT 1; rollback;\n", "the transaction command ROLLBACK" },
+		{ "SAVEPOINT s;\n", "the transaction command SAVEPOINT" },
+		{ "/* x */ Abort;\n", "the transaction command ABORT" },
+		{ "start transaction;\n", "the transaction command START" },
+		{ "release s;\n", "the transaction command RELEASE" },
+		{ "PREPARE TRANSACTION 'x';\n", "the transaction command PREPARE" },
+		{ "SELECT 1;\n\tCOMMIT\n;\n", "the transaction command COMMIT" },
+		{ "SELECT 'a\0b';\n", "a NUL byte" },
+	};
+	static const char *const good[] = {
+		"CREATE SEQUENCE s\n    START WITH 1\n    INCREMENT BY 1;\n",
+		"SELECT CASE WHEN true THEN 1 END;\n",
+		"CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND\n$$;\n",
+		"DO $$ BEGIN PERFORM 1; END $$;\n",
+		"SELECT 'x\nCOMMIT;\n';\n",
+		"-- COMMIT;\n/* ROLLBACK; */\n",
+		"COPY public.t (a) FROM stdin;\nCOMMIT;\nabort\n\\.\n",
+		"BEGIN;\nSELECT 1;\nCOMMIT;\n",
+		"SELECT ending, committed, begin_at FROM t;\n",
+	};
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[512];
+		size_t len;
+		struct dumpscan s;
+		struct outbuf out = { 0 };
+		struct err e;
+		int rc = 0;
+
+		size_t sqllen = strlen(bad[i].sql);
+
+		if (bad[i].what[0] == 'a') /* the NUL case: strlen stops at it */
+			sqllen += 1 + strlen(bad[i].sql + sqllen + 1);
+		len = (size_t)snprintf(text, sizeof text, "%s", HEAD);
+		memcpy(text + len, bad[i].sql, sqllen);
+		len += sqllen;
+		len += (size_t)snprintf(text + len, sizeof text - len, "%s", TRAILER);
+		dumpscan_init(&s);
+		err_clear(&e);
+		CHECK(dumpscan_feed(&s, text, len, &e) == 0 && dumpscan_finish(&s, &e) == 0);
+		if (strcmp(s.bad_stmt, bad[i].what) != 0) {
+			fprintf(stderr, "  bad_stmt=\"%s\", want \"%s\" for %s\n", s.bad_stmt, bad[i].what,
+				bad[i].sql);
+			CHECK(0);
+		}
+		dumpscan_free(&s);
+		dumpscan_init(&s);
+		s.sink = sink;
+		s.sink_ctx = &out;
+		rc = dumpscan_feed(&s, text, len, &e);
+		if (rc == 0)
+			rc = dumpscan_finish(&s, &e);
+		CHECK(rc == -1 && e.code == ERR_CORRUPT);
+		dumpscan_free(&s);
+		free(out.p);
+	}
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char text[512];
+		struct dumpscan s;
+		struct err e;
+
+		snprintf(text, sizeof text, "%s%s%s", HEAD, good[i], TRAILER);
+		dumpscan_init(&s);
+		err_clear(&e);
+		CHECK(dumpscan_feed(&s, text, strlen(text), &e) == 0 && dumpscan_finish(&s, &e) == 0);
+		if (s.bad_stmt[0] || s.bad_meta[0]) {
+			fprintf(stderr, "  bad_stmt=\"%s\" bad_meta=\"%s\" for %s\n", s.bad_stmt, s.bad_meta,
+				good[i]);
+			CHECK(0);
+		}
+		dumpscan_free(&s);
+	}
+	expect_bad_meta(HEAD "SELECT 1; \\unrestrict KEY123\n" TRAILER, "\\unrestrict", 12);
+	expect_bad_meta(HEAD " \\restrict KEY9\n" TRAILER, "\\restrict", 12);
+	expect_bad_meta(HEAD "SELECT 1\n\\unrestrict KEY123\n;\n" TRAILER, "\\unrestrict", 13);
 }
 
 static void sink_error_stops_the_scan(void)
@@ -906,7 +997,7 @@ static void long_lines(void)
 }
 
 UNIT_MAIN(T(fixture_whole), T(fixture_every_chunk_size), T(fixture_random_chunks),
-	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(sink_never_gets_a_meta_command), T(strip_restrict_drops_the_dumps_key_lines), T(total_rows),
+	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(transaction_commands_are_flagged), T(sink_never_gets_a_meta_command), T(strip_restrict_drops_the_dumps_key_lines), T(total_rows),
 	  T(copy_table_names), T(no_trailer_or_more_after_it), T(cut_inside_copy),
 	  T(every_cut_before_the_trailer_is_incomplete), T(unrestrict_line_must_be_whole),
 	  T(meta_commands_are_flagged), T(backslashes_that_are_not_meta_commands),
