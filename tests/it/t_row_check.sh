@@ -14,7 +14,8 @@
 # 1000"; the live database exactly as before; no `_vigil_` database and
 # no pre_restore_* copy left. Then a good backup restores with exit 0 and
 # all rows in both modes, with track_counts off too, and so does a
-# partitioned table dumped with and without --load-via-partition-root.
+# partitioned table dumped with and without --load-via-partition-root, and
+# an extension's configuration table (more rows than the dump's COPY).
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -107,6 +108,35 @@ for opts in "--load-via-partition-root" ""; do
 		assert_eq "99 201" "$(sql 'SELECT (SELECT count(*) FROM parts_lo), (SELECT count(*) FROM parts_hi)' | tr '|' ' ')" \
 			"partition rows after the restore"
 	done
+done
+sql "ALTER ROLE postgres RESET track_counts" postgres >/dev/null
+
+# An extension's configuration table: CREATE EXTENSION fills it, pg_dump
+# dumps only the rows the user added (pg_extension_config_dump's filter),
+# so after a restore it holds more rows than the dump's COPY block.
+# (A throwaway extension in the server's extension directory, removed on
+# exit: PostGIS's spatial_ref_sys is the common case.)
+extdir=$("$PGBIN/pg_config" --sharedir)/extension
+ext=vigil_t_cfg_$$
+at_exit "rm -f '$extdir/$ext.control' '$extdir/$ext--1.0.sql'"
+printf "default_version = '1.0'\nrelocatable = false\nschema = public\n" >"$extdir/$ext.control"
+cat >"$extdir/$ext--1.0.sql" <<SQL
+CREATE TABLE public.cfgtab(id int PRIMARY KEY, note text);
+INSERT INTO public.cfgtab SELECT g, 'from the extension' FROM generate_series(1, 50) g;
+SELECT pg_catalog.pg_extension_config_dump('public.cfgtab', 'WHERE id > 1000');
+SQL
+sql "CREATE EXTENSION $ext; INSERT INTO cfgtab VALUES (1001, 'user'), (1002, 'user');" >/dev/null
+rm -f "$DB"/app_2*.sql.gz "$DB"/app_2*.sql.gz.sha256
+wait_next_second
+assert_exit 0 vigil backup --db-only
+gzip -dc "$DB"/app_2*.sql.gz | grep -q '^COPY public.cfgtab ' || fail "setup: no COPY of cfgtab"
+for tc in on off; do
+	log "case: extension configuration table, track_counts $tc"
+	sql "ALTER ROLE postgres SET track_counts = $tc" postgres >/dev/null
+	assert_exit 0 vigil restore --db latest --yes --no-safety-backup
+	assert_eq 52 "$(sql 'SELECT count(*) FROM cfgtab')" "cfgtab rows after the restore"
+	assert_exit 0 vigil restore --db latest --yes --no-safety-backup --in-place
+	assert_eq 52 "$(sql 'SELECT count(*) FROM cfgtab')" "cfgtab rows after the in-place restore"
 done
 sql "ALTER ROLE postgres RESET track_counts" postgres >/dev/null
 assert_no_temp "$BACKUP_DIR"
