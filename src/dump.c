@@ -207,15 +207,9 @@ int dump_run(const struct config *cfg, const char *dbname, int server_major, boo
 				"(\"-- PostgreSQL database dump complete\"): the dump is cut off");
 			goto out;
 		}
-		if (scan->bad_stmt[0]) {
-			err_set(e, ERR_DUMP, "pg_dump output contains %s at line %llu, which a restore "
-				"refuses", scan->bad_stmt, (unsigned long long)scan->bad_stmt_line);
-			goto out;
-		}
-		if (scan->bad_meta[0]) {
-			err_set(e, ERR_DUMP, "pg_dump output contains the psql meta-command %s at line "
-				"%llu, which a restore refuses to feed to psql", scan->bad_meta,
-				(unsigned long long)scan->bad_meta_line);
+		if (dumpscan_check_commands(scan, e) < 0) {
+			e->code = ERR_DUMP;
+			err_prefix(e, "pg_dump output");
 			goto out;
 		}
 	}

@@ -224,12 +224,8 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 	}
 }
 
-/* With a sink, a meta-command psql would run never reaches it: the line
- * that holds it is refused before it is copied out. */
-static int meta_gate(const struct dumpscan *s, struct err *e)
+int dumpscan_check_commands(const struct dumpscan *s, struct err *e)
 {
-	if (!s->sink)
-		return 0;
 	if (s->bad_meta[0])
 		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
 			       "%llu, which pg_dump never writes; refusing to feed it to psql",
@@ -239,6 +235,13 @@ static int meta_gate(const struct dumpscan *s, struct err *e)
 			       "never writes there; refusing to feed it to psql", s->bad_stmt,
 			       (unsigned long long)s->bad_stmt_line);
 	return 0;
+}
+
+/* With a sink, a meta-command psql would run never reaches it: the line
+ * that holds it is refused before it is copied out. */
+static int meta_gate(const struct dumpscan *s, struct err *e)
+{
+	return s->sink ? dumpscan_check_commands(s, e) : 0;
 }
 
 static int emit(struct dumpscan *s, const void *p, size_t n, struct err *e)

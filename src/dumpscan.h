@@ -90,6 +90,10 @@ void dumpscan_init(struct dumpscan *s);
  * from dumpscan_finish). */
 int dumpscan_feed(struct dumpscan *s, const void *buf, size_t n, struct err *e);
 
+/* What was flagged so far (bad_meta, then bad_stmt) as an error: 0, or -1
+ * with e set (ERR_CORRUPT, the message names it and its line). */
+int dumpscan_check_commands(const struct dumpscan *s, struct err *e);
+
 /* Process a last line without a newline. Returns 0 or -1 as feed. */
 int dumpscan_finish(struct dumpscan *s, struct err *e);
 

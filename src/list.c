@@ -1,7 +1,6 @@
 /* list.c - see list.h. */
 #include "list.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "util.h"
+#include "verify.h"
 
 static const char *state_of(const struct cat_entry *c, const struct mf_record *k, size_t nk)
 {
@@ -59,11 +59,7 @@ int list_main(const struct config *cfg, int argc, char **argv)
 		log_error("list: %s", e.msg);
 		return 1;
 	}
-	{
-		char runs[UTIL_PATH_MAX];
-		snprintf(runs, sizeof runs, "%s/runs", cfg->backup_dir);
-		k = manifest_records(runs, &nk);
-	}
+	k = verify_records_load(cfg, &nk);
 	if (json) {
 		struct mf_list_row *rows = calloc(n ? n : 1, sizeof *rows);
 		char (*tl)[32] = calloc(n ? n : 1, 32), (*tu)[32] = calloc(n ? n : 1, 32);

@@ -1094,6 +1094,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	bool warned = false, db_done = false, one_pass, psql_restrict = false;
 	struct safety sc;
 	struct load_opts lo;
+	struct mf_record *recs = NULL;
+	size_t nrecs = 0;
 	double t0 = util_mono();
 
 	memset(&dres, 0, sizeof dres);
@@ -1135,6 +1137,7 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		 o.media ? o.media : "-", o.db ? target : "-", o.in_place ? " in-place" : "");
 
 	/* 1-2: resolve and validate everything before touching anything. */
+	recs = verify_records_load(cfg, &nrecs);
 	if (o.db && catalog_resolve(cfg, CAT_DB, o.db, &dbe, &e) < 0)
 		goto refused;
 	if (o.media && catalog_resolve(cfg, CAT_MEDIA, o.media, &me, &e) < 0)
@@ -1151,7 +1154,7 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 			err_prefix(&e, "%s failed validation", dbe.name);
 			goto refused;
 		}
-		if (verify_against_record(cfg, &dbe, dres.sha256, &e) < 0)
+		if (verify_against_record(recs, nrecs, &dbe, dres.sha256, &e) < 0)
 			goto refused;
 		if (!dbe.custom) {
 			int major, minor;
@@ -1177,7 +1180,7 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 			err_prefix(&e, "%s failed validation", me.name);
 			goto refused;
 		}
-		if (verify_against_record(cfg, &me, mres.sha256, &e) < 0)
+		if (verify_against_record(recs, nrecs, &me, mres.sha256, &e) < 0)
 			goto refused;
 	}
 
@@ -1317,6 +1320,7 @@ failed:
 	log_error("restore failed: %s", e.msg);
 	status = e.code == ERR_INTERRUPTED ? err_exit_code(&e) : 1;
 out:
+	free(recs);
 	dumpscan_free(&dres.scan);
 	dumpscan_free(&mres.scan);
 	{

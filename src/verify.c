@@ -32,14 +32,8 @@ int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err
 	if (!scan->header_ok)
 		return err_set(e, ERR_CORRUPT, "not a pg_dump plain-format dump (pg_dump's header is "
 			       "missing)");
-	if (scan->bad_meta[0])
-		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
-			       "%llu, which pg_dump never writes; refusing to feed it to psql",
-			       scan->bad_meta, (unsigned long long)scan->bad_meta_line);
-	if (scan->bad_stmt[0])
-		return err_set(e, ERR_CORRUPT, "the dump contains %s at line %llu, which pg_dump "
-			       "never writes there; refusing to feed it to psql", scan->bad_stmt,
-			       (unsigned long long)scan->bad_stmt_line);
+	if (dumpscan_check_commands(scan, e) < 0)
+		return -1;
 	if (!scan->complete)
 		return err_set(e, ERR_CORRUPT, "the dump has no completion trailer (\"-- PostgreSQL "
 			       "database dump complete\"): it is cut off or was not written by pg_dump");
@@ -230,30 +224,32 @@ out:
 	return rc;
 }
 
-int verify_against_record(const struct config *cfg, const struct cat_entry *ent,
-			  const char *sha, struct err *e)
+struct mf_record *verify_records_load(const struct config *cfg, size_t *n)
 {
-	char runs[UTIL_PATH_MAX], rel[600];
-	struct mf_record *v;
-	const struct mf_record *r;
-	size_t n = 0;
-	int rc = 0;
+	char runs[UTIL_PATH_MAX];
 
 	snprintf(runs, sizeof runs, "%s/runs", cfg->backup_dir);
-	snprintf(rel, sizeof rel, "%s/%s", catalog_kind_name(ent->kind), ent->name);
-	v = manifest_records(runs, &n);
-	r = manifest_record_find(v, n, rel);
-	if (r && (r->bytes != ent->size || strcasecmp(r->sha256, sha) != 0))
-		rc = err_set(e, ERR_CORRUPT, "%s is not the file its backup run wrote: the run "
-			     "manifest records %llu bytes with sha256 %.64s, the file has %llu bytes "
-			     "with sha256 %s (replaced or altered afterwards, its .sha256 with it)",
-			     ent->name, (unsigned long long)r->bytes, r->sha256,
-			     (unsigned long long)ent->size, sha);
-	free(v);
-	return rc;
+	return manifest_records(runs, n);
 }
 
-static int verify_entry(const struct config *cfg, const struct cat_entry *ent)
+int verify_against_record(const struct mf_record *recs, size_t n, const struct cat_entry *ent,
+			  const char *sha, struct err *e)
+{
+	char rel[600];
+	const struct mf_record *r;
+
+	snprintf(rel, sizeof rel, "%s/%s", catalog_kind_name(ent->kind), ent->name);
+	r = manifest_record_find(recs, n, rel);
+	if (r && (r->bytes != ent->size || strcasecmp(r->sha256, sha) != 0))
+		return err_set(e, ERR_CORRUPT, "%s is not the file its backup run wrote: the run "
+			       "manifest records %llu bytes with sha256 %.64s, the file has %llu bytes "
+			       "with sha256 %s (replaced or altered afterwards, its .sha256 with it)",
+			       ent->name, (unsigned long long)r->bytes, r->sha256,
+			       (unsigned long long)ent->size, sha);
+	return 0;
+}
+
+static int verify_entry(const struct mf_record *recs, size_t nrecs, const struct cat_entry *ent)
 {
 	struct verify_result res;
 	struct err e;
@@ -264,7 +260,7 @@ static int verify_entry(const struct config *cfg, const struct cat_entry *ent)
 	err_clear(&e);
 	rc = verify_path(ent->path, ent->kind, ent->codec, ent->custom, true, &res, &e);
 	if (rc == 0)
-		rc = verify_against_record(cfg, ent, res.sha256, &e);
+		rc = verify_against_record(recs, nrecs, ent, res.sha256, &e);
 	util_human_bytes(ent->size, size);
 	if (rc < 0) {
 		log_error("verify failed kind=%s file=%s: %s", catalog_kind_name(ent->kind), ent->name,
@@ -292,7 +288,8 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 {
 	const char *what = "latest";
 	struct cat_entry *v = NULL, one;
-	size_t n = 0;
+	struct mf_record *recs = NULL;
+	size_t n = 0, nrecs = 0;
 	struct err e;
 	int failed = 0, checked = 0;
 
@@ -309,18 +306,20 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 		}
 		what = argv[i];
 	}
+	recs = verify_records_load(cfg, &nrecs);
 	if (strcmp(what, "all") == 0) {
 		if (catalog_scan(cfg, -1, &v, &n, &e) < 0) {
 			log_error("verify: %s", e.msg);
+			free(recs);
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++, checked++)
-			failed += verify_entry(cfg, &v[i]) < 0;
+			failed += verify_entry(recs, nrecs, &v[i]) < 0;
 		free(v);
 	} else if (strcmp(what, "latest") == 0) {
 		for (int k = CAT_DB; k <= CAT_MEDIA; k++) {
 			if (catalog_resolve(cfg, (enum cat_kind)k, "latest", &one, &e) == 0) {
-				failed += verify_entry(cfg, &one) < 0;
+				failed += verify_entry(recs, nrecs, &one) < 0;
 				checked++;
 			}
 		}
@@ -330,11 +329,13 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 		    catalog_resolve(cfg, CAT_MEDIA, what, &one, &e) < 0) {
 			/* Report the kind the name looks like. */
 			log_error("verify: %s", strstr(what, ".tar") ? e.msg : e_db.msg);
+			free(recs);
 			return 2;
 		}
-		failed += verify_entry(cfg, &one) < 0;
+		failed += verify_entry(recs, nrecs, &one) < 0;
 		checked++;
 	}
+	free(recs);
 	if (checked == 0) {
 		log_error("verify: no backups found in %s", cfg->backup_dir);
 		return 1;

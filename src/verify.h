@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "dumpscan.h"
+#include "manifest.h"
 #include "err.h"
 
 struct verify_result {
@@ -53,12 +54,16 @@ int verify_plain_head(const char *path, enum stream_codec codec, struct verify_r
  * Returns 0 or -1 with e set (ERR_CORRUPT, the message says which). */
 int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err *e);
 
-/* When a run manifest in BACKUP_DIR/runs recorded ent (SPEC section 6 step
- * 5), the file must still have the recorded size and sha256 (sha: the
- * file's actual one). A file replaced afterwards together with its .sha256
- * fails here. Files no manifest recorded (pre_restore_* copies, hand-made
- * files) pass. Returns 0 or -1 with e set (ERR_CORRUPT). */
-int verify_against_record(const struct config *cfg, const struct cat_entry *ent,
+/* The records of every run manifest in BACKUP_DIR/runs (manifest_records):
+ * read once per command, caller frees; NULL with *n == 0 when none. */
+struct mf_record *verify_records_load(const struct config *cfg, size_t *n);
+
+/* When one of recs[0..n) records ent (SPEC section 6 step 5), the file
+ * must still have the recorded size and sha256 (sha: the file's actual
+ * one). A file replaced afterwards together with its .sha256 fails here.
+ * Files no manifest recorded (pre_restore_* copies, hand-made files) pass.
+ * Returns 0 or -1 with e set (ERR_CORRUPT). */
+int verify_against_record(const struct mf_record *recs, size_t n, const struct cat_entry *ent,
 			  const char *sha, struct err *e);
 
 /* `vigil verify [NAME|latest|all]`: prints one line per file checked and
