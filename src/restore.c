@@ -56,7 +56,6 @@ struct feeder {
 	struct child_tail tail;
 	bool child_gone; /* stdin closed by the child (it stopped reading) */
 	uint64_t fed;
-	int stop;
 	char *buf;       /* FEED_BUF bytes gathered before a write */
 	size_t len;
 };
@@ -84,6 +83,21 @@ static void drain_stderr(struct feeder *f, bool block)
 
 static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e);
 
+/* On SIGTERM/SIGINT: kill the child's group before it can commit and
+ * return -1 with e set (ERR_INTERRUPTED); else 0. */
+static int abandon_on_stop(struct feeder *f, struct err *e)
+{
+	int sig = pid1_stop_requested();
+
+	if (!sig)
+		return 0;
+	pid1_kill(f->c, SIGKILL);
+	e->code = ERR_INTERRUPTED;
+	e->signo = sig;
+	snprintf(e->msg, sizeof e->msg, "stopped by signal %d; the load was abandoned", sig);
+	return -1;
+}
+
 /* Drain the child's stderr until it closes (the child exits), but give up
  * on SIGTERM/SIGINT: the child's group is killed (a psql that has not
  * committed rolls back) and -1 returned with e set (ERR_INTERRUPTED). A
@@ -92,14 +106,8 @@ static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e
 static int drain_until_exit(struct feeder *f, struct err *e)
 {
 	while (f->c->errfd >= 0) {
-		int sig = pid1_stop_requested();
-		if (sig) {
-			pid1_kill(f->c, SIGKILL);
-			e->code = ERR_INTERRUPTED;
-			e->signo = sig;
-			snprintf(e->msg, sizeof e->msg, "stopped by signal %d; the load was abandoned", sig);
+		if (abandon_on_stop(f, e) < 0)
 			return -1;
-		}
 		drain_stderr(f, true);
 	}
 	return 0;
@@ -144,14 +152,8 @@ static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e
 			pf[np++] = (struct pollfd){ .fd = f->c->errfd, .events = POLLIN };
 		if (poll(pf, (nfds_t)np, 250) < 0 && errno != EINTR)
 			return err_errno(e, ERR_INTERNAL, errno, "poll");
-		if ((f->stop = pid1_stop_requested()) != 0) {
-			pid1_kill(f->c, SIGTERM);
-			e->code = ERR_INTERRUPTED;
-			e->signo = f->stop;
-			snprintf(e->msg, sizeof e->msg, "stopped by signal %d; the load was abandoned",
-				 f->stop);
+		if (abandon_on_stop(f, e) < 0)
 			return -1;
-		}
 		if (np > 1 && (pf[1].revents & (POLLIN | POLLHUP)))
 			drain_stderr(f, false);
 		if (pf[0].revents & (POLLERR | POLLHUP)) {
