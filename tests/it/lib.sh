@@ -531,6 +531,66 @@ assert_one_failure_manifest() {
 
 # ---------------------------------------------------------------- cleanup
 
+# ---------------------------------------------------------------- waiting and locks
+
+# now_us: microseconds since the epoch.
+now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
+
+# wait_until SECS WHAT CMD...: poll CMD every 0.1 s; fail after SECS.
+wait_until() {
+	local secs=$1 what=$2 end
+	shift 2
+	end=$(($(now_us) + secs * 1000000))
+	until "$@"; do
+		(($(now_us) < end)) || fail "timed out after ${secs}s waiting for $what"
+		sleep 0.1
+	done
+}
+
+# _alive PID: PID exists and is not a zombie (a finished child of ours stays
+# a zombie until `wait`).
+_alive() {
+	local st
+	[[ -r /proc/$1/stat ]] || return 1
+	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
+	[[ $st != Z ]]
+}
+
+# lock_items / unlock_items: another session (application_name it_lock)
+# holds ACCESS EXCLUSIVE on items in an open transaction, so pg_dump's LOCK
+# TABLE ... ACCESS SHARE waits (FIELD-CASES "Faults"); $LOCKER is its psql.
+lock_granted() {
+	[[ $(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	          WHERE a.application_name = 'it_lock' AND l.granted
+	            AND l.mode = 'AccessExclusiveLock' AND l.relation = 'items'::regclass") == 1 ]]
+}
+lock_items() {
+	PGAPPNAME=it_lock sql "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);" \
+		>/dev/null 2>&1 &
+	LOCKER=$!
+	wait_until 15 "the lock holder" lock_granted
+}
+unlock_items() {
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'it_lock'" >/dev/null
+	wait "$LOCKER" 2>/dev/null
+}
+
+# vigil_waiting: a backend of vigil or its pg_dump (both connect with
+# application_name vigil) waits on a lock.
+vigil_waiting() {
+	[[ $(sql "SELECT count(*) FROM pg_stat_activity
+	          WHERE application_name = 'vigil' AND wait_event_type = 'Lock'") -ge 1 ]]
+}
+
+# has_temp [DIR]: DIR (default BACKUP_DIR) holds a temporary db file.
+has_temp() { compgen -G "${1:-$BACKUP_DIR}/db/.vigil-tmp-*" >/dev/null; }
+
+# tree: every path under BACKUP_DIR (hidden ones too) with type and size.
+tree() { (cd "$BACKUP_DIR" && find . -printf '%y %s %p\n' | sort -k3); }
+
+# metric NAME: its value in the daemon's /metrics at HTTP_LISTEN.
+metric() { curl -s --max-time 2 "http://$HTTP_LISTEN/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+
 # ---------------------------------------------------------------- daemons
 # For tests of `vigil serve`: http PATH [METHOD] sets HTTP_CODE and writes
 # $T/http.body and $T/http.head; daemon_spawn NAME CMD... starts CMD (which

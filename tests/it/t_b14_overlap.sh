@@ -23,46 +23,6 @@ URL=http://$HTTP_LISTEN
 
 # ---------------------------------------------------------------- helpers
 
-now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
-
-# wait_until SECS WHAT CMD...: poll CMD every 0.1 s; fail after SECS.
-wait_until() {
-	local secs=$1 what=$2 end
-	shift 2
-	end=$(($(now_us) + secs * 1000000))
-	until "$@"; do
-		(($(now_us) < end)) || fail "timed out after ${secs}s waiting for $what"
-		sleep 0.1
-	done
-}
-
-lock_granted() {
-	[[ $(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-	          WHERE a.application_name = 'it_lock' AND l.granted
-	            AND l.mode = 'AccessExclusiveLock' AND l.relation = 'items'::regclass") == 1 ]]
-}
-lock_items() {
-	PGAPPNAME=it_lock sql "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);" \
-		>/dev/null 2>&1 &
-	LOCKER=$!
-	wait_until 15 "the lock holder" lock_granted
-}
-unlock_items() {
-	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'it_lock'" >/dev/null
-	wait "$LOCKER" 2>/dev/null
-}
-vigil_waiting() {
-	[[ $(sql "SELECT count(*) FROM pg_stat_activity
-	          WHERE application_name = 'vigil' AND wait_event_type = 'Lock'") -ge 1 ]]
-}
-has_temp() { compgen -G "$BACKUP_DIR/db/.vigil-tmp-*" >/dev/null; }
-
-_alive() {
-	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
-	[[ $st != Z ]]
-}
 # wait_child PID SECS: wait (bounded) for our background child; $WRC.
 wait_child() {
 	local pid=$1 secs=$2 end
@@ -77,11 +37,6 @@ wait_child() {
 	wait "$pid"
 	WRC=$?
 }
-
-# tree: every path under BACKUP_DIR (hidden ones too) with type and size.
-tree() { (cd "$BACKUP_DIR" && find . -printf '%y %s %p\n' | sort -k3); }
-
-metric() { curl -s --max-time 2 "$URL/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 
 # ---------------------------------------------------------------- part 1
 log "part 1: run #2 while run #1 is blocked on the table lock"

@@ -36,42 +36,6 @@ URL=http://$HTTP_LISTEN
 
 # ---------------------------------------------------------------- helpers
 
-now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
-
-# wait_until SECS WHAT CMD...: poll CMD every 0.1 s; fail after SECS.
-wait_until() {
-	local secs=$1 what=$2 end
-	shift 2
-	end=$(($(now_us) + secs * 1000000))
-	until "$@"; do
-		(($(now_us) < end)) || fail "timed out after ${secs}s waiting for $what"
-		sleep 0.1
-	done
-}
-
-# Another session holds ACCESS EXCLUSIVE on items in an open transaction,
-# so pg_dump's LOCK TABLE ... ACCESS SHARE waits (FIELD-CASES "Faults").
-lock_granted() {
-	[[ $(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-	          WHERE a.application_name = 'it_lock' AND l.granted
-	            AND l.mode = 'AccessExclusiveLock' AND l.relation = 'items'::regclass") == 1 ]]
-}
-lock_items() {
-	PGAPPNAME=it_lock sql "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);" \
-		>/dev/null 2>&1 &
-	LOCKER=$!
-	wait_until 15 "the lock holder" lock_granted
-}
-unlock_items() {
-	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'it_lock'" >/dev/null
-	wait "$LOCKER" 2>/dev/null
-}
-
-# Backends of vigil and pg_dump (both connect with application_name vigil).
-vigil_waiting() {
-	[[ $(sql "SELECT count(*) FROM pg_stat_activity
-	          WHERE application_name = 'vigil' AND wait_event_type = 'Lock'") -ge 1 ]]
-}
 no_vigil_backend() {
 	[[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'vigil'") == 0 ]]
 }
@@ -83,17 +47,6 @@ our_pg_dumps() {
 	for p in $(pgrep -x pg_dump); do
 		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "PGPORT=$PGPORT_T" && echo "$p"
 	done
-}
-
-has_temp() { compgen -G "$1/db/.vigil-tmp-*" >/dev/null; }
-
-# _alive PID: PID exists and is not a zombie (a finished child of ours stays a
-# zombie until `wait`).
-_alive() {
-	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
-	[[ $st != Z ]]
 }
 
 # signal_and_wait SIG PID WAITPID LIMIT_S: send SIG to PID and wait until it

@@ -17,41 +17,7 @@ vigil_env
 fixture
 URL=http://$HTTP_LISTEN
 
-now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
-
-# wait_until SECS WHAT CMD...: poll CMD every 0.1 s; fail after SECS.
-wait_until() {
-	local secs=$1 what=$2 end
-	shift 2
-	end=$(($(now_us) + secs * 1000000))
-	until "$@"; do
-		(($(now_us) < end)) || fail "timed out after ${secs}s waiting for $what"
-		sleep 0.1
-	done
-}
-lock_granted() {
-	[[ $(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-	          WHERE a.application_name = 'it_lock' AND l.granted
-	            AND l.mode = 'AccessExclusiveLock' AND l.relation = 'items'::regclass") == 1 ]]
-}
-vigil_waiting() {
-	[[ $(sql "SELECT count(*) FROM pg_stat_activity
-	          WHERE application_name = 'vigil' AND wait_event_type = 'Lock'") -ge 1 ]]
-}
-has_temp() { compgen -G "$BACKUP_DIR/db/.vigil-tmp-*" >/dev/null; }
-_alive() {
-	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
-	[[ $st != Z ]]
-}
-tree() { (cd "$BACKUP_DIR" && find . -printf '%y %s %p\n' | sort -k3); }
-metric() { curl -s --max-time 2 "$URL/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
-
-PGAPPNAME=it_lock sql "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);" \
-	>/dev/null 2>&1 &
-LOCKER=$!
-wait_until 15 "the lock holder" lock_granted
+lock_items
 
 BACKUP_ON_START=true "$VIGIL" serve >"$T/serve.out" 2>&1 &
 DPID=$!
@@ -76,8 +42,7 @@ assert_eq 0 "$(metric vigil_skipped_runs_total)" "vigil_skipped_runs_total (a re
 assert_eq 1 "$(metric vigil_running)" "vigil_running after the refused manual run"
 
 # Release: the scheduled run completes.
-sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'it_lock'" >/dev/null
-wait "$LOCKER" 2>/dev/null
+unlock_items
 wait_until 60 "the scheduled run to finish" grep -q "run finished" "$T/serve.out"
 assert_contains "$T/serve.out" "run finished: exited 0"
 assert_count 1 "$BACKUP_DIR/db/app_*.sql.gz"

@@ -41,31 +41,31 @@ middle=$(awk -v pad="$T/pad" '{print} /^\\\.$/ && !done {print "SELECT pg_sleep(
 	while ((getline l < pad) > 0) print l; done = 1}' "$T/full.sql" | handmade 2)
 gzip -dc "$DB/$middle" | tail -6 | grep -q 'dump complete' || fail "setup: middle lost its trailer"
 
+# sleeping: the load runs its pg_sleep (and vigil, $RPID, still runs).
+sleeping() {
+	_alive "$RPID" || { cat "$T/err"; fail "vigil ended before the sleep"; }
+	[[ -n $(sql "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'" postgres) ]]
+}
+session_gone() {
+	[[ -z $(sql "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'" postgres) ]]
+}
+
 stop_during_sleep() {
 	local what=$1 sig=$2 want=$3 file=$4 t0 rc
 	shift 4
 	log "case: $what"
 	"$VIGIL" restore --db "$file" --yes "$@" >"$T/out" 2>"$T/err" &
-	local pid=$!
-	for _ in $(seq 1 200); do
-		[[ -n $(sql "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'" postgres) ]] && break
-		kill -0 "$pid" 2>/dev/null || { cat "$T/err"; fail "$what: vigil ended before the sleep"; }
-		sleep 0.1
-	done
-	t0=$(date +%s.%N)
-	kill -"$sig" "$pid"
-	wait "$pid"
+	RPID=$!
+	wait_until 20 "$what: the load's pg_sleep" sleeping
+	t0=$(now_us)
+	kill -"$sig" "$RPID"
+	wait "$RPID"
 	rc=$?
 	assert_eq "$want" "$rc" "$what: exit code"
-	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{exit !(b - a < 5)}' || fail "$what: took 5 s or more"
+	(($(now_us) - t0 < 5000000)) || fail "$what: took 5 s or more"
 	assert_contains "$T/err" "stopped by signal"
 	# The backend notices its killed psql within client_connection_check_interval (1 s).
-	for _ in $(seq 1 30); do
-		[[ -z $(sql "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'" postgres) ]] && break
-		sleep 0.1
-	done
-	assert_eq "" "$(sql "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'" postgres)" \
-		"$what: the loading session is still there after 3 s"
+	wait_until 3 "$what: the loading session to end" session_gone
 	assert_eq "" "$(sql "SELECT datname FROM pg_database WHERE datname LIKE '%vigil%'" postgres)" \
 		"$what: scratch database left behind"
 	pg_dump_norm >"$T/after.sql"
