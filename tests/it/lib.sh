@@ -531,6 +531,21 @@ assert_one_failure_manifest() {
 
 # ---------------------------------------------------------------- cleanup
 
+# ---------------------------------------------------------------- hand-made backups
+
+# seal_backup NAME: (re)write BACKUP_DIR/db/NAME.sha256 for that file, as
+# sha256sum writes it - what anyone who can write BACKUP_DIR can do.
+seal_backup() { (cd "$BACKUP_DIR/db" && sha256sum "$1" >"$1.sha256"); }
+
+# put_backup NAME: stdin (compressed as NAME's suffix says) becomes
+# BACKUP_DIR/db/NAME with a matching .sha256; prints NAME.
+put_backup() {
+	mkdir -p "$BACKUP_DIR/db"
+	cat >"$BACKUP_DIR/db/$1"
+	seal_backup "$1"
+	echo "$1"
+}
+
 # ---------------------------------------------------------------- waiting and locks
 
 # now_us: microseconds since the epoch.

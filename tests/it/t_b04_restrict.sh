@@ -40,7 +40,7 @@ gzip -dc "$good" |
 	gzip >"$BACKUP_DIR/db/$evil"
 gzip -dc "$BACKUP_DIR/db/$evil" | grep -A1 '^\\restrict ' | grep -qx "\\\\! touch $T/pwned" ||
 	fail "setup: injection not where intended"
-(cd "$BACKUP_DIR/db" && sha256sum "$evil" >"$evil.sha256")
+seal_backup "$evil"
 wait_next_second
 assert_exit 1,2 vigil restore --db "$evil" --yes
 [[ -e $T/pwned ]] && fail "the injected \\! command ran ($T/pwned exists)"

@@ -19,15 +19,9 @@ good=$(echo "$BACKUP_DIR"/db/app_*.sql.gz)
 DB=$BACKUP_DIR/db
 pg_dump_norm >"$T/db-before.sql"
 
-# handmade N: write stdin to db/app_20200101_00000N.sql.gz plus its .sha256;
+# handmade N: stdin as db/app_20200101_<N, 6 digits>.sql.gz plus its .sha256;
 # prints the name.
-handmade() {
-	local name
-	name=$(printf 'app_20200101_%06d.sql.gz' "$1")
-	cat >"$DB/$name"
-	(cd "$DB" && sha256sum "$name" >"$name.sha256")
-	echo "$name"
-}
+handmade() { put_backup "$(printf 'app_20200101_%06d.sql.gz' "$1")"; }
 
 cut=$(head -c 5000 "$good" | handmade 1)
 [[ $(stat -c %s "$good") -gt 5000 ]] || fail "setup: the good dump is too small to cut"
@@ -76,7 +70,7 @@ deepcrc=$(handmade 10 <"$T/crc.sql.gz")
 # A good dump outside BACKUP_DIR, reached through a symlink inside it.
 cp "$good" "$T/outside.sql.gz"
 ln -s "$T/outside.sql.gz" "$DB/app_20200101_000006.sql.gz"
-(cd "$DB" && sha256sum app_20200101_000006.sql.gz >app_20200101_000006.sql.gz.sha256)
+seal_backup app_20200101_000006.sql.gz
 touch "$T/hostname"
 
 expect_refused() {
@@ -122,7 +116,7 @@ assert_exit 0 vigil backup --db-only
 newest=$(cd "$DB" && ls app_*.sql.gz | grep -v "^app_2020" | sort | tail -1)
 [[ -n $newest && $newest != "$(basename "$good")" ]] || fail "setup: no second backup"
 cp "$good" "$DB/$newest"
-(cd "$DB" && sha256sum "$newest" >"$newest.sha256")
+seal_backup "$newest"
 assert_exit 0 vigil list
 assert_match "$OUT" "$newest.*mismatch"
 assert_exit 1 vigil verify latest

@@ -37,12 +37,7 @@ pg_dump_norm seed >"$T/seed-norm.sql"
 mkdir -p "$BACKUP_DIR/db"
 # handmade N AWK_PROGRAM: seed.sql through awk into db/app_20200101_00000N.sql.gz
 # plus its .sha256; prints the name.
-handmade() {
-	local name=app_20200101_00000$1.sql.gz
-	awk "$2" "$T/seed.sql" | gzip >"$BACKUP_DIR/db/$name"
-	(cd "$BACKUP_DIR/db" && sha256sum "$name" >"$name.sha256")
-	echo "$name"
-}
+handmade() { awk "$2" "$T/seed.sql" | gzip | put_backup "app_20200101_00000$1.sql.gz"; }
 BAD='INSERT INTO nonexistent VALUES (1);'
 # late: before the "--" line that opens the trailer comment.
 # shellcheck disable=SC2016 # awk programs

@@ -70,8 +70,7 @@ for k in plain copy_tail fake_copy long_dollar_tag scs_off lowercase_copy digit_
 	i=$((i + 1))
 	name=app_20200101_0000$(printf '%02d' $i).sql.gz
 	{ head -n 25 "$T/full.sql"; printf '%s\n' "${S[$k]}" | tr '\001' '\000'; tail -n +26 "$T/full.sql"; } |
-		gzip >"$DB/$name"
-	(cd "$DB" && sha256sum "$name" >"$name.sha256")
+		gzip | put_backup "$name" >/dev/null
 	for mode in "" "--in-place --no-safety-backup"; do
 		log "case: $k ${mode:-(scratch swap)}"
 		# shellcheck disable=SC2086 # mode is one or two options

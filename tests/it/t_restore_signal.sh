@@ -29,12 +29,7 @@ sql "DELETE FROM items WHERE id > 10" >/dev/null
 pg_dump_norm >"$T/before.sql"
 
 # handmade N: stdin to db/app_20200101_00000N.sql.gz plus .sha256; prints the name.
-handmade() {
-	local name=app_20200101_00000$1.sql.gz
-	gzip >"$DB/$name"
-	(cd "$DB" && sha256sum "$name" >"$name.sha256")
-	echo "$name"
-}
+handmade() { gzip | put_backup "app_20200101_00000$1.sql.gz"; }
 end=$(sed 's/^-- PostgreSQL database dump complete/SELECT pg_sleep(60);\n&/' "$T/full.sql" | handmade 1)
 head -c 1500000 /dev/urandom | base64 -w 76 | sed 's/^/-- /' >"$T/pad"
 middle=$(awk -v pad="$T/pad" '{print} /^\\\.$/ && !done {print "SELECT pg_sleep(60);";

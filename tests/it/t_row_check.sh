@@ -35,8 +35,7 @@ awk '/^COPY public.items /{
 	print "$f$BEGIN IF NEW.id % 2 = 0 THEN RETURN NULL; END IF; RETURN NEW; END$f$;";
 	print "CREATE TRIGGER skip_even BEFORE INSERT ON public.items";
 	print "    FOR EACH ROW EXECUTE FUNCTION public.skip_even();";
-} { print }' "$T/full.sql" | gzip >"$DB/app_20200101_000001.sql.gz"
-(cd "$DB" && sha256sum app_20200101_000001.sql.gz >app_20200101_000001.sql.gz.sha256)
+} { print }' "$T/full.sql" | gzip | put_backup app_20200101_000001.sql.gz >/dev/null
 # The same 500 rows, but stored and then deleted by an AFTER INSERT trigger:
 # the inserted rows alone would match.
 awk '/^COPY public.items /{
@@ -44,8 +43,7 @@ awk '/^COPY public.items /{
 	print "$f$BEGIN IF NEW.id % 2 = 0 THEN DELETE FROM public.items WHERE id = NEW.id; END IF; RETURN NULL; END$f$;";
 	print "CREATE TRIGGER del_even AFTER INSERT ON public.items";
 	print "    FOR EACH ROW EXECUTE FUNCTION public.del_even();";
-} { print }' "$T/full.sql" | gzip >"$DB/app_20200101_000002.sql.gz"
-(cd "$DB" && sha256sum app_20200101_000002.sql.gz >app_20200101_000002.sql.gz.sha256)
+} { print }' "$T/full.sql" | gzip | put_backup app_20200101_000002.sql.gz >/dev/null
 sql "DELETE FROM items WHERE id > 100; UPDATE items SET t = 'live';" >/dev/null
 pg_dump_norm >"$T/before.sql"
 
