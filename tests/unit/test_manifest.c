@@ -3,7 +3,6 @@
  *
  * Manifests are written under a mkdtemp() directory in /tmp. TZ is UTC.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -56,21 +55,6 @@ static char *slurp(const char *path)
 	if (util_read_file(path, 1 << 20, &buf, NULL, &e) < 0)
 		return NULL;
 	return buf;
-}
-
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* A two-artifact manifest with every field set. */
@@ -344,7 +328,7 @@ static void write_never_replaces(void)
 	REQUIRE(again != NULL);
 	CHECK_STR(again, second);
 	free(again);
-	CHECK(count_entries(d) == 3); /* no temporary file left */
+	CHECK(unit_count_entries(d) == 3); /* no temporary file left */
 
 	/* a missing directory */
 	snprintf(path, sizeof path, "%s/nodir", d);

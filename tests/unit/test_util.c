@@ -4,7 +4,6 @@
  * Files go to a mkdtemp() directory under $TMPDIR (default /tmp) that is
  * removed at the end of each test.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -84,22 +83,6 @@ static bool exists(const char *path)
 	struct stat st;
 
 	return lstat(path, &st) == 0;
-}
-
-/* Number of directory entries other than . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 static size_t strv_len(char **v)
@@ -416,14 +399,14 @@ static void write_file_atomic_contract(void)
 	REQUIRE(stat(p, &st) == 0);
 	CHECK((st.st_mode & 07777) == 0640); /* exact mode, umask does not apply */
 	CHECK(S_ISREG(st.st_mode));
-	CHECK(count_entries(d) == 1);          /* no temporary file left */
+	CHECK(unit_count_entries(d) == 1); /* no temporary file left */
 
 	/* an existing name: 1, untouched, no temporary file left */
 	CHECK(util_write_file_atomic(d, "x.json", "other", 5, 0600, &e) == 1);
 	CHECK_STR(get_file(p), "{\"a\":1}\n");
 	REQUIRE(stat(p, &st) == 0);
 	CHECK((st.st_mode & 07777) == 0640);
-	CHECK(count_entries(d) == 1);
+	CHECK(unit_count_entries(d) == 1);
 
 	/* mode 0600, binary content with NUL bytes, empty file */
 	CHECK(util_write_file_atomic(d, "bin", "a\0b\0", 4, 0600, &e) == 0);
@@ -436,7 +419,7 @@ static void write_file_atomic_contract(void)
 	REQUIRE(stat(p, &st) == 0);
 	CHECK(st.st_size == 0);
 	CHECK((st.st_mode & 07777) == 0644);
-	CHECK(count_entries(d) == 3);
+	CHECK(unit_count_entries(d) == 3);
 
 	/* a missing directory: -1 with ERR_IO */
 	snprintf(p, sizeof p, "%s/nodir", d);

@@ -8,10 +8,28 @@
 #ifndef VIGIL_UNIT_H
 #define VIGIL_UNIT_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
 static int unit_failed_checks;
+
+/* Number of entries of dir other than . and .. (-1 when it cannot be
+ * opened): "no temporary file left" checks. */
+static inline int unit_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
 
 #define CHECK(cond)                                                                 \
 	do {                                                                        \
