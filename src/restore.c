@@ -415,8 +415,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		const struct load_opts *lo, struct dumpscan *scan, struct err *e)
 {
 	char **envp = db_child_env_watched(cfg, dbname, lo->server_major), *check = NULL, *buf = NULL;
-	const char *sha = lo->sha;
-	bool in_place = lo->in_place, corrupt = false, at_end = false;
+	bool corrupt = false, at_end = false;
 	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
 	struct feeder f = { .c = &c };
 	struct stream_reader *r = NULL;
@@ -429,7 +428,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--single-transaction",
 				 "--dbname", (char *)dbname, NULL, NULL, NULL, NULL };
 		int k = 6;
-		if (in_place) {
+		if (lo->in_place) {
 			argv[k++] = "--clean";
 			argv[k++] = "--if-exists";
 		}
@@ -448,7 +447,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 			err_set(e, ERR_INTERNAL, "out of memory");
 			goto out;
 		}
-		if (in_place) {
+		if (lo->in_place) {
 			argv[k++] = "-c";
 			argv[k++] = (char *)drop_all_sql;
 		}
@@ -489,7 +488,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 				/* The row-count check goes through stdin after the dump
 				 * (as an argument it would hit the kernel's 128 KiB
 				 * limit for databases with hundreds of tables). */
-				if (dumpscan_finish(scan, e) < 0 || load_end_checks(r, scan, sha, e) < 0 ||
+				if (dumpscan_finish(scan, e) < 0 || load_end_checks(r, scan, lo->sha, e) < 0 ||
 				    (feed_flush(&f, e) < 0)) {
 					ours = !f.child_gone;
 					break;
@@ -516,7 +515,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		if (f.child_gone && !ours && !at_end && !lo->validated) {
 			struct err ce;
 			err_clear(&ce);
-			if (check_rest(r, scan, buf, sha, &ce) < 0 && ce.code == ERR_CORRUPT) {
+			if (check_rest(r, scan, buf, lo->sha, &ce) < 0 && ce.code == ERR_CORRUPT) {
 				*e = ce;
 				corrupt = true;
 			}
