@@ -41,6 +41,8 @@ struct stream_stats {
 	uint64_t raw_bytes;    /* bytes before compression */
 	uint64_t stored_bytes; /* bytes written to / read from the file */
 	char sha256[65];       /* lowercase hex of the stored bytes, NUL-ended */
+	uint32_t stored_crc32; /* CRC-32 (ISO 3309, as gzip's) of the stored bytes;
+				* set by the writer only */
 };
 
 struct stream_writer;
@@ -93,6 +95,14 @@ void stream_reader_free(struct stream_reader *r);
  * hex receives 64 lowercase hex digits and a NUL; *bytes (may be NULL) the
  * length. Returns 0 or -1 with e set (ERR_IO). */
 int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e);
+
+/* CRC-32 (ISO 3309 / ITU-T V.42, the one gzip uses: RFC 1952 section 8)
+ * of everything readable from fd from its current offset, through
+ * libdeflate_crc32. fd is not owned. *crc gets the CRC, *bytes (may be
+ * NULL) the length. Cheap (a read and a carry-less multiply pass), so it is
+ * the read-back check of a file just written (stream_stats.stored_crc32).
+ * Returns 0 or -1 with e set (ERR_IO; ERR_INTERNAL when out of memory). */
+int stream_crc32_fd(int fd, uint32_t *crc, uint64_t *bytes, struct err *e);
 
 /* Incremental SHA-256 for callers that hash data they do not write. */
 struct stream_hash;

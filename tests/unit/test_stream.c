@@ -340,6 +340,18 @@ static void roundtrip(enum stream_codec c, enum kind k, size_t n, int threads,
 	CHECK(ws.stored_bytes == fn);
 	if (c == STREAM_NONE)
 		CHECK(fn == n && memcmp(file, data, n) == 0);
+	/* the writer's CRC-32 of what it stored, against zlib's and the re-read */
+	CHECK(ws.stored_crc32 == (uint32_t)crc32(0L, file, (uInt)fn));
+	{
+		uint32_t crc = 0;
+		uint64_t bytes = 0;
+		int rfd = open(path, O_RDONLY);
+
+		CHECK(rfd >= 0 && stream_crc32_fd(rfd, &crc, &bytes, &e) == 0);
+		CHECK(crc == ws.stored_crc32 && bytes == fn);
+		if (rfd >= 0)
+			close(rfd);
+	}
 
 	got = read_all(path, c, &back, 1 + rnd_below(200000), &rs, &e);
 	if (got < 0)
