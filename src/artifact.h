@@ -36,8 +36,14 @@ struct artifact {
 int artifact_begin(struct artifact *a, const char *dir, const char *base, const char *suffix,
 		   const struct stream_opts *o, mode_t mode, struct err *e);
 
-/* Close the writer (trailer, stats into a->st) and fsync the file.
- * Returns 0 or -1 with e set (ENOSPC shows up here or in stream_write). */
+/* Close the writer (trailer, stats into a->st), fsync the file and, while
+ * the fsync runs on a helper thread, read the file back: its length and
+ * CRC-32 must equal those of the bytes written (stream_stats.stored_crc32;
+ * the SHA-256 of the .sha256 file is computed over the same bytes as they
+ * are written). The read comes from the page cache, so it checks what the
+ * kernel holds, not the medium. Returns 0 or -1 with e set: ERR_IO (ENOSPC
+ * shows up here or in stream_write; a failed fsync), ERR_CORRUPT when the
+ * read-back differs. */
 int artifact_finish(struct artifact *a, struct err *e);
 
 /* Give the checked temporary file its final name: <base><suffix>, or

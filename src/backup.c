@@ -120,39 +120,14 @@ static void fail_artifact(struct mf_artifact *a, const struct err *e)
 	a->path[0] = '\0';
 }
 
-/* Re-read the closed temporary file and check that its SHA-256 and length
- * are what the writer produced: a short write, a write error the kernel
- * reported late, or a file changed under us fails here. */
-static int check_on_disk(const struct artifact *art, struct err *e)
-{
-	char hex[65];
-	uint64_t bytes = 0;
-	int fd = open(art->tmp_path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return err_errno(e, ERR_IO, errno, "cannot reopen %s", art->tmp_path);
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (stream_sha256_fd(fd, hex, &bytes, e) < 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	if (bytes != art->st.stored_bytes || strcmp(hex, art->st.sha256) != 0)
-		return err_set(e, ERR_CORRUPT, "the new file on disk (%llu bytes, sha256 %s) differs "
-			       "from what was written (%llu bytes, sha256 %s)",
-			       (unsigned long long)bytes, hex,
-			       (unsigned long long)art->st.stored_bytes, art->st.sha256);
-	return 0;
-}
-
 /* The check of a new file before it gets its final name (I1).
  *
  * A plain dump is not decoded again: its single pass already proved the
  * parts of I1 that concern content (dump_run: pg_dump's header and
  * completion trailer, no meta-command psql would run), the stream writer
  * decoded every gzip member / zstd frame it wrote and compared it with its
- * input (stream.c, "Writer self-check"), and check_on_disk proves the disk
- * holds exactly those bytes. A second decoding read cost a fifth of the
+ * input (stream.c, "Writer self-check"), and artifact_finish read the file
+ * back and found exactly those bytes. A second decoding read cost a fifth of the
  * backup's wall time (bench/README.md).
  *
  * A custom-format archive and a media archive are checked the way
@@ -161,8 +136,6 @@ static int check_on_disk(const struct artifact *art, struct err *e)
 static int check_before_commit(struct artifact *art, enum cat_kind kind, enum stream_codec codec,
 			       bool custom, struct verify_result *res, struct err *e)
 {
-	if (check_on_disk(art, e) < 0)
-		return -1;
 	if (kind == CAT_DB && !custom)
 		return 0;
 	if (verify_path(art->tmp_path, kind, codec, custom, false, res, e) < 0) {
