@@ -271,20 +271,23 @@ fail:
 	return NULL;
 }
 
-int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
-		    struct err *e)
+int db_tool_version_start(struct child *c, const char *prog, struct err *e)
 {
 	char *argv[] = { (char *)prog, "--version", NULL };
+
+	return pid1_spawn(c, argv, NULL, CHILD_STDOUT, e);
+}
+
+int db_tool_version_finish(struct child *c, const char *prog, int *major, int *minor, char *text,
+			   size_t n, struct err *e)
+{
 	char buf[512];
 	size_t len = 0;
-	struct child c;
 	int status;
 	const char *p;
 
-	if (pid1_spawn(&c, argv, NULL, CHILD_STDOUT, e) < 0)
-		return -1;
 	for (;;) {
-		ssize_t r = read(c.out, buf + len, sizeof buf - 1 - len);
+		ssize_t r = read(c->out, buf + len, sizeof buf - 1 - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -294,7 +297,7 @@ int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t
 			break;
 	}
 	buf[len] = '\0';
-	if (pid1_wait(&c, &status, e) < 0)
+	if (pid1_wait(c, &status, e) < 0)
 		return -1;
 	if (!pid1_ok(status)) {
 		char how[128];
@@ -312,6 +315,16 @@ int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t
 		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog, buf);
 	snprintf(text, n, "%d.%d", *major, *minor);
 	return 0;
+}
+
+int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
+		    struct err *e)
+{
+	struct child c;
+
+	if (db_tool_version_start(&c, prog, e) < 0)
+		return -1;
+	return db_tool_version_finish(&c, prog, major, minor, text, n, e);
 }
 
 int db_lib_version(void)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "pid1.h"
 
 struct db;
 struct db_rows;
@@ -77,6 +78,16 @@ char **db_child_env_watched(const struct config *cfg, const char *dbname, int se
  * (size n) gets "15.20". Returns 0 or -1 with e set (ERR_CHILD). */
 int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
 		    struct err *e);
+
+/* db_tool_version in two halves, so the child runs while the caller does
+ * something else (dump_preflight connects meanwhile): _start spawns
+ * `<prog> --version` into c (ERR_CHILD when it cannot be started); _finish
+ * reads, reaps and parses it as db_tool_version does, and must be called
+ * once for every successful _start, also when the caller no longer wants
+ * the answer. */
+int db_tool_version_start(struct child *c, const char *prog, struct err *e);
+int db_tool_version_finish(struct child *c, const char *prog, int *major, int *minor, char *text,
+			   size_t n, struct err *e);
 
 /* libpq's version as PQlibVersion gives it (150020). */
 int db_lib_version(void);

@@ -21,17 +21,29 @@
 int dump_preflight(const struct config *cfg, struct dump_info *info, struct err *e)
 {
 	struct db *db = NULL;
+	struct child ver;
+	struct err ignored;
 	int num, major, minor;
 
 	memset(info, 0, sizeof *info);
-	if (db_connect(cfg, NULL, &db, e) < 0)
+	/* `pg_dump --version` runs while we connect: both are start-up
+	 * latency of every backup. A connection failure is the error reported;
+	 * the child is reaped either way. */
+	if (db_tool_version_start(&ver, "pg_dump", e) < 0)
 		return -1;
+	if (db_connect(cfg, NULL, &db, e) < 0) {
+		err_clear(&ignored);
+		(void)db_tool_version_finish(&ver, "pg_dump", &major, &minor, info->pg_dump_version,
+					     sizeof info->pg_dump_version, &ignored);
+		info->pg_dump_version[0] = '\0';
+		return -1;
+	}
 	num = db_server_version_num(db);
 	db_close(db);
 	info->server_major = num / 10000;
 	snprintf(info->server_version, sizeof info->server_version, "%d.%d", num / 10000, num % 10000);
-	if (db_tool_version("pg_dump", &major, &minor, info->pg_dump_version,
-			    sizeof info->pg_dump_version, e) < 0)
+	if (db_tool_version_finish(&ver, "pg_dump", &major, &minor, info->pg_dump_version,
+				   sizeof info->pg_dump_version, e) < 0)
 		return -1;
 	if (major < info->server_major)
 		return err_set(e, ERR_DB_VERSION,
