@@ -893,7 +893,10 @@ static int zstd_check(struct stream_writer *w, const unsigned char *p, size_t n,
 				       "(self-check: %s)", ZSTD_getErrorName(r));
 		w->zcheck_raw += out.pos;
 		w->zcheck_left = r;
-		if (in.pos == in.size && out.pos < out.size)
+		/* r == 0: a frame is complete and flushed. Calling again with no
+		 * input would start the next frame (r = its header size) and read
+		 * as "not complete" when the frame ended exactly as out filled. */
+		if (in.pos == in.size && (out.pos < out.size || r == 0))
 			return 0;
 	}
 }

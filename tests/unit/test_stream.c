@@ -522,6 +522,14 @@ static void t_roundtrip_zstd(void)
 	roundtrip(STREAM_ZSTD, K_MIXED, 6000000, 3, 0, -1, 1);
 	roundtrip(STREAM_ZSTD, K_RANDOM, 1000000, 2, 0, 1, 0);
 	roundtrip(STREAM_ZSTD, K_TEXT, 500000, 1, 0, 19, 0);
+	/* Highly compressible input whose size is a multiple of 128 KiB, with
+	 * libzstd's workers: the whole frame arrives in one small piece and
+	 * the self-check's decode ends the frame exactly as its 128 KiB output
+	 * buffer fills. The writer once reported such a frame as "not
+	 * complete" and failed the backup. */
+	roundtrip(STREAM_ZSTD, K_ZEROS, (size_t)1 << 20, 2, 0, 1, 1);
+	roundtrip(STREAM_ZSTD, K_ZEROS, (size_t)3 << 20, 2, 0, -1, 1);
+	roundtrip(STREAM_ZSTD, K_ZEROS, (size_t)1 << 17, 1, 0, -1, 0);
 }
 
 /* An empty input still gives a valid gzip file (one empty member) that every
