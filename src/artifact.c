@@ -55,10 +55,7 @@ static void *fsync_main(void *arg)
 	return NULL;
 }
 
-/* Re-read the temporary file and check that its length and CRC-32 are what
- * the writer wrote (stream_stats.stored_crc32): a lost or short write, or a
- * file changed under us, fails here with ERR_CORRUPT. */
-static int read_back(const struct artifact *a, struct err *e)
+int artifact_read_back(const struct artifact *a, struct err *e)
 {
 	uint32_t crc = 0;
 	uint64_t bytes = 0;
@@ -97,7 +94,7 @@ int artifact_finish(struct artifact *a, struct err *e)
 	threaded = pthread_create(&t, NULL, fsync_main, &job) == 0;
 	if (!threaded)
 		fsync_main(&job);
-	rc = read_back(a, e);
+	rc = artifact_read_back(a, e);
 	if (threaded)
 		pthread_join(t, NULL);
 	if (job.err != 0) /* the fsync's failure is the cause to report */

@@ -46,6 +46,12 @@ int artifact_begin(struct artifact *a, const char *dir, const char *base, const 
  * read-back differs. */
 int artifact_finish(struct artifact *a, struct err *e);
 
+/* The read-back of artifact_finish: re-read a->tmp_path and compare its
+ * length and CRC-32 with a->st (stored_bytes, stored_crc32). A lost or
+ * short write, or a file changed under us, is ERR_CORRUPT naming both;
+ * ERR_IO when it cannot be read. Returns 0 or -1 with e set. */
+int artifact_read_back(const struct artifact *a, struct err *e);
+
 /* Give the checked temporary file its final name: <base><suffix>, or
  * <base>-2<suffix>, -3... when that name (or its .sha256) exists - an
  * existing file is never replaced (B13). fsync the directory, then write
