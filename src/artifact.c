@@ -90,7 +90,7 @@ int artifact_finish(struct artifact *a, struct err *e)
 		return -1;
 	/* The fsync mostly waits for the journal commit and the device flush;
 	 * the read-back is CPU and page cache. Both are in the serial tail of
-	 * every backup, so they overlap (bench/README.md). */
+	 * every backup, so they overlap (README.md, "Performance"). */
 	threaded = pthread_create(&t, NULL, fsync_main, &job) == 0;
 	if (!threaded)
 		fsync_main(&job);

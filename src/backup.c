@@ -127,8 +127,8 @@ static void fail_artifact(struct mf_artifact *a, const struct err *e)
  * completion trailer, no meta-command psql would run), the stream writer
  * decoded every gzip member / zstd frame it wrote and compared it with its
  * input (stream.c, "Writer self-check"), and artifact_finish read the file
- * back and found exactly those bytes. A second decoding read cost a fifth of the
- * backup's wall time (bench/README.md).
+ * back and found exactly those bytes. A second decoding read cost a fifth
+ * of the backup's wall time (README.md, "Performance").
  *
  * A custom-format archive and a media archive are checked the way
  * `vigil verify` checks them (pg_restore --list; every tar header and the

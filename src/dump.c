@@ -26,7 +26,7 @@
  * below BATCH_MIN the loop sleeps BATCH_WAIT so the next read finds a few
  * hundred KiB: at pg_dump's rate (100-200 MB/s on the bench machine) that
  * is far from filling the 1 MiB pipe, so pg_dump never waits for us. About
- * 1.5 % of a gzip backup's wall time (bench/README.md). */
+ * 1.5 % of a gzip backup's wall time (README.md, "Performance"). */
 #define BATCH_MIN ((size_t)256 << 10)
 #define BATCH_WAIT_NS 2000000L
 
