@@ -70,8 +70,9 @@ asan:
 deps:
 	@bash scripts/deps.sh
 
-bench: $(B)/vigil
-	@bash scripts/deps.sh
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
 
 clean:

@@ -43,7 +43,7 @@ static const struct cfg_row rows[] = {
 	{ "BACKUP_PREFIX", T_STR, F(prefix), NULL, 0, 0, NULL, false, "file name prefix of database backups (default POSTGRES_DB)" },
 	{ "BACKUP_FORMAT", T_ENUM, F(format), "plain", 0, 0, formats, false, "plain (SQL + compression) or custom (pg_dump -Fc)" },
 	{ "BACKUP_COMPRESSION", T_ENUM, F(compression), "gzip", 0, 0, comps, false, "gzip, zstd or none" },
-	{ "BACKUP_COMPRESSION_LEVEL", T_LEVEL, F(compression_level), NULL, 0, 22, NULL, false, "on the compressor's own scale (gzip 0-12 as libdeflate counts, zstd 1-19); default per compressor" },
+	{ "BACKUP_COMPRESSION_LEVEL", T_LEVEL, F(compression_level), NULL, 0, 22, NULL, false, "on the compressor's own scale (gzip 0-12 as libdeflate counts, zstd 1-22); default per compressor" },
 	{ "BACKUP_THREADS", T_LONG, F(threads), NULL, 1, 256, NULL, false, "compression threads (default: online CPUs)" },
 	{ "BACKUP_DIR", T_STR, F(backup_dir), "/backups", 0, 0, NULL, false, "where backups, checksums and run manifests go" },
 	{ "LOG_DIR", T_STR, F(log_dir), "/logs", 0, 0, NULL, false, "backup.log and restore.log" },
