@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +197,23 @@ char *db_quote_literal(struct db *db, const char *s)
 	return own_copy(PQescapeLiteral(db->conn, s, strlen(s)));
 }
 
+/* `<prog> --version` prints one line and exits: a child that has not
+ * finished within this many seconds (a hanging wrapper script) is killed. */
+#define TOOL_VERSION_LIMIT_S 10.0
+
+/* s cut to at most max bytes, every byte outside printable ASCII replaced
+ * by '?', in place (error messages end up in JSON manifests and logs). */
+static const char *printable(char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			s[i] = '?';
+	s[i] = '\0';
+	return s;
+}
+
 static bool drop_from_child(const char *var)
 {
 	const char *eq = strchr(var, '=');
@@ -236,25 +255,42 @@ static int push_env(char ***v, size_t *n, const char *name, const char *value)
 	return 0;
 }
 
-char **db_child_env(const struct config *cfg, const char *dbname)
+/* vigil's environment without secrets and without the connection
+ * settings db_child_env sets itself; *n gets the count. NULL when out of
+ * memory. */
+static char **env_without_secrets(size_t *n)
 {
-	char **v = calloc(1, sizeof *v), port[16];
-	size_t n = 0;
+	char **v = calloc(1, sizeof *v);
 
+	*n = 0;
 	if (!v)
 		return NULL;
 	for (char **ep = environ; ep && *ep; ep++) {
 		if (drop_from_child(*ep))
 			continue;
-		char **nv = realloc(v, (n + 2) * sizeof *v);
+		char **nv = realloc(v, (*n + 2) * sizeof *v);
 		if (!nv)
 			goto fail;
 		v = nv;
-		v[n] = strdup(*ep);
-		if (!v[n])
+		v[*n] = strdup(*ep);
+		if (!v[*n])
 			goto fail;
-		v[++n] = NULL;
+		v[++*n] = NULL;
 	}
+	return v;
+fail:
+	util_free_strv(v);
+	return NULL;
+}
+
+char **db_child_env(const struct config *cfg, const char *dbname)
+{
+	char port[16];
+	size_t n;
+	char **v = env_without_secrets(&n);
+
+	if (!v)
+		return NULL;
 	snprintf(port, sizeof port, "%ld", cfg->pg_port);
 	if (push_env(&v, &n, "PGHOST", cfg->pg_host) < 0 || push_env(&v, &n, "PGPORT", port) < 0 ||
 	    push_env(&v, &n, "PGUSER", cfg->pg_user) < 0 ||
@@ -274,8 +310,15 @@ fail:
 int db_tool_version_start(struct child *c, const char *prog, struct err *e)
 {
 	char *argv[] = { (char *)prog, "--version", NULL };
+	size_t n;
+	char **envp = env_without_secrets(&n); /* it needs no password (I5) */
+	int rc;
 
-	return pid1_spawn(c, argv, NULL, CHILD_STDOUT, e);
+	if (!envp)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	rc = pid1_spawn(c, argv, envp, CHILD_STDOUT, e);
+	util_free_strv(envp);
+	return rc;
 }
 
 int db_tool_version_finish(struct child *c, const char *prog, int *major, int *minor, char *text,
@@ -283,20 +326,45 @@ int db_tool_version_finish(struct child *c, const char *prog, int *major, int *m
 {
 	char buf[512];
 	size_t len = 0;
-	int status;
+	int status, stop = 0;
+	bool done = false;
+	double until = util_mono() + TOOL_VERSION_LIMIT_S;
 	const char *p;
 
-	for (;;) {
-		ssize_t r = read(c->out, buf + len, sizeof buf - 1 - len);
+	while (!done) {
+		struct pollfd pf = { .fd = c->out, .events = POLLIN };
+		double left = until - util_mono();
+		ssize_t r;
+
+		if ((stop = pid1_stop_requested()) != 0 || left <= 0)
+			break;
+		if (poll(&pf, 1, left < 0.25 ? (int)(left * 1000) + 1 : 250) <= 0)
+			continue; /* EINTR or no output yet */
+		r = read(c->out, buf + len, sizeof buf - 1 - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			break;
-		len += (size_t)r;
+			done = true; /* end of output (or a read error: reap and judge) */
+		else
+			len += (size_t)r;
 		if (len == sizeof buf - 1)
-			break;
+			done = true;
 	}
 	buf[len] = '\0';
+	if (!done) {
+		pid1_kill(c, SIGKILL);
+		(void)pid1_wait(c, &status, NULL);
+		if (stop) {
+			e->code = ERR_INTERRUPTED;
+			e->signo = stop;
+			snprintf(e->msg, sizeof e->msg, "stopped by signal %d (%s) during `%s --version`",
+				 stop, strsignal(stop), prog);
+			return -1;
+		}
+		return err_set(e, ERR_CHILD, "`%s --version` did not finish within %d s and was killed; "
+			       "hint: is %s on PATH a working PostgreSQL client?",
+			       prog, (int)TOOL_VERSION_LIMIT_S, prog);
+	}
 	if (pid1_wait(c, &status, e) < 0)
 		return -1;
 	if (!pid1_ok(status)) {
@@ -307,12 +375,14 @@ int db_tool_version_finish(struct child *c, const char *prog, int *major, int *m
 	}
 	p = strstr(buf, "(PostgreSQL) ");
 	if (!p)
-		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog, buf);
+		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%s\"", prog,
+			       printable(buf, 80));
 	p += 13;
 	*major = 0;
 	*minor = 0;
 	if (sscanf(p, "%d.%d", major, minor) < 1)
-		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog, buf);
+		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%s\"", prog,
+			       printable(buf, 80));
 	snprintf(text, n, "%d.%d", *major, *minor);
 	return 0;
 }

@@ -73,9 +73,12 @@ char **db_child_env(const struct config *cfg, const char *dbname);
  * option: older servers reject it). NULL when out of memory. */
 char **db_child_env_watched(const struct config *cfg, const char *dbname, int server_major);
 
-/* Run `<prog> --version` (prog from PATH, e.g. "pg_dump", "psql") and
- * parse "<prog> (PostgreSQL) 15.20 ...". major and minor get 15 and 20; text
- * (size n) gets "15.20". Returns 0 or -1 with e set (ERR_CHILD). */
+/* Run `<prog> --version` (prog from PATH, e.g. "pg_dump", "psql"; its
+ * environment without secrets) and parse "<prog> (PostgreSQL) 15.20 ...".
+ * major and minor get 15 and 20; text (size n) gets "15.20". A child that
+ * has not answered within 10 s is killed (ERR_CHILD); a stop request
+ * (SIGTERM/SIGINT) kills it too (ERR_INTERRUPTED). Returns 0 or -1 with e
+ * set (ERR_CHILD, ERR_INTERRUPTED). */
 int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
 		    struct err *e);
 

@@ -51,6 +51,8 @@ int dump_preflight(const struct config *cfg, struct dump_info *info, struct err 
 	if (db_tool_version_start(&ver, "pg_dump", e) < 0)
 		return -1;
 	if (db_connect(cfg, NULL, &db, e) < 0) {
+		/* its answer is not needed: do not wait for a slow one */
+		pid1_kill(&ver, SIGKILL);
 		err_clear(&ignored);
 		(void)db_tool_version_finish(&ver, "pg_dump", &major, &minor, info->pg_dump_version,
 					     sizeof info->pg_dump_version, &ignored);
