@@ -31,7 +31,7 @@ LIBOBJ  := $(filter-out $(B)/main.o,$(OBJ))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
 
-.PHONY: all check unit it demo asan deps clean bench
+.PHONY: all check unit it demo asan deps clean bench FORCE
 
 all: $(B)/vigil
 
@@ -40,6 +40,13 @@ $(B)/%.o: src/%.c $(wildcard src/*.h) | $(B)
 
 $(B):
 	mkdir -p $(B)
+
+# The build id (git HEAD) is compiled into main.o and daemon.o: rebuild them
+# when HEAD moves, so `vigil version` and the bench header name the code.
+$(B)/gitrev: FORCE | $(B)
+	@echo '$(GITREV)' | cmp -s - $@ || echo '$(GITREV)' >$@
+$(B)/main.o $(B)/daemon.o: $(B)/gitrev
+FORCE:
 
 $(B)/vigil: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
