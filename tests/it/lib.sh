@@ -372,6 +372,15 @@ require_vigil() {
 	[[ -x $VIGIL ]] || fail "no vigil binary at $VIGIL (run: make)"
 }
 
+# it_setup: the usual start of a test - the binary exists, a cluster
+# "main" runs, vigil's environment points at it and the fixture is loaded.
+it_setup() {
+	require_vigil
+	pg_start
+	vigil_env
+	fixture
+}
+
 # vigil [VAR=VALUE...] ARGS...: run $VIGIL ARGS under `timeout
 # $IT_VIGIL_TIMEOUT`, with the leading VAR=VALUE words added to its environment
 # (`vigil POSTGRES_PASSWORD=wrong backup`). When FAKETIME is set (in the

@@ -7,10 +7,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 # One good backup first: it must survive every failed run unchanged.
 assert_exit 0 vigil backup

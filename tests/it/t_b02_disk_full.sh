@@ -7,10 +7,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 # (a) BACKUP_DIR on a 256 KiB tmpfs, two good backups.
 mount -t tmpfs -o size=256k,mode=0700 tmpfs "$BACKUP_DIR" || fail "mount tmpfs (needs root)"

@@ -6,10 +6,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 server_version=$(sql "SELECT current_setting('server_version_num')::int / 10000 || '.' || current_setting('server_version_num')::int % 10000")
 log "server version $server_version"
 

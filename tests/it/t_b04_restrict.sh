@@ -8,10 +8,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 assert_exit 0 vigil backup
 good=$(echo "$BACKUP_DIR"/db/app_*.sql.gz)

@@ -10,10 +10,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 # shellcheck disable=SC1003 # the backslash is the password's last character
 PW='p@ss:w/rd%20 '"'"'q"$&#\'

@@ -33,10 +33,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 N_DAEMON=0
 # daemon_start [VAR=VAL...]: `vigil serve` through lib.sh's daemon_spawn.

@@ -19,10 +19,7 @@
 #     two runs exit 0, no archive holds a backups/ or logs/ entry.
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 # ---------------------------------------------------------------- (a)
 log "(a) setup"

@@ -7,10 +7,7 @@
 # links (same targets), MEDIA_DIR is the same symlink, the canary unchanged.
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 rm -rf "$MEDIA_DIR"
 mkdir -p "$T/real/sub" "$T/outside"

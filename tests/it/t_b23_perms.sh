@@ -12,10 +12,7 @@
 #     %a %Y %n'` of every entry (the root included) identical before and after.
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 # ---------------------------------------------------------------- (a)
 log "(a) as uid 1000, private/s.jpg unreadable"

@@ -15,10 +15,7 @@
 #   modes, mtimes, contents), no pre_restore_* made, no staging directory.
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 # ---------------------------------------------------------------- part 1
 rm -rf "${MEDIA_DIR:?}"/*

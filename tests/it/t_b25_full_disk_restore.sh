@@ -13,10 +13,7 @@
 #   back exactly.
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 # Media that compress to more than 4 KiB (so its safety copy cannot fit).
 head -c 65536 /dev/urandom >"$MEDIA_DIR/img/noise.bin"
 

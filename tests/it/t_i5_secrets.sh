@@ -12,10 +12,7 @@
 # (else the sampling proves nothing).
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 # Enough data that pg_dump and psql run for a while (more samples).
 sql "INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1001, 150000) g;" >/dev/null
 

@@ -21,10 +21,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 DB=$BACKUP_DIR/db
 mkdir -p "$DB"
 pg_dump_norm >"$T/full.sql"

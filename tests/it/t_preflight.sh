@@ -14,10 +14,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 
 # A pg_dump whose --version hangs (as a broken wrapper script would); its
 # sleep writes its pid so the test can tell whether it was left running.

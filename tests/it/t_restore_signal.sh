@@ -17,10 +17,7 @@
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_vigil
-pg_start
-vigil_env
-fixture
+it_setup
 sql "CREATE TABLE marker(x int); INSERT INTO marker VALUES (42);" >/dev/null
 DB=$BACKUP_DIR/db
 mkdir -p "$DB"
