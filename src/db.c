@@ -201,19 +201,6 @@ char *db_quote_literal(struct db *db, const char *s)
  * finished within this many seconds (a hanging wrapper script) is killed. */
 #define TOOL_VERSION_LIMIT_S 10.0
 
-/* s cut to at most max bytes, every byte outside printable ASCII replaced
- * by '?', in place (error messages end up in JSON manifests and logs). */
-static const char *printable(char *s, size_t max)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < max; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			s[i] = '?';
-	s[i] = '\0';
-	return s;
-}
-
 static bool drop_from_child(const char *var)
 {
 	const char *eq = strchr(var, '=');
@@ -375,14 +362,14 @@ int db_tool_version_finish(struct child *c, const char *prog, int *major, int *m
 	}
 	p = strstr(buf, "(PostgreSQL) ");
 	if (!p)
-		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%s\"", prog,
-			       printable(buf, 80));
+		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog,
+			       buf);
 	p += 13;
 	*major = 0;
 	*minor = 0;
 	if (sscanf(p, "%d.%d", major, minor) < 1)
-		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%s\"", prog,
-			       printable(buf, 80));
+		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog,
+			       buf);
 	snprintf(text, n, "%d.%d", *major, *minor);
 	return 0;
 }

@@ -71,6 +71,50 @@ static void add_time(cJSON *o, const char *key, int64_t t)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	size_t n;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Make s valid UTF-8 in place: each byte that does not start a valid
+ * sequence becomes '?'. Error messages carry text from children (pg_dump's
+ * stderr, a --version line, file names) in whatever encoding they had, and
+ * the manifest must stay valid JSON text (RFC 8259 section 8.1); control
+ * characters are fine, cJSON escapes them. */
+static void utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_seq(p);
+
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
 static cJSON *error_obj(const char *code, const char *msg)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -78,6 +122,7 @@ static cJSON *error_obj(const char *code, const char *msg)
 
 	snprintf(clean, sizeof clean, "%s", msg);
 	log_redact(clean, sizeof clean);
+	utf8_clean(clean);
 	cJSON_AddStringToObject(o, "code", code);
 	cJSON_AddStringToObject(o, "message", clean);
 	return o;

@@ -424,6 +424,34 @@ static void redacting_a_secret_of_stars_terminates(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Error messages quote children's output in any encoding: the manifest
+ * stays valid UTF-8 (invalid bytes become '?'), valid multibyte text and
+ * control characters (escaped by cJSON) are kept. */
+static void error_text_is_made_valid_utf8(void)
+{
+	struct manifest m, p;
+	struct err e;
+	char *json;
+
+	memset(&m, 0, sizeof m);
+	snprintf(m.run_id, sizeof m.run_id, "20250121_030000");
+	snprintf(m.command, sizeof m.command, "backup");
+	snprintf(m.result, sizeof m.result, "failure");
+	snprintf(m.err_code, sizeof m.err_code, "child");
+	/* latin-1 "é", a lone continuation byte, an overlong '/', a cut 3-byte
+	 * sequence, a surrogate; then valid "café ñ" and a tab */
+	snprintf(m.err_msg, sizeof m.err_msg,
+		 "caf\xe9 \x80 \xc0\xaf \xe2\x82 \xed\xa0\x80 | café ñ\tend");
+	json = manifest_to_json(&m);
+	REQUIRE(json != NULL);
+	err_clear(&e);
+	REQUIRE(manifest_parse(json, &p, &e) == 0);
+	CHECK_STR(p.err_msg, "caf? ? ?? ?? ??? | café ñ\tend");
+	CHECK(strstr(json, "\\t") != NULL);
+	free(json);
+	manifest_free(&p);
+}
+
 static void warnings_are_capped(void)
 {
 	struct mf_artifact a;
@@ -446,7 +474,7 @@ int main(void)
 	static const struct unit_test t_[] = {
 		T(round_trip_all_fields), T(round_trip_failure), T(parse_rejects_non_objects),
 		T(write_never_replaces), T(redacts_registered_secrets),
-		T(redacting_a_secret_of_stars_terminates), T(warnings_are_capped),
+		T(redacting_a_secret_of_stars_terminates), T(warnings_are_capped), T(error_text_is_made_valid_utf8),
 	};
 
 	setenv("TZ", "UTC", 1);
