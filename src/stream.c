@@ -214,71 +214,76 @@ static ssize_t read_some(int fd, void *buf, size_t n, struct err *e)
 	}
 }
 
+/* Read fd from its current offset to end of file in IOBUF_SIZE pieces and
+ * hand each to fn(ctx, piece, length); *bytes (may be NULL) gets the total.
+ * what names the caller in error messages. Returns 0 or -1 with e set
+ * (ERR_IO; ERR_INTERNAL when out of memory). */
+static int read_each(int fd, const char *what, void (*fn)(void *, const unsigned char *, size_t),
+		     void *ctx, uint64_t *bytes, struct err *e)
+{
+	unsigned char *buf = malloc(IOBUF_SIZE);
+	uint64_t total = 0;
+
+	if (!buf)
+		return err_set(e, ERR_INTERNAL, "%s: out of memory", what);
+	for (;;) {
+		ssize_t k = read_some(fd, buf, IOBUF_SIZE, e);
+
+		if (k < 0) {
+			free(buf);
+			err_prefix(e, "%s", what);
+			return -1;
+		}
+		if (k == 0)
+			break;
+		fn(ctx, buf, (size_t)k);
+		total += (uint64_t)k;
+	}
+	free(buf);
+	if (bytes)
+		*bytes = total;
+	return 0;
+}
+
+static void sha256_piece(void *ctx, const unsigned char *p, size_t n)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)ctx, p, n);
+}
+
+static void crc32_piece(void *ctx, const unsigned char *p, size_t n)
+{
+	uint32_t *c = ctx;
+
+	*c = libdeflate_crc32(*c, p, n);
+}
+
 /* SHA-256 (FIPS 180-4) of everything readable from fd from its current
  * offset to end of file. fd is not owned. hex receives 64 lowercase hex
  * digits and a NUL; *bytes (may be NULL) the byte count. Returns 0, or -1
  * with e set: ERR_IO for read errors, ERR_INTERNAL when out of memory. */
 int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e)
 {
-	unsigned char *buf = NULL;
-	EVP_MD_CTX *ctx = NULL;
-	uint64_t total = 0;
+	EVP_MD_CTX *ctx = md_new();
 	int rc = -1;
 
 	hex[0] = '\0';
-	buf = malloc(IOBUF_SIZE);
-	ctx = md_new();
-	if (!buf || !ctx) {
-		err_set(e, ERR_INTERNAL, "sha256: out of memory");
-		goto out;
+	if (!ctx)
+		return err_set(e, ERR_INTERNAL, "sha256: out of memory");
+	if (read_each(fd, "sha256", sha256_piece, ctx, bytes, e) == 0) {
+		md_final_hex(ctx, hex);
+		rc = 0;
 	}
-	for (;;) {
-		ssize_t k = read_some(fd, buf, IOBUF_SIZE, e);
-
-		if (k < 0) {
-			err_prefix(e, "sha256");
-			goto out;
-		}
-		if (k == 0)
-			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)k);
-		total += (uint64_t)k;
-	}
-	md_final_hex(ctx, hex);
-	if (bytes)
-		*bytes = total;
-	rc = 0;
-out:
 	EVP_MD_CTX_free(ctx);
-	free(buf);
 	return rc;
 }
 
 int stream_crc32_fd(int fd, uint32_t *crc, uint64_t *bytes, struct err *e)
 {
-	unsigned char *buf = malloc(IOBUF_SIZE);
 	uint32_t c = 0;
-	uint64_t total = 0;
 
-	if (!buf)
-		return err_set(e, ERR_INTERNAL, "crc32: out of memory");
-	for (;;) {
-		ssize_t k = read_some(fd, buf, IOBUF_SIZE, e);
-
-		if (k < 0) {
-			free(buf);
-			err_prefix(e, "crc32");
-			return -1;
-		}
-		if (k == 0)
-			break;
-		c = libdeflate_crc32(c, buf, (size_t)k);
-		total += (uint64_t)k;
-	}
-	free(buf);
+	if (read_each(fd, "crc32", crc32_piece, &c, bytes, e) < 0)
+		return -1;
 	*crc = c;
-	if (bytes)
-		*bytes = total;
 	return 0;
 }
 
