@@ -382,6 +382,128 @@ static int check_rest(struct stream_reader *r, struct dumpscan *scan, char *buf,
 	return load_end_checks(r, scan, sha, e);
 }
 
+/* What feed_plain saw: fed_ok, the whole input (dump and row check)
+ * reached psql; ours, vigil stopped the load (e holds why; psql was killed
+ * before its end of input); corrupt, psql stopped first but the file is
+ * damaged (e holds the damage). */
+struct load_run {
+	bool fed_ok;
+	bool ours;
+	bool corrupt;
+};
+
+/* load()'s plain-dump half: start psql on f->c and feed it the decoded,
+ * scanned dump, then the row check (see load). Returns -1 with e set when
+ * it could not start (nothing to wait for), else 0 with run set and psql's
+ * stdin closed; the caller reaps psql. */
+static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, char **envp,
+		      struct dumpscan *scan, struct feeder *f, struct load_run *run, struct err *e)
+{
+	char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
+			 "--single-transaction", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	char *check = NULL, *buf = malloc(CHUNK);
+	bool at_end = false;
+	struct stream_reader *r = NULL;
+	int fd = -1, rc = -1, k = 7;
+
+
+	f->buf = malloc(FEED_BUF);
+	if (!buf || !f->buf) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto setup_failed;
+	}
+	if (lo->in_place) {
+		argv[k++] = "-c";
+		argv[k++] = (char *)drop_all_sql;
+	}
+	argv[k++] = "-f";
+	argv[k++] = "-";
+	fd = open(ent->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_errno(e, ERR_IO, errno, "cannot open %s", ent->path);
+		goto setup_failed;
+	}
+	if (stream_reader_open(&r, fd, ent->codec, e) < 0)
+		goto setup_failed;
+	if (pid1_spawn(f->c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
+		goto setup_failed;
+	fcntl(f->c->in, F_SETFL, fcntl(f->c->in, F_GETFL) | O_NONBLOCK);
+	scan->strip_txn = true;
+	scan->sink = feed;
+	scan->sink_ctx = f;
+	if (lo->restrict_psql) {
+		char key[33], line[64];
+		random_key(key);
+		snprintf(line, sizeof line, "\\restrict %s\n", key);
+		scan->strip_restrict = true;
+		if (feed(f, line, strlen(line), e) < 0) {
+			run->ours = true;
+			goto fed;
+		}
+	}
+	log_progress_start("restore");
+	for (;;) {
+		ssize_t n = stream_read(r, buf, CHUNK, e);
+		if (n < 0) {
+			run->ours = true;
+			break;
+		}
+		if (n == 0) {
+			at_end = true;
+			/* The row-count check goes through stdin after the dump
+			 * (as an argument it would hit the kernel's 128 KiB
+			 * limit for databases with hundreds of tables). */
+			if (dumpscan_finish(scan, e) < 0 || load_end_checks(r, scan, lo->sha, e) < 0 ||
+			    (feed_flush(f, e) < 0)) {
+				run->ours = !f->child_gone;
+				break;
+			}
+			check = row_check_sql(scan);
+			if (!check) {
+				err_set(e, ERR_INTERNAL, "out of memory");
+				run->ours = true;
+				break;
+			}
+			run->fed_ok = feed(f, "\n", 1, e) == 0 && feed(f, check, strlen(check), e) == 0 &&
+				 feed(f, "\n", 1, e) == 0 && feed_flush(f, e) == 0 && !f->child_gone;
+			run->ours = !run->fed_ok && !f->child_gone;
+			break;
+		}
+		if (dumpscan_feed(scan, buf, (size_t)n, e) < 0) {
+			run->ours = !f->child_gone;
+			break;
+		}
+		if (f->child_gone)
+			break;
+	}
+	log_progress_end();
+	if (f->child_gone && !run->ours && !at_end && !lo->validated) {
+		struct err ce;
+		err_clear(&ce);
+		if (check_rest(r, scan, buf, lo->sha, &ce) < 0 && ce.code == ERR_CORRUPT) {
+			*e = ce;
+			run->corrupt = true;
+		}
+	}
+fed:
+	/* Killed before its stdin closes: psql never reads the end of
+	 * its input, so --single-transaction never sends COMMIT. */
+	if (!run->fed_ok && !f->child_gone)
+		pid1_kill(f->c, SIGKILL);
+	close(f->c->in);
+	f->c->in = -1;
+	if (!run->ours && drain_until_exit(f, e) < 0)
+		run->ours = true;
+	rc = 0;
+setup_failed:
+	stream_reader_free(r);
+	if (fd >= 0)
+		close(fd);
+	free(check);
+	free(buf);
+	return rc;
+}
+
 /* Load a backup into dbname: plain dumps through psql in one transaction,
  * custom archives through pg_restore --single-transaction.
  *
@@ -414,13 +536,11 @@ static int check_rest(struct stream_reader *r, struct dumpscan *scan, char *buf,
 static int load(const struct config *cfg, const struct cat_entry *ent, const char *dbname,
 		const struct load_opts *lo, struct dumpscan *scan, struct err *e)
 {
-	char **envp = db_child_env_watched(cfg, dbname, lo->server_major), *check = NULL, *buf = NULL;
-	bool corrupt = false, at_end = false;
+	char **envp = db_child_env_watched(cfg, dbname, lo->server_major);
 	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
 	struct feeder f = { .c = &c };
-	struct stream_reader *r = NULL;
-	int fd = -1, status = 0, rc = -1;
-	bool fed_ok = false, ours = false;
+	struct load_run run = { false, false, false };
+	int status = 0, rc = -1;
 
 	if (!envp)
 		return err_set(e, ERR_INTERNAL, "out of memory");
@@ -435,106 +555,16 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		argv[k++] = (char *)ent->path;
 		if (pid1_spawn(&c, argv, envp, CHILD_STDERR, e) < 0)
 			goto out;
-		fed_ok = true;
-		ours = drain_until_exit(&f, e) < 0;
-	} else {
-		char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-				 "--single-transaction", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
-		int k = 7;
-		buf = malloc(CHUNK);
-		f.buf = malloc(FEED_BUF);
-		if (!buf || !f.buf) {
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-		if (lo->in_place) {
-			argv[k++] = "-c";
-			argv[k++] = (char *)drop_all_sql;
-		}
-		argv[k++] = "-f";
-		argv[k++] = "-";
-		fd = open(ent->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			err_errno(e, ERR_IO, errno, "cannot open %s", ent->path);
-			goto out;
-		}
-		if (stream_reader_open(&r, fd, ent->codec, e) < 0)
-			goto out;
-		if (pid1_spawn(&c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
-			goto out;
-		fcntl(c.in, F_SETFL, fcntl(c.in, F_GETFL) | O_NONBLOCK);
-		scan->strip_txn = true;
-		scan->sink = feed;
-		scan->sink_ctx = &f;
-		if (lo->restrict_psql) {
-			char key[33], line[64];
-			random_key(key);
-			snprintf(line, sizeof line, "\\restrict %s\n", key);
-			scan->strip_restrict = true;
-			if (feed(&f, line, strlen(line), e) < 0) {
-				ours = true;
-				goto fed;
-			}
-		}
-		log_progress_start("restore");
-		for (;;) {
-			ssize_t n = stream_read(r, buf, CHUNK, e);
-			if (n < 0) {
-				ours = true;
-				break;
-			}
-			if (n == 0) {
-				at_end = true;
-				/* The row-count check goes through stdin after the dump
-				 * (as an argument it would hit the kernel's 128 KiB
-				 * limit for databases with hundreds of tables). */
-				if (dumpscan_finish(scan, e) < 0 || load_end_checks(r, scan, lo->sha, e) < 0 ||
-				    (feed_flush(&f, e) < 0)) {
-					ours = !f.child_gone;
-					break;
-				}
-				check = row_check_sql(scan);
-				if (!check) {
-					err_set(e, ERR_INTERNAL, "out of memory");
-					ours = true;
-					break;
-				}
-				fed_ok = feed(&f, "\n", 1, e) == 0 && feed(&f, check, strlen(check), e) == 0 &&
-					 feed(&f, "\n", 1, e) == 0 && feed_flush(&f, e) == 0 && !f.child_gone;
-				ours = !fed_ok && !f.child_gone;
-				break;
-			}
-			if (dumpscan_feed(scan, buf, (size_t)n, e) < 0) {
-				ours = !f.child_gone;
-				break;
-			}
-			if (f.child_gone)
-				break;
-		}
-		log_progress_end();
-		if (f.child_gone && !ours && !at_end && !lo->validated) {
-			struct err ce;
-			err_clear(&ce);
-			if (check_rest(r, scan, buf, lo->sha, &ce) < 0 && ce.code == ERR_CORRUPT) {
-				*e = ce;
-				corrupt = true;
-			}
-		}
-	fed:
-		/* Killed before its stdin closes: psql never reads the end of
-		 * its input, so --single-transaction never sends COMMIT. */
-		if (!fed_ok && !f.child_gone)
-			pid1_kill(&c, SIGKILL);
-		close(c.in);
-		c.in = -1;
-		if (!ours && drain_until_exit(&f, e) < 0)
-			ours = true;
+		run.fed_ok = true;
+		run.ours = drain_until_exit(&f, e) < 0;
+	} else if (feed_plain(ent, lo, envp, scan, &f, &run, e) < 0) {
+		goto out;
 	}
-	if (ours) { /* e holds our reason; psql was killed for it */
+	if (run.ours) { /* e holds our reason; psql was killed for it */
 		pid1_wait(&c, &status, NULL);
 		goto out;
 	}
-	if (corrupt) { /* the damage, not psql's reaction to it, is the news */
+	if (run.corrupt) { /* the damage, not psql's reaction to it, is the news */
 		char text[600];
 		pid1_wait(&c, &status, NULL);
 		pid1_tail_text(&f.tail, text, sizeof text);
@@ -559,7 +589,7 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 			text[0] ? text : "(no message)");
 		goto out;
 	}
-	if (!fed_ok) { /* psql stopped reading but exited 0 */
+	if (!run.fed_ok) { /* psql stopped reading but exited 0 */
 		err_set(e, ERR_RESTORE, "%s stopped reading its input before the end",
 			ent->custom ? "pg_restore" : "psql");
 		goto out;
@@ -575,12 +605,7 @@ out:
 		pid1_kill(&c, SIGKILL);
 		pid1_wait(&c, &status, NULL);
 	}
-	stream_reader_free(r);
-	if (fd >= 0)
-		close(fd);
 	util_free_strv(envp);
-	free(check);
-	free(buf);
 	free(f.buf);
 	return rc;
 }
