@@ -113,6 +113,148 @@ static char **build_argv(const struct config *cfg, bool custom, struct err *e)
 	return argv;
 }
 
+/* pg_dump options that vigil sets itself or that break the pipeline, with
+ * the way forward (pg_dump(1), PostgreSQL 15). */
+static const struct {
+	char short_name;
+	const char *long_name;
+	const char *why;
+} refused_opts[] = {
+	{ 'f', "file", "vigil reads the dump from pg_dump's standard output" },
+	{ 'F', "format", "the format is BACKUP_FORMAT's" },
+	{ 'j', "jobs", "parallel jobs need the directory format, which vigil does not stream" },
+	{ 'Z', "compress", "vigil compresses; set BACKUP_COMPRESSION and BACKUP_COMPRESSION_LEVEL" },
+	{ 'C', "create", "vigil's restore creates the database itself and refuses the \\connect "
+			 "this option writes" },
+	{ 'd', "dbname", "set POSTGRES_DB (or DATABASE_URL)" },
+	{ 'h', "host", "set POSTGRES_HOST (or DATABASE_URL)" },
+	{ 'p', "port", "set POSTGRES_PORT (or DATABASE_URL)" },
+	{ 'U', "username", "set POSTGRES_USER (or DATABASE_URL)" },
+	{ 'W', "password", "pg_dump would prompt; set POSTGRES_PASSWORD" },
+	{ 'V', "version", "pg_dump would print its version and dump nothing" },
+	{ '?', "help", "pg_dump would print its help and dump nothing" },
+	{ 0, "binary-upgrade", "it is for pg_upgrade only" },
+};
+
+/* Short options of pg_dump 15 that take an argument (pg_dump.c's getopt
+ * string), and the long ones. */
+static const char short_with_arg[] = "dEefFhjNnpSTtUZ";
+static const char *const long_with_arg[] = {
+	"compress", "dbname", "encoding", "exclude-schema", "exclude-table",
+	"exclude-table-data", "extension", "extra-float-digits", "file", "format", "host",
+	"include-foreign-data", "jobs", "lock-wait-timeout", "port", "restrict-key", "role",
+	"rows-per-insert", "schema", "section", "snapshot", "superuser", "table", "username",
+};
+static const char *const long_without_arg[] = {
+	"binary-upgrade", "blobs", "clean", "column-inserts", "create", "data-only",
+	"disable-dollar-quoting", "disable-triggers", "enable-row-security", "help", "if-exists",
+	"inserts", "load-via-partition-root", "no-blobs", "no-comments", "no-owner", "no-password",
+	"no-privileges", "no-publications", "no-security-labels", "no-subscriptions", "no-sync",
+	"no-table-access-method", "no-tablespaces", "no-toast-compression",
+	"no-unlogged-table-data", "on-conflict-do-nothing", "password", "quote-all-identifiers",
+	"schema-only", "serializable-deferrable", "strict-names",
+	"use-set-session-authorization", "verbose", "version",
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static int refuse_opt(const char *word, size_t i, struct err *e)
+{
+	return err_set(e, ERR_CONFIG, "PG_DUMP_EXTRA_OPTS: %s is not allowed: %s; hint: remove it",
+		       word, refused_opts[i].why);
+}
+
+/* The long option that "--" + name[0..n) stands for, as getopt_long
+ * resolves it (an exact name, or the only one it abbreviates); NULL when
+ * it names none of pg_dump 15's (a newer pg_dump's option: pg_dump
+ * decides) or several. *with_arg tells whether it takes an argument. */
+static const char *long_opt(const char *name, size_t n, bool *with_arg)
+{
+	const char *hit = NULL;
+	int hits = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *const *v = pass ? long_without_arg : long_with_arg;
+		size_t nv = pass ? N_OF(long_without_arg) : N_OF(long_with_arg);
+		for (size_t i = 0; i < nv; i++) {
+			if (strncmp(v[i], name, n) != 0)
+				continue;
+			if (strlen(v[i]) == n) {
+				*with_arg = !pass;
+				return v[i];
+			}
+			hit = v[i];
+			*with_arg = !pass;
+			hits++;
+		}
+	}
+	return hits == 1 ? hit : NULL;
+}
+
+int dump_check_extra_opts(const char *opts, struct err *e)
+{
+	char **w;
+	int rc = -1;
+	bool arg_next = false, maybe_arg_next = false;
+
+	if (!opts || !*opts)
+		return 0;
+	w = util_split_words(opts, e);
+	if (!w) {
+		err_prefix(e, "PG_DUMP_EXTRA_OPTS");
+		e->code = ERR_CONFIG;
+		return -1;
+	}
+	for (size_t k = 0; w[k]; k++) {
+		const char *a = w[k];
+		if (arg_next || (maybe_arg_next && a[0] != '-')) {
+			arg_next = maybe_arg_next = false;
+			continue;
+		}
+		arg_next = maybe_arg_next = false;
+		if (a[0] == '-' && a[1] == '-' && a[2]) {
+			size_t n = strcspn(a + 2, "=");
+			bool with_arg = false;
+			const char *name = long_opt(a + 2, n, &with_arg);
+			if (!name) {
+				maybe_arg_next = a[2 + n] != '=';
+				continue;
+			}
+			for (size_t i = 0; i < N_OF(refused_opts); i++)
+				if (strcmp(refused_opts[i].long_name, name) == 0) {
+					refuse_opt(a, i, e);
+					goto out;
+				}
+			arg_next = with_arg && a[2 + n] != '=';
+		} else if (a[0] == '-' && a[1]) {
+			for (const char *c = a + 1; *c; c++) {
+				for (size_t i = 0; i < N_OF(refused_opts); i++)
+					if (refused_opts[i].short_name == *c) {
+						refuse_opt(a, i, e);
+						goto out;
+					}
+				if (strchr(short_with_arg, *c)) {
+					arg_next = c[1] == '\0';
+					break;
+				}
+			}
+		} else {
+			err_set(e, ERR_CONFIG, "PG_DUMP_EXTRA_OPTS: \"%s\" is not an option; a database "
+				"name there would make pg_dump dump another database than POSTGRES_DB; "
+				"hint: remove it", a);
+			goto out;
+		}
+	}
+	if (arg_next) {
+		err_set(e, ERR_CONFIG, "PG_DUMP_EXTRA_OPTS: the last option needs a value");
+		goto out;
+	}
+	rc = 0;
+out:
+	util_free_strv(w);
+	return rc;
+}
+
 int dump_run(const struct config *cfg, const char *dbname, int server_major, bool custom,
 	     struct stream_writer *w, struct dumpscan *scan, struct err *e)
 {

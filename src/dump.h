@@ -22,6 +22,16 @@ struct dump_info {
  * set (ERR_DB_CONNECT with libpq's reason, ERR_CHILD, ERR_DB_VERSION). */
 int dump_preflight(const struct config *cfg, struct dump_info *info, struct err *e);
 
+/* Check PG_DUMP_EXTRA_OPTS (opts, may be NULL) before anything runs:
+ * its shell-style quoting must be balanced, and it may not hold an option
+ * that vigil sets itself or that breaks the dump's pipeline (-f, -F, -j,
+ * -Z, -C, the connection options, -W, -V, -?, --binary-upgrade; long names
+ * and their getopt abbreviations alike, in short-option groups too) nor a
+ * bare word that is no option's value. Options pg_dump 15 does not know
+ * pass (a newer pg_dump decides). Pure. Returns 0 or -1 with e set
+ * (ERR_CONFIG naming PG_DUMP_EXTRA_OPTS and the option, with a hint). */
+int dump_check_extra_opts(const char *opts, struct err *e);
+
 /* Run pg_dump on dbname (NULL = cfg->pg_db) with cfg's options
  * (--format=custom when custom, PG_DUMP_EXTRA_OPTS) and stream its stdout
  * into w. server_major (from dump_preflight) decides whether pg_dump's
