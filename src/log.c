@@ -27,6 +27,13 @@ static bool progress_drawn;   /* a progress line is on screen */
 static char progress_label[64];
 static struct timespec progress_t0, progress_last;
 
+static bool stamp_utc;
+
+void log_stamp_utc(bool utc)
+{
+	stamp_utc = utc;
+}
+
 void log_time_local(int64_t t, char out[32])
 {
 	struct tm tm;
@@ -121,15 +128,33 @@ out:
 	pthread_mutex_unlock(&log_lock);
 }
 
+static bool word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Mask the occurrences of s in buf with "***". A secret made only of
+ * letters and digits is masked where it stands as a whole word: inside a
+ * longer run of letters and digits ("app" in "swapped") it is left, since
+ * masking it there garbles the line and gives the secret away by context.
+ * A secret with any other character cannot be an ordinary word and is
+ * masked wherever it occurs. */
 static void redact_one(char *buf, size_t n, const char *s)
 {
 	size_t sl = strlen(s);
 	char *p = buf;
+	bool word = true;
 
 	(void)n;
+	for (const char *c = s; *c; c++)
+		word = word && word_char(*c);
 	/* Search on after each replacement, so a secret that contains "***"
 	 * (or equals it) cannot make this loop forever. */
 	while ((p = strstr(p, s)) != NULL) {
+		if (word && ((p > buf && word_char(p[-1])) || word_char(p[sl]))) {
+			p++;
+			continue;
+		}
 		size_t rest = strlen(p + sl);
 		memcpy(p, "***", 3);
 		memmove(p + 3, p + sl, rest + 1);
@@ -182,7 +207,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level == LOG_DEBUG && !getenv("VIGIL_DEBUG"))
 		return;
-	log_time_local((int64_t)time(NULL), ts);
+	if (stamp_utc)
+		log_time_utc((int64_t)time(NULL), ts);
+	else
+		log_time_local((int64_t)time(NULL), ts);
 	n = snprintf(line, sizeof line, "%s %s ", ts, names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -27,10 +27,15 @@ void log_close_file(void);
 void log_reopen(void);
 
 /* Register a secret to be masked in every later line. The string is copied;
- * strings shorter than 3 bytes are ignored (they would mask everything). */
+ * strings shorter than 3 bytes are ignored (they would mask everything).
+ * A secret of letters and digits only is masked as a whole word (see
+ * log_redact). */
 void log_add_secret(const char *secret);
 
-/* Mask registered secrets in buf (in place, NUL-terminated, size n). */
+/* Mask registered secrets in buf (in place, NUL-terminated, size n) with
+ * "***": every occurrence of a secret that holds a character other than a
+ * letter or digit, and of the others each occurrence not inside a longer
+ * run of letters and digits ("app" in "swapped" stays). */
 void log_redact(char *buf, size_t n);
 
 /* Write one line at level. Newlines inside the message are replaced by
@@ -48,6 +53,11 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 void log_progress_start(const char *label);
 void log_progress(uint64_t bytes);
 void log_progress_end(void);
+
+/* Stamp log lines in UTC (true) or in local time (false, the default).
+ * main stamps in UTC until TZ has been checked, so an invalid TZ never
+ * stamps the line that reports it in a zone glibc made up. */
+void log_stamp_utc(bool utc);
 
 /* Local time with offset, "2026-11-29T03:00:04-05:00" (RFC 3339). */
 void log_time_local(int64_t t, char out[32]);

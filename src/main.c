@@ -11,6 +11,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
+#include "dump.h"
 #include "http.h"
 #include "manifest.h"
 #include "stream.h"
@@ -76,6 +77,17 @@ static int open_log(const struct config *cfg, const char *name)
 	return 0;
 }
 
+/* The checks of a loaded configuration that need other modules: the
+ * schedules and listen address, the directory layout, pg_dump's extra
+ * options. Every command runs them before it does anything (exit 2). */
+static int check_config(const struct config *cfg, struct err *e)
+{
+	if (daemon_check_config(cfg, e) < 0 || backup_check_dirs(cfg, e) < 0 ||
+	    dump_check_extra_opts(cfg->pg_dump_extra_opts, e) < 0)
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "serve";
@@ -87,6 +99,8 @@ int main(int argc, char **argv)
 	pid1_block_signals();
 	setlocale(LC_CTYPE, "C.UTF-8");
 	tzset();
+	/* Until TZ is known to be a real zone, stamp log lines in UTC. */
+	log_stamp_utc(true);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
 		return 0;
@@ -109,14 +123,15 @@ int main(int argc, char **argv)
 	 * never the image's /etc/localtime (B17). */
 	setenv("TZ", cfg.tz, 1);
 	tzset();
+	log_stamp_utc(false);
 	if (!strcmp(cmd, "check-config")) {
 		config_print(&cfg, stdout);
 		status = daemon_print_schedule(&cfg, 5);
-		if (status == 0 && (daemon_check_config(&cfg, &e) < 0 || backup_check_dirs(&cfg, &e) < 0)) {
+		if (status == 0 && check_config(&cfg, &e) < 0) {
 			log_error("configuration error: %s", e.msg);
 			status = 2;
 		}
-	} else if (daemon_check_config(&cfg, &e) < 0 || backup_check_dirs(&cfg, &e) < 0) {
+	} else if (check_config(&cfg, &e) < 0) {
 		log_error("configuration error: %s", e.msg);
 		status = 2;
 	} else if (!strcmp(cmd, "serve")) {
