@@ -260,16 +260,99 @@ static bool known_name(const char *name, size_t len)
 	return (len == 11 && memcmp(name, "VIGIL_DEBUG", 11) == 0);
 }
 
+/* Optimal string alignment distance of a and b (Levenshtein plus adjacent
+ * transpositions), or max + 1 once it is sure to exceed max. */
+static size_t name_distance(const char *a, size_t al, const char *b, size_t bl, size_t max)
+{
+	size_t d[3][64], *prev2 = d[0], *prev = d[1], *cur = d[2];
+
+	if (al >= 64 || bl >= 64 || (al > bl ? al - bl : bl - al) > max)
+		return max + 1;
+	for (size_t j = 0; j <= bl; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= al; i++) {
+		size_t row_min;
+		cur[0] = row_min = i;
+		for (size_t j = 1; j <= bl; j++) {
+			size_t cost = a[i - 1] != b[j - 1], v = prev[j - 1] + cost;
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+			if (v < row_min)
+				row_min = v;
+		}
+		if (row_min > max)
+			return max + 1;
+		size_t *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[bl];
+}
+
+/* Names people set for a setting vigil reads under another name (Django's
+ * TIME_ZONE, the old habit TIMEZONE...): warned about only while the right
+ * name is unset, so a shared .env.prod that has both stays quiet. */
+static const struct {
+	const char *wrong, *right;
+} aliases[] = {
+	{ "TIMEZONE", "TZ" },          { "TIME_ZONE", "TZ" },
+	{ "POSTGRES_DATABASE", "POSTGRES_DB" }, { "POSTGRES_NAME", "POSTGRES_DB" },
+	{ "POSTGRES_PASS", "POSTGRES_PASSWORD" }, { "POSTGRES_PORT_NUMBER", "POSTGRES_PORT" },
+	{ "MEDIA_ROOT", "MEDIA_DIR" },  { "BACKUP_RETENTION", "BACKUP_RETENTION_DAYS" },
+};
+
+const char *config_suggest(const char *name, size_t len)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	if (known_name(name, len))
+		return NULL;
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (strlen(aliases[i].wrong) == len && memcmp(aliases[i].wrong, name, len) == 0)
+		{
+			const char *set = getenv(aliases[i].right);
+			return set && *set ? NULL : aliases[i].right;
+		}
+	/* One edit for short names, two from eight characters on: close enough
+	 * to be a slip of the keyboard, far enough apart that the other
+	 * services' variables (PGDATA, EMAIL_BACKEND, MEDIA_URL) stay quiet. */
+	for (size_t i = 0; i < N_ROWS; i++) {
+		size_t rl = strlen(rows[i].name), max = rl >= 8 ? 2 : 1, d;
+		if (rl < 4)
+			continue;
+		d = name_distance(name, len, rows[i].name, rl, max);
+		if (d <= max && d < best_d) {
+			best_d = d;
+			best = rows[i].name;
+		}
+	}
+	return best;
+}
+
 static void warn_unknown(void)
 {
 	for (char **ep = environ; ep && *ep; ep++) {
 		const char *eq = strchr(*ep, '=');
 		size_t len = eq ? (size_t)(eq - *ep) : strlen(*ep);
-		if ((util_starts_with(*ep, "VIGIL_") || util_starts_with(*ep, "BACKUP_")) &&
-		    !known_name(*ep, len))
+		const char *near = config_suggest(*ep, len);
+		if (near)
+			log_warn("variable %.*s is not one of vigil's and is ignored; hint: did you "
+				 "mean %s?", (int)len, *ep, near);
+		else if ((util_starts_with(*ep, "VIGIL_") || util_starts_with(*ep, "BACKUP_")) &&
+			 !known_name(*ep, len))
 			log_warn("unknown variable %.*s ignored; hint: check its spelling", (int)len, *ep);
 	}
 }
+
+static void warn_public_secrets(struct config *c);
 
 int config_load(struct config *c, struct err *e)
 {
@@ -306,8 +389,14 @@ int config_load(struct config *c, struct err *e)
 			return err_set(e, ERR_CONFIG,
 				       "BACKUP_PREFIX (or POSTGRES_DB) \"%s\" cannot be used in a file name; "
 				       "hint: set BACKUP_PREFIX", c->prefix);
-	if (util_starts_with(c->prefix, "pre_restore") || strcmp(c->prefix, "media") == 0)
-		return err_set(e, ERR_CONFIG, "BACKUP_PREFIX \"%s\" clashes with vigil's own names; "
+	/* vigil's temporary and working names are hidden (".vigil-tmp-*",
+	 * ".vigil-old-*", ".vigil.lock"): a backup under a hidden name would
+	 * be invisible to ls and could be taken for a stale temporary file
+	 * and deleted by the next run. */
+	if (util_starts_with(c->prefix, "pre_restore") || strcmp(c->prefix, "media") == 0 ||
+	    c->prefix[0] == '.')
+		return err_set(e, ERR_CONFIG, "BACKUP_PREFIX \"%s\" clashes with vigil's own names "
+			       "(pre_restore*, media, or a hidden name starting with a dot); "
 			       "hint: set BACKUP_PREFIX", c->prefix);
 	if (c->threads <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -325,11 +414,17 @@ int config_load(struct config *c, struct err *e)
 	if (c->media_dir && *c->media_dir && c->media_dir[0] != '/')
 		return err_set(e, ERR_CONFIG, "MEDIA_DIR must be an absolute path or empty");
 	warn_unknown();
+	warn_public_secrets(c);
 	return 0;
 }
 
 void config_free(struct config *c)
 {
+	free(c->pg_sslmode);
+	free(c->pg_sslrootcert);
+	free(c->pg_sslcert);
+	free(c->pg_sslkey);
+	c->pg_sslmode = c->pg_sslrootcert = c->pg_sslcert = c->pg_sslkey = NULL;
 	for (size_t i = 0; i < N_ROWS; i++) {
 		if (rows[i].type == T_STR || rows[i].type == T_TZ) {
 			free(*str_field(c, &rows[i]));
@@ -387,13 +482,44 @@ void config_print_markdown(FILE *f)
 			rows[i].def ? rows[i].def : "", rows[i].help);
 }
 
+/* The name of a non-secret variable whose value is v, or NULL. */
+static const char *public_twin(struct config *c, const char *v)
+{
+	for (size_t i = 0; i < N_ROWS; i++) {
+		const char *o;
+		if (rows[i].secret || rows[i].type != T_STR)
+			continue;
+		o = *str_field(c, &rows[i]);
+		if (o && strcmp(o, v) == 0)
+			return rows[i].name;
+	}
+	return NULL;
+}
+
 void config_each_secret(const struct config *cc, void (*fn)(const char *))
 {
 	struct config *c = (struct config *)(uintptr_t)cc;
 
 	for (size_t i = 0; i < N_ROWS; i++) {
-		if (rows[i].secret && *str_field(c, &rows[i]) && **str_field(c, &rows[i]))
-			fn(*str_field(c, &rows[i]));
+		const char *v = *str_field(c, &rows[i]);
+		if (rows[i].secret && v && *v && !public_twin(c, v))
+			fn(v);
+	}
+}
+
+/* A secret that equals a value vigil prints anyway (POSTGRES_PASSWORD=
+ * postgres with POSTGRES_USER=postgres) cannot be kept out of the logs:
+ * masking every "postgres" would garble each line and show by context what
+ * was masked. Such a secret is not masked (config_each_secret) and is
+ * named here instead. */
+static void warn_public_secrets(struct config *c)
+{
+	for (size_t i = 0; i < N_ROWS; i++) {
+		const char *v = *str_field(c, &rows[i]), *twin;
+		if (!rows[i].secret || !v || !*v || !(twin = public_twin(c, v)))
+			continue;
+		log_warn("%s is the same as %s, which vigil prints in logs and file names, so it "
+			 "cannot be kept secret; hint: give it a value of its own", rows[i].name, twin);
 	}
 }
 
@@ -456,16 +582,74 @@ static int replace(char **field, const char *p, size_t n, const char *what, stru
 	return 0;
 }
 
+/* The query of DATABASE_URL (from '?' to '#' or the end): key=value pairs
+ * separated by '&', percent-decoded. libpq's TLS keywords are kept; any
+ * other key is ignored with a warning, never silently (a dropped
+ * sslmode=require would send the password over plain TCP). Values are
+ * never echoed: sslkey paths are harmless, but a mangled URL may put a
+ * password there. */
+static int apply_url_query(struct config *c, const char *q, struct err *e)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} kept[] = {
+		{ "sslmode", offsetof(struct config, pg_sslmode) },
+		{ "sslrootcert", offsetof(struct config, pg_sslrootcert) },
+		{ "sslcert", offsetof(struct config, pg_sslcert) },
+		{ "sslkey", offsetof(struct config, pg_sslkey) },
+	};
+	static const char *const modes[] = { "disable", "allow", "prefer", "require",
+					     "verify-ca", "verify-full" };
+
+	if (*q != '?')
+		return 0;
+	q++;
+	while (*q && *q != '#') {
+		size_t n = strcspn(q, "&#"), kl = strcspn(q, "=&#");
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof kept / sizeof kept[0] && kl < n; i++) {
+			char **field = (char **)(void *)((char *)c + kept[i].off);
+			if (strlen(kept[i].key) != kl || memcmp(q, kept[i].key, kl) != 0)
+				continue;
+			known = true;
+			if (replace(field, q + kl + 1, n - kl - 1, kept[i].key, e) < 0)
+				return -1;
+		}
+		if (!known && n > 0)
+			log_warn("DATABASE_URL: query parameter \"%.*s\" ignored; vigil uses only "
+				 "sslmode, sslrootcert, sslcert and sslkey from the URL",
+				 (int)(kl > 64 ? 64 : kl), q);
+		q += n;
+		if (*q == '&')
+			q++;
+	}
+	if (c->pg_sslmode) {
+		for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+			if (strcmp(c->pg_sslmode, modes[i]) == 0)
+				return 0;
+		return err_set(e, ERR_CONFIG, "DATABASE_URL: sslmode must be one of disable, allow, "
+			       "prefer, require, verify-ca, verify-full");
+	}
+	return 0;
+}
+
 int config_apply_database_url(struct config *c, const char *url, struct err *e)
 {
 	const char *p, *auth_end, *host_end, *at, *colon;
 
-	if (util_starts_with(url, "postgresql://"))
-		p = url + 13;
-	else if (util_starts_with(url, "postgres://"))
-		p = url + 11;
-	else
-		return err_set(e, ERR_CONFIG, "DATABASE_URL must start with postgres:// or postgresql://");
+	/* The schemes dj-database-url maps to PostgreSQL (postgis:// is
+	 * GeoDjango's; the database is the same to pg_dump). */
+	static const char *const schemes[] = { "postgresql://", "postgres://", "pgsql://",
+					       "postgis://" };
+	p = NULL;
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !p; i++)
+		if (util_starts_with(url, schemes[i]))
+			p = url + strlen(schemes[i]);
+	if (!p)
+		return err_set(e, ERR_CONFIG, "DATABASE_URL must start with postgres://, "
+			       "postgresql://, pgsql:// or postgis://");
 	/* userinfo ends at the last '@' (a password written unencoded by hand
 	 * may hold '@', '/', '?' or '#'); the authority ends after it. */
 	at = strrchr(p, '@');
@@ -518,5 +702,5 @@ int config_apply_database_url(struct config *c, const char *url, struct err *e)
 		if (n > 0 && replace(&c->pg_db, db, n, "database name", e) < 0)
 			return -1;
 	}
-	return 0;
+	return apply_url_query(c, auth_end + strcspn(auth_end, "?#"), e);
 }

@@ -26,6 +26,13 @@ struct config {
 	char *pg_user;
 	char *pg_password;   /* secret */
 	char *database_url;  /* secret: holds the password */
+	/* TLS settings from DATABASE_URL's query (?sslmode=require...), NULL
+	 * when absent; libpq's keywords of the same names. Not table rows: the
+	 * URL is their only source (the PGSSLMODE... environment also works). */
+	char *pg_sslmode;
+	char *pg_sslrootcert;
+	char *pg_sslcert;
+	char *pg_sslkey;
 	char *pg_dump_extra_opts;
 	char *prefix;        /* BACKUP_PREFIX, default POSTGRES_DB */
 
@@ -87,6 +94,13 @@ struct config {
  * Returns 0 or -1 with e set (ERR_CONFIG, message naming the variable). */
 int config_load(struct config *cfg, struct err *e);
 
+/* The variable vigil reads that the environment variable name[0..len)
+ * looks like a slip for (one edit for names under eight characters, two
+ * from eight on, adjacent swaps counting one), or one it is a known
+ * alias of while that one is unset (TIME_ZONE for TZ); NULL when name is
+ * one of vigil's or close to none. The result is a static string. */
+const char *config_suggest(const char *name, size_t len);
+
 /* Release every string of cfg. */
 void config_free(struct config *cfg);
 
@@ -98,14 +112,19 @@ void config_print(const struct config *cfg, FILE *f);
 void config_print_markdown(FILE *f);
 
 /* Every secret value cfg holds, for log redaction: calls fn for each
- * non-empty one. */
+ * non-empty one, except a secret equal to a non-secret value (a password
+ * that is the user name), which config_load warns about instead. */
 void config_each_secret(const struct config *cfg, void (*fn)(const char *));
 
 /* Parse a Django-style DATABASE_URL
- * (postgres[ql]://user:password@host:port/dbname?params) into cfg's
- * database fields, percent-decoding each part (RFC 3986 section 2.1).
- * Only the parts present override. Pure: no I/O. Returns 0 or -1 with e
- * set (ERR_CONFIG naming DATABASE_URL; the message never holds the URL). */
+ * (postgres[ql]://user:password@host:port/dbname?params; the schemes
+ * dj-database-url maps to PostgreSQL: postgres, postgresql, pgsql, postgis)
+ * into cfg's database fields, percent-decoding each part (RFC 3986 section
+ * 2.1). Only the parts present override. Of the query, libpq's sslmode,
+ * sslrootcert, sslcert and sslkey are kept (cfg->pg_ssl*); any other
+ * parameter is ignored with a warning through log_warn, never silently.
+ * No other I/O. Returns 0 or -1 with e set (ERR_CONFIG naming DATABASE_URL;
+ * the message never holds the URL). */
 int config_apply_database_url(struct config *cfg, const char *url, struct err *e);
 
 #endif

@@ -52,7 +52,7 @@ static void on_notice(void *arg, const char *message)
 int db_connect(const struct config *cfg, const char *dbname, struct db **out, struct err *e)
 {
 	char port[16], msg[ERR_MSG_MAX];
-	const char *keys[8], *vals[8];
+	const char *keys[12], *vals[12];
 	int k = 0;
 	struct db *db;
 
@@ -66,6 +66,14 @@ int db_connect(const struct config *cfg, const char *dbname, struct db **out, st
 	keys[k] = "application_name", vals[k++] = "vigil";
 	if (cfg->pg_password && *cfg->pg_password)
 		keys[k] = "password", vals[k++] = cfg->pg_password;
+	if (cfg->pg_sslmode)
+		keys[k] = "sslmode", vals[k++] = cfg->pg_sslmode;
+	if (cfg->pg_sslrootcert)
+		keys[k] = "sslrootcert", vals[k++] = cfg->pg_sslrootcert;
+	if (cfg->pg_sslcert)
+		keys[k] = "sslcert", vals[k++] = cfg->pg_sslcert;
+	if (cfg->pg_sslkey)
+		keys[k] = "sslkey", vals[k++] = cfg->pg_sslkey;
 	keys[k] = NULL, vals[k] = NULL;
 	db = calloc(1, sizeof *db);
 	if (!db)
@@ -223,14 +231,24 @@ static bool drop_from_child(const char *var)
 	return false;
 }
 
+/* Set name=value in the environment vector *v (count *n): an existing
+ * entry of that name is replaced, so the value given here wins over one
+ * inherited from vigil's environment. -1 when out of memory. */
 static int push_env(char ***v, size_t *n, const char *name, const char *value)
 {
-	size_t len = strlen(name) + strlen(value) + 2;
+	size_t len = strlen(name) + strlen(value) + 2, nl = strlen(name);
 	char *s = malloc(len), **nv;
 
 	if (!s)
 		return -1;
 	snprintf(s, len, "%s=%s", name, value);
+	for (size_t i = 0; i < *n; i++) {
+		if (strncmp((*v)[i], name, nl) == 0 && (*v)[i][nl] == '=') {
+			free((*v)[i]);
+			(*v)[i] = s;
+			return 0;
+		}
+	}
 	nv = realloc(*v, (*n + 2) * sizeof **v);
 	if (!nv) {
 		free(s);
@@ -287,6 +305,12 @@ char **db_child_env(const struct config *cfg, const char *dbname)
 		goto fail;
 	if (cfg->pg_password && *cfg->pg_password &&
 	    push_env(&v, &n, "PGPASSWORD", cfg->pg_password) < 0)
+		goto fail;
+	/* DATABASE_URL's TLS settings, under libpq's environment names. */
+	if ((cfg->pg_sslmode && push_env(&v, &n, "PGSSLMODE", cfg->pg_sslmode) < 0) ||
+	    (cfg->pg_sslrootcert && push_env(&v, &n, "PGSSLROOTCERT", cfg->pg_sslrootcert) < 0) ||
+	    (cfg->pg_sslcert && push_env(&v, &n, "PGSSLCERT", cfg->pg_sslcert) < 0) ||
+	    (cfg->pg_sslkey && push_env(&v, &n, "PGSSLKEY", cfg->pg_sslkey) < 0))
 		goto fail;
 	return v;
 fail:

@@ -799,6 +799,19 @@ static void prefix_rules(void)
 	expect_bad("BACKUP_PREFIX", "a\nb", "BACKUP_PREFIX");
 	expect_bad("BACKUP_PREFIX", "pre_restore", "BACKUP_PREFIX");
 	expect_bad("BACKUP_PREFIX", "media", "BACKUP_PREFIX");
+	/* hidden names: vigil's own temporary files (".vigil-tmp-*") are
+	 * hidden, and a later run removes those as stale (TRIAL F2) */
+	expect_bad("BACKUP_PREFIX", ".vigil-tmp-x", "BACKUP_PREFIX");
+	expect_bad("BACKUP_PREFIX", ".hidden", "BACKUP_PREFIX");
+	fresh_env();
+	setenv("POSTGRES_DB", ".vigil-tmp-db", 1);
+	CHECK(load(&c, &e) == -1);
+	CHECK(e.code == ERR_CONFIG);
+	CHECK(strstr(e.msg, "BACKUP_PREFIX") != NULL);
+	config_free(&c);
+	setenv("BACKUP_PREFIX", "tmpdb", 1);
+	REQUIRE(load(&c, &e) == 0);
+	config_free(&c);
 
 	/* a POSTGRES_DB with a slash needs a BACKUP_PREFIX */
 	fresh_env();
@@ -1080,6 +1093,113 @@ static void url_through_config_load(void)
 	rmtmp();
 }
 
+
+/* Django's schemes for PostgreSQL, and the query: TLS settings kept, others
+ * ignored (with a warning), never an sslmode dropped silently. */
+static void url_schemes_of_django_and_query(void)
+{
+	struct config c;
+	struct err e;
+
+	url_ok("postgis://geo:pw@gis/geodb", &c);
+	CHECK_STR(c.pg_user, "geo");
+	CHECK_STR(c.pg_db, "geodb");
+	CHECK(c.pg_sslmode == NULL);
+	config_free(&c);
+	url_ok("pgsql://u@h/d", &c);
+	CHECK_STR(c.pg_db, "d");
+	config_free(&c);
+
+	url_ok("postgres://u:pw@h/app?sslmode=require", &c);
+	CHECK_STR(c.pg_db, "app");
+	CHECK_STR(c.pg_sslmode, "require");
+	config_free(&c);
+
+	url_ok("postgres://u:pw@h/app?connect_timeout=5&sslmode=verify-full&sslrootcert=%2Fca.pem"
+	       "&sslcert=/c.crt&sslkey=/c.key#frag", &c);
+	CHECK_STR(c.pg_sslmode, "verify-full");
+	CHECK_STR(c.pg_sslrootcert, "/ca.pem");
+	CHECK_STR(c.pg_sslcert, "/c.crt");
+	CHECK_STR(c.pg_sslkey, "/c.key");
+	config_free(&c);
+
+	/* a query with no database: the default stays */
+	url_ok("postgres://u:pw@h?sslmode=disable", &c);
+	CHECK_STR(c.pg_sslmode, "disable");
+	CHECK_STR(c.pg_host, "h");
+	config_free(&c);
+
+	cfg_base(&c);
+	err_clear(&e);
+	CHECK(config_apply_database_url(&c, "postgres://u:pw@h/app?sslmode=sometimes", &e) == -1);
+	CHECK(e.code == ERR_CONFIG);
+	CHECK(strstr(e.msg, "sslmode") != NULL);
+	CHECK(strstr(e.msg, "pw") == NULL);
+	config_free(&c);
+
+	cfg_base(&c);
+	err_clear(&e);
+	CHECK(config_apply_database_url(&c, "mysql://u:pw@h/app", &e) == -1);
+	CHECK(strstr(e.msg, "postgis://") != NULL);
+	config_free(&c);
+}
+
+/* Mistyped names of vigil's variables are named with the likely intent
+ * (TRIAL F19); other services' variables stay quiet. */
+static void near_miss_names_are_suggested(void)
+{
+	static const struct {
+		const char *name, *want;
+	} cases[] = {
+		{ "POSTGRES_PASSWROD", "POSTGRES_PASSWORD" }, { "MEDIA_EXCLUDES", "MEDIA_EXCLUDE" },
+		{ "PG_DUMP_EXTRA_OPT", "PG_DUMP_EXTRA_OPTS" }, { "HTTP_LISTN", "HTTP_LISTEN" },
+		{ "S3_BUKET", "S3_BUCKET" },                   { "EMAIL_HOSTT", "EMAIL_HOST" },
+		{ "TIMEZONE", "TZ" },                          { "TIME_ZONE", "TZ" },
+		{ "POSTGRES_DATABASE", "POSTGRES_DB" },        { "BACKUP_SCHEDUEL", "BACKUP_SCHEDULE" },
+		{ "MEDIA_ROOT", "MEDIA_DIR" },
+		/* quiet: vigil's own, and other programs' */
+		{ "POSTGRES_DB", NULL },   { "TZ", NULL },          { "PGDATA", NULL },
+		{ "MEDIA_URL", NULL },     { "EMAIL_BACKEND", NULL }, { "HOSTNAME", NULL },
+		{ "PATH", NULL },          { "POSTGRES_INITDB_ARGS", NULL }, { "PG_MAJOR", NULL },
+		{ "SERVER_EMAIL", NULL },  { "EMAIL_SUBJECT_PREFIX", NULL }, { "LANG", NULL },
+		{ "POSTGRES_HOST_AUTH_METHOD", NULL },
+	};
+
+	fresh_env();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *got = config_suggest(cases[i].name, strlen(cases[i].name));
+		if (!(cases[i].want ? got && strcmp(got, cases[i].want) == 0 : got == NULL)) {
+			fprintf(stderr, "  %s: suggested %s, want %s\n", cases[i].name,
+				got ? got : "(none)", cases[i].want ? cases[i].want : "(none)");
+			CHECK(0);
+		}
+	}
+	/* an alias is quiet while the right name is set (a shared .env.prod) */
+	setenv("TZ", "Europe/Madrid", 1);
+	CHECK(config_suggest("TIME_ZONE", 9) == NULL);
+	fresh_env();
+}
+
+/* A password equal to a value vigil prints anyway is not masked (it would
+ * garble every line and show by context what was masked) but warned about
+ * (TRIAL F17). */
+static void secret_equal_to_public_value(void)
+{
+	struct config c;
+	struct err e;
+
+	fresh_env();
+	setenv("POSTGRES_DB", "app", 1);
+	setenv("POSTGRES_USER", "postgres", 1);
+	setenv("POSTGRES_PASSWORD", "postgres", 1);
+	setenv("EMAIL_HOST_PASSWORD", "mail-pw-2", 1);
+	REQUIRE(load(&c, &e) == 0);
+	collected[0] = '\0';
+	config_each_secret(&c, collect_secret);
+	CHECK_STR(collected, "mail-pw-2|");
+	config_free(&c);
+}
+
 UNIT_MAIN(T(defaults_of_every_variable), T(empty_values_mean_default), T(postgres_db_required),
 	  T(good_values), T(bad_values_name_the_variable), T(compression_level_per_codec),
 	  T(unknown_variables_warn), T(password_file_one_newline_stripped),
@@ -1087,4 +1207,6 @@ UNIT_MAIN(T(defaults_of_every_variable), T(empty_values_mean_default), T(postgre
 	  T(password_file_missing_or_bad), T(print_masks_secrets), T(print_defaults_lines),
 	  T(each_secret_lists_secrets), T(prefix_rules), T(url_schemes_and_parts),
 	  T(url_empty_parts_keep_defaults), T(url_errors_never_hold_the_password),
-	  T(url_unencoded_slash_does_not_leak), T(url_through_config_load))
+	  T(url_unencoded_slash_does_not_leak), T(url_through_config_load),
+	  T(url_schemes_of_django_and_query), T(near_miss_names_are_suggested),
+	  T(secret_equal_to_public_value))

@@ -397,6 +397,15 @@ static void redacts_registered_secrets(void)
 		log_add_secret(NULL);
 		log_redact(buf, sizeof buf);
 		CHECK_STR(buf, "ab");
+		/* whole words only: "app" inside "swapped" or "apps" stays, or
+		 * the masks would garble the line and give the password away by
+		 * context (TRIAL F17); a secret with a symbol is no word and is
+		 * masked anywhere */
+		log_add_secret("app");
+		log_add_secret("p@ss");
+		snprintf(buf, sizeof buf, "swapped app in; database=app file=app_1.sql apps xp@ssy");
+		log_redact(buf, sizeof buf);
+		CHECK_STR(buf, "swapped *** in; database=*** file=***_1.sql apps x***y");
 	}
 }
 
