@@ -439,9 +439,15 @@ int backup_main(const struct config *cfg, int argc, char **argv)
 	int kinds = BACKUP_DB | BACKUP_MEDIA, status;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--db-only") == 0)
+		bool db = strcmp(argv[i], "--db-only") == 0, media = strcmp(argv[i], "--media-only") == 0;
+		if ((db || media) && kinds != (BACKUP_DB | BACKUP_MEDIA)) {
+			fprintf(stderr, "vigil backup: --db-only and --media-only exclude each other and "
+				"are given once\nusage: vigil backup [--db-only|--media-only]\n");
+			return 2;
+		}
+		if (db)
 			kinds = BACKUP_DB;
-		else if (strcmp(argv[i], "--media-only") == 0)
+		else if (media)
 			kinds = BACKUP_MEDIA;
 		else {
 			fprintf(stderr, "vigil backup: unknown argument %s\nusage: vigil backup "

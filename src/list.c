@@ -47,7 +47,7 @@ int list_main(const struct config *cfg, int argc, char **argv)
 	bool json = false;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+		if (strcmp(argv[i], "--json") == 0 && !json)
 			json = true;
 		else {
 			fprintf(stderr, "vigil list: unknown argument %s\nusage: vigil list [--json]\n",

@@ -1000,41 +1000,70 @@ static void clean_media_leftovers(const char *media_dir)
 
 /* ---- options, validation, confirmation ---- */
 
+/* Set *slot from an option once: a second --db, --yes... is a usage error
+ * rather than a silent "last one wins". */
+static bool once(bool *seen, const char *a)
+{
+	if (*seen) {
+		fprintf(stderr, "vigil restore: %s is given twice\n", a);
+		return false;
+	}
+	*seen = true;
+	return true;
+}
+
 static int parse(int argc, char **argv, struct ropts *o)
 {
+	bool seen_db = false, seen_media = false, seen_target = false, seen_yes = false,
+	     seen_list = false, seen_nosafety = false, seen_inplace = false;
+
 	memset(o, 0, sizeof *o);
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
+		const char **val = NULL;
+		bool *seen = NULL;
 		if (!strcmp(a, "--yes") || !strcmp(a, "-y"))
-			o->yes = true;
+			o->yes = true, seen = &seen_yes;
 		else if (!strcmp(a, "--list"))
-			o->list = true;
+			o->list = true, seen = &seen_list;
 		else if (!strcmp(a, "--no-safety-backup"))
-			o->no_safety = true;
+			o->no_safety = true, seen = &seen_nosafety;
 		else if (!strcmp(a, "--in-place"))
-			o->in_place = true;
+			o->in_place = true, seen = &seen_inplace;
 		else if ((!strcmp(a, "--db") || !strcmp(a, "--media") || !strcmp(a, "--target-db")) &&
 			 i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
 			if (!strcmp(a, "--db"))
-				o->db = argv[++i];
+				val = &o->db, seen = &seen_db;
 			else if (!strcmp(a, "--media"))
-				o->media = argv[++i];
+				val = &o->media, seen = &seen_media;
 			else
-				o->target = argv[++i];
+				val = &o->target, seen = &seen_target;
+			*val = argv[++i];
 		} else if (util_starts_with(a, "--db="))
-			o->db = a + 5;
+			o->db = a + 5, seen = &seen_db;
 		else if (util_starts_with(a, "--media="))
-			o->media = a + 8;
+			o->media = a + 8, seen = &seen_media;
 		else if (util_starts_with(a, "--target-db="))
-			o->target = a + 12;
+			o->target = a + 12, seen = &seen_target;
 		else {
 			fprintf(stderr, "vigil restore: unknown or incomplete argument %s\n", a);
 			return -1;
 		}
+		if (!once(seen, a))
+			return -1;
+	}
+	if (o->list && (o->db || o->media || o->target || o->yes || o->no_safety || o->in_place)) {
+		fprintf(stderr, "vigil restore: --list takes no other option (it is vigil list)\n");
+		return -1;
 	}
 	if (!o->db && !o->media && !o->list) {
 		fprintf(stderr, "vigil restore: name what to restore: --db NAME|latest and/or "
 			"--media NAME|latest\n");
+		return -1;
+	}
+	if (!o->db && (o->in_place || o->target)) {
+		fprintf(stderr, "vigil restore: %s applies to a database restore; add --db NAME|latest\n",
+			o->in_place ? "--in-place" : "--target-db");
 		return -1;
 	}
 	return 0;
@@ -1322,8 +1351,12 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	if (o.db) {
 		printf("  database %s  from %s%s\n", target, dbe.name, o.in_place ? " (in place)" : "");
 		for (size_t i = 0; i < dres.scan.n_tables; i++)
-			printf("    %-50s %llu rows\n", dres.scan.tables[i].name,
+		{
+			const char *name = dres.scan.tables[i].name;
+			size_t w = util_display_width(name);
+			printf("    %s%*s %llu rows\n", name, w < 50 ? (int)(50 - w) : 0, "",
 			       (unsigned long long)dres.scan.tables[i].rows);
+		}
 		printf("    %zu tables, %llu rows\n", dres.scan.n_tables,
 		       (unsigned long long)dumpscan_total_rows(&dres.scan));
 	}

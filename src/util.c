@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -439,4 +440,33 @@ oom:
 	free(word);
 	util_free_strv(v);
 	return NULL;
+}
+
+size_t util_display_width(const char *s)
+{
+	mbstate_t st;
+	size_t cols = 0, len = strlen(s);
+
+	memset(&st, 0, sizeof st);
+	while (len > 0) {
+		wchar_t wc;
+		size_t n = mbrtowc(&wc, s, len, &st);
+		int w;
+		if (n == (size_t)-1 || n == (size_t)-2) {
+			/* an invalid byte shows as one replacement column */
+			memset(&st, 0, sizeof st);
+			n = 1;
+			w = 1;
+		} else {
+			if (n == 0)
+				break;
+			w = wcwidth(wc);
+			if (w < 0)
+				w = 1;
+		}
+		cols += (size_t)w;
+		s += n;
+		len -= n;
+	}
+	return cols;
 }

@@ -80,4 +80,10 @@ void util_free_strv(char **v);
  * with e set (ERR_CONFIG on unbalanced quotes). */
 char **util_split_words(const char *s, struct err *e);
 
+/* Terminal columns that s takes in the current LC_CTYPE (main sets
+ * C.UTF-8): wide characters count 2, combining marks 0, an invalid or
+ * unprintable byte 1 (wcwidth(3)). For padding text that may hold names
+ * in any script; printf's %-Ns pads by bytes. */
+size_t util_display_width(const char *s);
+
 #endif

@@ -292,6 +292,7 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 	size_t n = 0, nrecs = 0;
 	struct err e;
 	int failed = 0, checked = 0;
+	bool named = false;
 
 	err_clear(&e);
 	for (int i = 0; i < argc; i++) {
@@ -304,7 +305,13 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			fprintf(stderr, "vigil verify: unknown option %s\n", argv[i]);
 			return 2;
 		}
+		if (named) {
+			fprintf(stderr, "vigil verify: give one NAME, latest or all (got %s and %s)\n",
+				what, argv[i]);
+			return 2;
+		}
 		what = argv[i];
+		named = true;
 	}
 	recs = verify_records_load(cfg, &nrecs);
 	if (strcmp(what, "all") == 0) {
