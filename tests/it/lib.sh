@@ -4,7 +4,7 @@
 # Sourced by every tests/it/t_*.sh. A test is a bash script with `set -u`
 # that passes when it exits 0; any assertion below that fails prints why and
 # exits 1. Tests run as root on plain Debian 12 without Docker, following
-# /work/shared/design/FIELD-CASES.md "Running them on plain Debian":
+# the field cases' notes on running them on plain Debian:
 #
 #   pg_start [NAME]   throwaway PostgreSQL 15 cluster (initdb into a temp dir,
 #                     run as postgres, 127.0.0.1 on a free port, password auth
