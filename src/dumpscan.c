@@ -262,6 +262,33 @@ static bool odd_quotes(const char *l, size_t n)
 
 static int append_line(struct dumpscan *s, const char *p, size_t n, struct err *e);
 
+/* Add what line l (a whole line at the lexer's normal state) adds to the
+ * lock estimate (dumpscan.h, lock_objects). pg_dump starts every statement
+ * at the start of a line and writes ADD CONSTRAINT on the line after
+ * ALTER TABLE. */
+static void count_locks(struct dumpscan *s, const char *l, size_t n)
+{
+	static const struct { const char *prefix; unsigned locks; } starts[] = {
+		{ "CREATE TABLE ", 3 }, { "CREATE UNLOGGED TABLE ", 3 },
+		{ "CREATE FOREIGN TABLE ", 1 }, { "CREATE INDEX ", 1 },
+		{ "CREATE UNIQUE INDEX ", 1 }, { "CREATE SEQUENCE ", 1 },
+		{ "CREATE VIEW ", 1 }, { "CREATE MATERIALIZED VIEW ", 1 },
+		{ "SELECT pg_catalog.lo_create(", 1 },
+	};
+
+	if (s->in_stmt) {
+		if (util_starts_with(l, "    ADD CONSTRAINT ") &&
+		    (memmem(l, n, " PRIMARY KEY ", 13) || memmem(l, n, " UNIQUE ", 8)))
+			s->lock_objects++;
+		return;
+	}
+	for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+		if (util_starts_with(l, starts[i].prefix)) {
+			s->lock_objects += starts[i].locks;
+			return;
+		}
+}
+
 /* A whole SQL line (without newline) in s->line. */
 static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 {
@@ -303,6 +330,8 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 	}
 	if (at_normal && line_is(l, n, TRAILER))
 		s->after_trailer = true;
+	if (at_normal)
+		count_locks(s, l, n);
 	if (at_normal && !s->line_over && n > 5 + 12 && memcmp(l, "COPY ", 5) == 0 &&
 	    util_ends_with(l, " FROM stdin;")) {
 		if (add_table(s, l, n, e) < 0)

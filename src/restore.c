@@ -208,9 +208,10 @@ static int sb_add(char **s, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-/* A DO block that fails the loading transaction when the rows a table got
- * differ from what the dump's COPY blocks for it held.
+/* A DO block that fails the load when the rows a table got differ from
+ * what the dump's COPY blocks for it held.
  *
+ * With xact_counters (the load is one transaction: --in-place):
  * The count is the transaction's own insert counter for the table minus
  * its delete counter (pg_stat_get_xact_tuples_inserted/_deleted, the
  * functions behind pg_stat_xact_user_tables.n_tup_ins/n_tup_del;
@@ -229,8 +230,14 @@ static int sb_add(char **s, size_t *len, const char *fmt, ...)
  * An extension's configuration table (pg_extension.extconfig, e.g.
  * PostGIS's spatial_ref_sys) is filled by CREATE EXTENSION as well, and
  * pg_dump dumps only the rows the user added (PostgreSQL manual, "Extension
- * Configuration Tables"): it must hold at least the dump's rows. */
-static char *row_check_sql(const struct dumpscan *scan)
+ * Configuration Tables"): it must hold at least the dump's rows.
+ *
+ * Without xact_counters (a scratch database loaded statement by statement,
+ * each COPY its own transaction, so no transaction's counters saw all the
+ * rows) every table is counted with count(*): the scratch database is new
+ * and nothing else writes to it, so its tables hold exactly what the load
+ * put there. */
+static char *row_check_sql(const struct dumpscan *scan, bool xact_counters)
 {
 	char *s = NULL, key[33], tag[48];
 	size_t len = 0;
@@ -240,7 +247,8 @@ static char *row_check_sql(const struct dumpscan *scan)
 	random_key(key);
 	snprintf(tag, sizeof tag, "$vigil_%.16s$", key);
 	if (sb_add(&s, &len, "DO %s DECLARE n bigint; part boolean; xcfg boolean; tc boolean := "
-		   "pg_catalog.current_setting('track_counts')::boolean; BEGIN\n", tag) < 0)
+		   "%s; BEGIN\n", tag,
+		   xact_counters ? "pg_catalog.current_setting('track_counts')::boolean" : "false") < 0)
 		goto oom;
 	for (size_t i = 0; i < scan->n_tables; i++) {
 		const char *t = scan->tables[i].name;
@@ -314,7 +322,11 @@ static const char drop_all_sql[] =
 struct load_opts {
 	int server_major;   /* 0 = unknown; see db_child_env_watched */
 	const char *sha;    /* sha256 the file was checked to have ("" = none) */
-	bool in_place;      /* into the live database: drop everything first */
+	bool in_place;      /* into the live database, in one transaction: drop
+			     * everything first */
+	uint64_t locks;     /* the dump's lock estimate (dumpscan.h lock_objects) */
+	bool have_cap;      /* cap was read from the server */
+	struct db_lock_cap cap;
 	bool validated;     /* the whole file passed verify_path already */
 	bool restrict_psql; /* psql knows \restrict (15.14+): run it restricted */
 };
@@ -399,12 +411,14 @@ struct load_run {
 static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, char **envp,
 		      struct dumpscan *scan, struct feeder *f, struct load_run *run, struct err *e)
 {
-	char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-			 "--single-transaction", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	/* VERBOSITY=verbose: psql prints each error's SQLSTATE ("ERROR:  53200:
+	 * ..."), which load() reads instead of the (translated) text. */
+	char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-v",
+			 "VERBOSITY=verbose", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	char *check = NULL, *buf = malloc(CHUNK);
 	bool at_end = false;
 	struct stream_reader *r = NULL;
-	int fd = -1, rc = -1, k = 7;
+	int fd = -1, rc = -1, k = 8;
 
 
 	f->buf = malloc(FEED_BUF);
@@ -413,6 +427,7 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 		goto setup_failed;
 	}
 	if (lo->in_place) {
+		argv[k++] = "--single-transaction";
 		argv[k++] = "-c";
 		argv[k++] = (char *)drop_all_sql;
 	}
@@ -428,7 +443,10 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 	if (pid1_spawn(f->c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
 		goto setup_failed;
 	fcntl(f->c->in, F_SETFL, fcntl(f->c->in, F_GETFL) | O_NONBLOCK);
-	scan->strip_txn = true;
+	/* In one transaction pg_dump's own BEGIN;/COMMIT; (around large
+	 * objects) would end it early; statement by statement they are needed
+	 * (lo_open's descriptor lives until the end of its transaction). */
+	scan->strip_txn = lo->in_place;
 	scan->sink = feed;
 	scan->sink_ctx = f;
 	if (lo->restrict_psql) {
@@ -458,7 +476,7 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 				run->ours = !f->child_gone;
 				break;
 			}
-			check = row_check_sql(scan);
+			check = row_check_sql(scan, lo->in_place);
 			if (!check) {
 				err_set(e, ERR_INTERNAL, "out of memory");
 				run->ours = true;
@@ -486,8 +504,9 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 		}
 	}
 fed:
-	/* Killed before its stdin closes: psql never reads the end of
-	 * its input, so --single-transaction never sends COMMIT. */
+	/* Killed before its stdin closes: psql never reads the end of its
+	 * input, so in place --single-transaction never sends COMMIT; in a
+	 * scratch database what was committed goes with the database. */
 	if (!run->fed_ok && !f->child_gone)
 		pid1_kill(f->c, SIGKILL);
 	close(f->c->in);
@@ -504,8 +523,39 @@ setup_failed:
 	return rc;
 }
 
-/* Load a backup into dbname: plain dumps through psql in one transaction,
- * custom archives through pg_restore --single-transaction.
+/* After a failed load in one transaction (--in-place): when the server ran
+ * out of its lock table - psql reported SQLSTATE 53200 (out_of_memory,
+ * which PostgreSQL raises when the lock table is full), or, for pg_restore
+ * that shows no SQLSTATE, the dump's lock estimate exceeds the server's
+ * lock table - add to e what to change (verify_lock_shortfall). */
+static void lock_hint(const struct load_opts *lo, bool sqlstate_53200, struct err *e)
+{
+	char text[700];
+	size_t l = strlen(e->msg);
+
+	if (!lo->have_cap || !verify_lock_shortfall(lo->locks, &lo->cap, text, sizeof text)) {
+		if (!sqlstate_53200)
+			return;
+		snprintf(text, sizeof text, "the server's lock table is full (SQLSTATE 53200); hint: "
+			 "raise max_locks_per_transaction (now %ld) and restart PostgreSQL, or "
+			 "restore without --in-place (the default restore through a scratch "
+			 "database does not need one transaction)", lo->have_cap ? lo->cap.per_xact : 0L);
+	}
+	/* The hint matters more than the end of psql's message. */
+	if (l + strlen(text) + 3 >= sizeof e->msg)
+		l = sizeof e->msg > strlen(text) + 3 ? sizeof e->msg - strlen(text) - 3 : 0;
+	snprintf(e->msg + l, sizeof e->msg - l, "; %s", text);
+}
+
+/* Load a backup into dbname. --in-place (lo->in_place): plain dumps
+ * through psql --single-transaction, custom archives through pg_restore
+ * --single-transaction. Into a scratch database: statement by statement
+ * (no --single-transaction), as one transaction needs a lock-table entry
+ * for every table, index and large object and runs out at default server
+ * settings for a few thousand tables (TRIAL F3); the scratch database is
+ * all-or-nothing by itself (dropped on any failure), ON_ERROR_STOP /
+ * --exit-on-error still stop at the first error, and the row check counts
+ * with count(*) (row_check_sql).
  *
  * A plain dump is decoded, scanned and fed in one pass; this pass is also
  * the dump's full validation (SPEC section 7 step 2) when the caller only
@@ -545,10 +595,11 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 	if (!envp)
 		return err_set(e, ERR_INTERNAL, "out of memory");
 	if (ent->custom) {
-		char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--single-transaction",
-				 "--dbname", (char *)dbname, NULL, NULL, NULL, NULL };
-		int k = 6;
+		char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--dbname",
+				 (char *)dbname, NULL, NULL, NULL, NULL, NULL };
+		int k = 5;
 		if (lo->in_place) {
+			argv[k++] = "--single-transaction";
 			argv[k++] = "--clean";
 			argv[k++] = "--if-exists";
 		}
@@ -587,6 +638,8 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		}
 		err_set(e, ERR_RESTORE, "%s %s: %s", ent->custom ? "pg_restore" : "psql", how,
 			text[0] ? text : "(no message)");
+		if (lo->in_place)
+			lock_hint(lo, !ent->custom && strstr(text, ":  53200: "), e);
 		goto out;
 	}
 	if (!run.fed_ok) { /* psql stopped reading but exited 0 */
@@ -1242,15 +1295,17 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		goto failed;
 	if (o.db) {
 		int r;
+		lo = (struct load_opts){ .sha = dres.sha256, .in_place = o.in_place,
+					 .validated = !one_pass, .restrict_psql = psql_restrict,
+					 .locks = dres.scan.lock_objects };
 		dumpscan_free(&dres.scan);
 		dumpscan_init(&dres.scan);
-		lo = (struct load_opts){ .sha = dres.sha256, .in_place = o.in_place,
-					 .validated = !one_pass, .restrict_psql = psql_restrict };
 		if (o.in_place) {
 			struct db *probe = NULL;
 			struct err pe;
 			if (db_connect(cfg, target, &probe, &pe) == 0) {
 				lo.server_major = db_server_version_num(probe) / 10000;
+				lo.have_cap = db_lock_capacity(probe, &lo.cap, &pe) == 0;
 				db_close(probe);
 			}
 			log_info("restore loading into %s in place (one transaction)", target);
