@@ -298,13 +298,38 @@ oom:
 	return NULL;
 }
 
-/* For --in-place: remove every object of the database (all non-system
- * schemas with what they hold, large objects), then recreate the standard
- * public schema as initdb makes it in PostgreSQL 15. Runs in the loading
- * transaction, so a failed load rolls it back too. */
+/* For --in-place: remove every object of the database, then recreate the
+ * standard public schema as initdb makes it in PostgreSQL 15. Runs in the
+ * loading transaction, so a failed load rolls it back too.
+ *
+ * What pg_dump writes that lives outside any schema is found in the
+ * catalogs (TRIAL F9): event triggers (first, so none fires on the drops),
+ * publications, foreign servers (CASCADE takes their user mappings and
+ * foreign tables), foreign-data wrappers; those that belong to an extension
+ * (pg_depend deptype 'e', e.g. postgres_fdw's wrapper) are the extension's
+ * and pg_dump does not write them either. Then all non-system schemas with
+ * what they hold (extensions installed in them go with them) and the large
+ * objects. Subscriptions are left alone: dropping one in a transaction
+ * block is refused while it has a replication slot, and pg_dump writes
+ * them only for a superuser. */
+#define NOT_EXT_MEMBER(cat, alias) \
+	"NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '" cat \
+	"'::pg_catalog.regclass AND d.objid = " alias ".oid AND d.deptype = 'e')"
 static const char drop_all_sql[] =
 	"SET client_min_messages = warning;\n"
 	"DO $vigil_drop$ DECLARE r record; BEGIN\n"
+	"  FOR r IN SELECT evtname FROM pg_catalog.pg_event_trigger x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_event_trigger", "x") "\n"
+	"  LOOP EXECUTE format('DROP EVENT TRIGGER %I', r.evtname); END LOOP;\n"
+	"  FOR r IN SELECT pubname FROM pg_catalog.pg_publication x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_publication", "x") "\n"
+	"  LOOP EXECUTE format('DROP PUBLICATION %I', r.pubname); END LOOP;\n"
+	"  FOR r IN SELECT srvname FROM pg_catalog.pg_foreign_server x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_foreign_server", "x") "\n"
+	"  LOOP EXECUTE format('DROP SERVER %I CASCADE', r.srvname); END LOOP;\n"
+	"  FOR r IN SELECT fdwname FROM pg_catalog.pg_foreign_data_wrapper x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_foreign_data_wrapper", "x") "\n"
+	"  LOOP EXECUTE format('DROP FOREIGN DATA WRAPPER %I CASCADE', r.fdwname); END LOOP;\n"
 	"  FOR r IN SELECT nspname FROM pg_catalog.pg_namespace\n"
 	"    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')\n"
 	"      AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'\n"
