@@ -690,10 +690,18 @@ out:
 
 /* ---- the scratch database and the swap ---- */
 
-static int connect_maintenance(const struct config *cfg, struct db **db, struct err *e)
+/* The database vigil works from while target is replaced: "postgres",
+ * else "template1"; for target "postgres" itself (POSTGRES_DB=postgres,
+ * the official image's default: TRIAL F10) only "template1". While vigil
+ * is connected to template1, a CREATE DATABASE by someone else that copies
+ * template1 (the default) fails with "being accessed by other users". */
+static int connect_maintenance(const struct config *cfg, const char *target, struct db **db,
+			       struct err *e)
 {
 	struct err e2;
 
+	if (strcmp(target, "postgres") == 0)
+		return db_connect(cfg, "template1", db, e);
 	if (db_connect(cfg, "postgres", db, e) == 0)
 		return 0;
 	if (db_connect(cfg, "template1", db, &e2) == 0)
@@ -900,7 +908,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	db_name_with(scratch, sizeof scratch, target, tag);
 	snprintf(tag, sizeof tag, "_vigil_old_%s", stamp);
 	db_name_with(old, sizeof old, target, tag);
-	if (connect_maintenance(cfg, &db, e) < 0)
+	if (connect_maintenance(cfg, target, &db, e) < 0)
 		goto out;
 	ver = db_server_version_num(db);
 	if (db_query(db,
@@ -1217,10 +1225,15 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	if (o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
 		return list_main(cfg, 0, NULL);
 	target = o.target ? o.target : cfg->pg_db;
+	/* "postgres" is a target only as the database the backups are of
+	 * (POSTGRES_DB=postgres); as --target-db for another database's
+	 * backup it is far more likely a slip than a wish to replace it. */
 	if (o.db && (!*target || strlen(target) > PG_NAME_MAX || !strcmp(target, "template0") ||
-		     !strcmp(target, "template1") || !strcmp(target, "postgres"))) {
+		     !strcmp(target, "template1") ||
+		     (!strcmp(target, "postgres") && strcmp(cfg->pg_db, "postgres") != 0))) {
 		log_error("restore refused: \"%s\" cannot be a restore target (empty, longer than "
-			  "63 bytes, a template, or the maintenance database vigil connects to)", target);
+			  "63 bytes, a template, or the maintenance database postgres when "
+			  "POSTGRES_DB is another database)", target);
 		return 2;
 	}
 	if (o.media && !cfg->media_dir[0]) {
