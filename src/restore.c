@@ -1196,6 +1196,52 @@ static int take_safety_copies(void *ctx, struct err *e)
 	return 0;
 }
 
+/* Read one line of the operator's answer from stdin (a terminal) into
+ * line (n bytes, without its newline; a longer line is cut). SIGINT and
+ * SIGTERM are blocked process-wide and taken with sigtimedwait
+ * (pid1_stop_requested), so a blocking read would leave ^C pending until
+ * Enter (TRIAL F14): stdin is polled 100 ms at a time between checks for a
+ * stop request. Returns 0, or -1 with e set: ERR_INTERRUPTED (signo set)
+ * on a signal, ERR_REFUSED at end of input (^D), ERR_IO. Nothing has been
+ * changed at this point, which the messages say. */
+static int read_answer(char *line, size_t n, struct err *e)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		int sig = pid1_stop_requested(), r;
+		char c;
+		ssize_t got;
+
+		if (sig) {
+			e->code = ERR_INTERRUPTED;
+			e->signo = sig;
+			snprintf(e->msg, sizeof e->msg, "stopped by signal %d at the confirmation "
+				 "prompt; nothing was changed", sig);
+			return -1;
+		}
+		r = poll(&p, 1, 100);
+		if (r < 0 && errno != EINTR)
+			return err_errno(e, ERR_IO, errno, "cannot read the answer");
+		if (r <= 0)
+			continue;
+		got = read(0, &c, 1);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			return err_errno(e, ERR_IO, errno, "cannot read the answer");
+		if (got == 0)
+			return err_set(e, ERR_REFUSED, "not confirmed; nothing was changed");
+		if (c == '\n')
+			break;
+		if (c != '\r' && len + 1 < n)
+			line[len++] = c;
+	}
+	line[len] = '\0';
+	return 0;
+}
+
 int restore_main(const struct config *cfg, int argc, char **argv)
 {
 	struct ropts o;
@@ -1316,8 +1362,11 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "This replaces %s. Type the database name (%s) to continue: ", what,
 			target);
 		fflush(stderr);
-		if (!fgets(line, sizeof line, stdin) ||
-		    (line[strcspn(line, "\r\n")] = '\0', strcmp(line, target) != 0)) {
+		if (read_answer(line, sizeof line, &e) < 0) {
+			fputc('\n', stderr);
+			goto refused;
+		}
+		if (strcmp(line, target) != 0) {
 			err_set(&e, ERR_REFUSED, "not confirmed; nothing was changed");
 			goto refused;
 		}
