@@ -898,7 +898,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	char *qt = NULL, *qs = NULL, *qo = NULL, *qowner = NULL, *qts = NULL, *lcoll = NULL,
 	     *lctype = NULL, *licu = NULL, *lenc = NULL;
 	const char *params[1] = { target };
-	bool exists, created = false, allowconn = true, acl_null = true;
+	bool exists, created = false, allowconn = true, acl_null = true, warned_end = false;
 	long connlimit = -1;
 	const char *ts_clause = "";
 	char comment[1024] = "";
@@ -992,7 +992,12 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	/* No ALLOW_CONNECTIONS false here: if vigil were killed in this loop
 	 * the live database would stay closed to the application. Ending the
 	 * sessions right before the renames leaves a window of milliseconds;
-	 * a reconnect in it makes the transaction fail and we retry. */
+	 * a reconnect in it makes the transaction fail and we retry.
+	 * ALTER DATABASE RENAME waits up to 5 s for other sessions to leave
+	 * (CountOtherDBBackends), so each attempt is bounded by a statement
+	 * timeout of 500 ms: 40 attempts take about 25 s at most (TRIAL F12). */
+	if (exec_fmt(db, e, "SET statement_timeout = 500") < 0)
+		goto out;
 	for (int attempt = 0; attempt < 40; attempt++) {
 		struct err e2;
 		char *ended = NULL;
@@ -1002,8 +1007,14 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 				   "pg_catalog.pg_backend_pid()",
 				   1, params, &ended, &e2) == 0 && strcmp(ended, "0") != 0)
 			log_info("restore ended %s session(s) on %s", ended, target);
-		else if (ended == NULL)
-			log_warn("cannot end sessions on %s: %s", target, e2.msg);
+		else if (ended == NULL && !warned_end) {
+			/* Once: the same refusal repeats on every attempt. */
+			log_warn("cannot end sessions on %s: %s; hint: a role that is not superuser "
+				 "can only end sessions of roles it is a member of: grant it "
+				 "pg_signal_backend, or stop the application for the restore",
+				 target, e2.msg);
+			warned_end = true;
+		}
 		free(ended);
 		if (exec_fmt(db, e, "BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
 			     "COMMIT", qt, qo, qs, qt) == 0)
@@ -1017,6 +1028,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 		usleep(100 * 1000);
 	}
 	created = false;
+	exec_fmt(db, NULL, "RESET statement_timeout");
 	if (!allowconn)
 		exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qt);
 	log_info("restore swapped database %s in; dropping the old one (%s)", target, old);
@@ -1037,6 +1049,7 @@ create_failed:
 out:
 	if (created && db) {
 		struct err e4;
+		exec_fmt(db, NULL, "RESET statement_timeout"); /* set for the swap */
 		if (exec_fmt(db, &e4, "DROP DATABASE IF EXISTS %s WITH (FORCE)", qs) < 0)
 			log_warn("cannot drop the scratch database %s: %s", scratch, e4.msg);
 	}
