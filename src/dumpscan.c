@@ -226,6 +226,14 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 
 int dumpscan_check_commands(const struct dumpscan *s, struct err *e)
 {
+	/* pg_dump writes \connect with --create (-C) only (TRIAL F23): such a
+	 * dump would switch to the database by name, not load where vigil
+	 * points it. */
+	if (s->bad_meta[0] && (strcmp(s->bad_meta, "\\connect") == 0 || strcmp(s->bad_meta, "\\c") == 0))
+		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
+			       "%llu, which pg_dump writes only with --create (-C); vigil does not "
+			       "support --create in PG_DUMP_EXTRA_OPTS and refuses to feed it to psql",
+			       s->bad_meta, (unsigned long long)s->bad_meta_line);
 	if (s->bad_meta[0])
 		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
 			       "%llu, which pg_dump never writes; refusing to feed it to psql",
