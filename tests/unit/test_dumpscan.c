@@ -996,7 +996,40 @@ static void long_lines(void)
 	free(text);
 }
 
-UNIT_MAIN(T(fixture_whole), T(fixture_every_chunk_size), T(fixture_random_chunks),
+/* The lock estimate (dumpscan.h, lock_objects): statements that start a
+ * line at the lexer's normal state count, text inside a string or a
+ * comment does not. */
+static void lock_estimate(void)
+{
+	static const char text[] = HEAD
+		"CREATE TABLE a (x int);\n"            /* 3 */
+		"CREATE UNLOGGED TABLE b (x int);\n"   /* 3 */
+		"CREATE INDEX a_x ON a (x);\n"         /* 1 */
+		"CREATE UNIQUE INDEX b_x ON b (x);\n"  /* 1 */
+		"CREATE SEQUENCE s\n    START WITH 1;\n" /* 1 */
+		"CREATE VIEW v AS\n SELECT 1;\n"       /* 1 */
+		"CREATE MATERIALIZED VIEW m AS\n SELECT 1\n  WITH NO DATA;\n" /* 1 */
+		"ALTER TABLE ONLY a\n    ADD CONSTRAINT a_pk PRIMARY KEY (x);\n" /* 1 */
+		"ALTER TABLE ONLY b\n    ADD CONSTRAINT b_u UNIQUE (x);\n"     /* 1 */
+		"ALTER TABLE ONLY b\n    ADD CONSTRAINT b_fk FOREIGN KEY (x) REFERENCES a(x);\n"
+		"SELECT pg_catalog.lo_create('16396');\n" /* 1 */
+		"SELECT pg_catalog.lo_create('16397');\n" /* 1 */
+		"SELECT 'x\nCREATE TABLE not_one (x int);\n';\n"
+		"/*\nCREATE TABLE nor_this (x int);\n*/\n"
+		"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$\nCREATE TABLE inside_body (x int);\n$$;\n"
+		TRAILER;
+	struct dumpscan s;
+
+	scan(&s, text, sizeof text - 1, 0, false, NULL);
+	CHECK(s.complete);
+	CHECK(s.lock_objects == 15);
+	dumpscan_free(&s);
+	scan(&s, FIXTURE, sizeof FIXTURE - 1, 0, false, NULL);
+	CHECK(s.lock_objects == 4 * 3 + 1 + 1); /* 4 tables, a primary key, a large object */
+	dumpscan_free(&s);
+}
+
+UNIT_MAIN(T(fixture_whole), T(lock_estimate), T(fixture_every_chunk_size), T(fixture_random_chunks),
 	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(transaction_commands_are_flagged), T(sink_never_gets_a_meta_command), T(strip_restrict_drops_the_dumps_key_lines), T(total_rows),
 	  T(copy_table_names), T(no_trailer_or_more_after_it), T(cut_inside_copy),
 	  T(every_cut_before_the_trailer_is_incomplete), T(unrestrict_line_must_be_whole),
