@@ -1186,12 +1186,25 @@ static int take_safety_copies(void *ctx, struct err *e)
 			}
 			log_info("restore safety copy %s", sc->db->path);
 		} else {
-			log_info("restore: database %s cannot be reached (%s); no safety copy "
-				 "needed for a database that does not exist", sc->target, pe.msg);
-			if (!strstr(pe.msg, "does not exist")) {
+			/* Whether it exists comes from the catalog, not from the
+			 * connection error's text (the server's, maybe translated). */
+			struct db *m = NULL;
+			struct err me;
+			const char *params[1] = { sc->target };
+			char *n = NULL;
+			bool exists = true;
+			if (connect_maintenance(cfg, sc->target, &m, &me) == 0 &&
+			    db_query_value(m, "SELECT count(*) FROM pg_catalog.pg_database "
+					   "WHERE datname = $1", 1, params, &n, &me) == 0)
+				exists = strcmp(n, "0") != 0;
+			free(n);
+			db_close(m);
+			if (exists) {
 				*e = pe;
 				return -1;
 			}
+			log_info("restore: database %s does not exist; no safety copy needed",
+				 sc->target);
 		}
 	}
 	if (sc->o->media) {
