@@ -344,6 +344,8 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 	    util_ends_with(l, " FROM stdin;")) {
 		if (add_table(s, l, n, e) < 0)
 			return -1;
+		if (s->sink && s->copy_hook && s->copy_hook(s->sink_ctx, false, s->n_tables - 1, e) < 0)
+			return -1;
 		s->in_copy = true;
 		s->copy_prefix_len = 0;
 	} else {
@@ -439,9 +441,12 @@ int dumpscan_feed(struct dumpscan *s, const void *buf, size_t n, struct err *e)
 			if (emit(s, p, take + 1, e) < 0)
 				return -1;
 			s->lines++;
-			if (s->copy_prefix_len == 2 && s->copy_prefix[0] == '\\' && s->copy_prefix[1] == '.')
+			if (s->copy_prefix_len == 2 && s->copy_prefix[0] == '\\' && s->copy_prefix[1] == '.') {
 				s->in_copy = false;
-			else if (s->cur_rows)
+				if (s->sink && s->copy_hook &&
+				    s->copy_hook(s->sink_ctx, true, s->n_tables - 1, e) < 0)
+					return -1;
+			} else if (s->cur_rows)
 				(*s->cur_rows)++;
 			s->copy_prefix_len = 0;
 			p = nl + 1;

@@ -41,6 +41,13 @@ struct dumpscan_table {
 
 typedef int (*dumpscan_sink)(void *ctx, const void *buf, size_t n, struct err *e);
 
+/* With a sink: called with the sink's ctx right before a COPY block's
+ * header line goes to the sink (end false) and right after its "\." line
+ * did (end true); table is the index of the block in tables (rows final at
+ * the end). Lets a caller wrap each block in statements of its own.
+ * Returns 0, or -1 with e set, which stops the scan like a sink error. */
+typedef int (*dumpscan_copy_hook)(void *ctx, bool end, size_t table, struct err *e);
+
 struct dumpscan {
 	/* results, valid after dumpscan_finish */
 	bool header_ok;        /* starts with pg_dump's "-- PostgreSQL database dump" */
@@ -63,6 +70,7 @@ struct dumpscan {
 	bool strip_txn;        /* drop top-level BEGIN;/COMMIT; lines on output */
 	bool strip_restrict;   /* drop lines starting \restrict / \unrestrict on output */
 	dumpscan_sink sink;    /* NULL = scan only */
+	dumpscan_copy_hook copy_hook; /* NULL = none; only with a sink */
 	void *sink_ctx;
 
 	/* private state */

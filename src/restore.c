@@ -58,6 +58,7 @@ struct feeder {
 	uint64_t fed;
 	char *buf;       /* FEED_BUF bytes gathered before a write */
 	size_t len;
+	const struct dumpscan *scan; /* for copy_hook */
 };
 
 static void drain_stderr(struct feeder *f, bool block)
@@ -208,52 +209,111 @@ static int sb_add(char **s, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-/* A DO block that fails the load when the rows a table got differ from
- * what the dump's COPY blocks for it held.
+/* The row check: DO blocks that fail the load when the rows a table got
+ * differ from what the dump's COPY blocks for it held.
  *
- * With xact_counters (the load is one transaction: --in-place):
  * The count is the transaction's own insert counter for the table minus
  * its delete counter (pg_stat_get_xact_tuples_inserted/_deleted, the
  * functions behind pg_stat_xact_user_tables.n_tup_ins/n_tup_del;
- * PostgreSQL manual, "The Cumulative Statistics System"): the table is new
- * in this transaction, COPY counts every row it stores, a row a trigger or
- * rule dropped is not counted and one deleted later is subtracted. Reading
- * it costs nothing, where count(*) scanned every table again (about 7 % of
- * a restore's time on the bench's 390 MB table). With track_counts off the
- * counters stay 0, so the check falls back to count(*).
+ * PostgreSQL manual, "The Cumulative Statistics System"): COPY counts every
+ * row it stores, a row a trigger dropped is not counted and one deleted
+ * later in the transaction is subtracted. Reading it costs nothing, where
+ * count(*) scanned every table again (about 7 % of a restore's time on the
+ * bench's 390 MB table). With track_counts off the counters stay 0, so the
+ * check falls back to count(*).
+ *
+ * Two shapes. --in-place loads in one transaction, and row_check_sql checks
+ * every table at its end, the rows of several blocks naming the same table
+ * added up. A scratch database is loaded statement by statement, so each
+ * COPY block runs in a transaction of its own (BEGIN before its header,
+ * block_check_sql and COMMIT after its "\."; see copy_hook) and is checked
+ * there against its own rows. In the count(*) fallback the scratch
+ * database's table holds what all blocks so far put there, so the block's
+ * expected rows are then all rows so far (sofar).
  *
  * A partitioned table is counted over its whole tree (pg_partition_tree):
  * with pg_dump --load-via-partition-root every partition's rows arrive in
- * a COPY block naming the root, and the rows of several blocks naming the
- * same table are added up.
+ * a COPY block naming the root.
  *
  * An extension's configuration table (pg_extension.extconfig, e.g.
  * PostGIS's spatial_ref_sys) is filled by CREATE EXTENSION as well, and
  * pg_dump dumps only the rows the user added (PostgreSQL manual, "Extension
- * Configuration Tables"): it must hold at least the dump's rows.
- *
- * Without xact_counters (a scratch database loaded statement by statement,
- * each COPY its own transaction, so no transaction's counters saw all the
- * rows) every table is counted with count(*): the scratch database is new
- * and nothing else writes to it, so its tables hold exactly what the load
- * put there. */
-static char *row_check_sql(const struct dumpscan *scan, bool xact_counters)
+ * Configuration Tables"): it must hold at least the dump's rows. */
+static int check_open(char **s, size_t *len, char tag[48])
 {
-	char *s = NULL, key[33], tag[48];
-	size_t len = 0;
+	char key[33];
 
 	/* A dollar-quote tag no table name can hold (a name holding a fixed
 	 * tag would have had to be skipped). */
 	random_key(key);
-	snprintf(tag, sizeof tag, "$vigil_%.16s$", key);
-	if (sb_add(&s, &len, "DO %s DECLARE n bigint; part boolean; xcfg boolean; tc boolean := "
-		   "%s; BEGIN\n", tag,
-		   xact_counters ? "pg_catalog.current_setting('track_counts')::boolean" : "false") < 0)
+	snprintf(tag, 48, "$vigil_%.16s$", key);
+	return sb_add(s, len, "DO %s DECLARE n bigint; part boolean; xcfg boolean; tc boolean := "
+		      "pg_catalog.current_setting('track_counts')::boolean; BEGIN\n", tag);
+}
+
+/* t (a table name as written after COPY) as the body of an SQL literal. */
+static void table_lit(const char *t, char lit[1200])
+{
+	size_t o = 0;
+
+	for (const char *p = t; *p && o + 3 < 1200; p++) {
+		if (*p == '\'')
+			lit[o++] = '\'';
+		lit[o++] = *p;
+	}
+	lit[o] = '\0';
+}
+
+/* The counters of a table are kept per backend until it reports them (when
+ * idle outside a transaction, at most once a second), so a block's own
+ * transaction sees the rows of earlier blocks for the same table (several
+ * with --load-via-partition-root) too, or not, depending on that report.
+ * A block's check therefore subtracts the value the counters had at its
+ * BEGIN (copy_hook stores it in the transaction-local setting
+ * vigil.rows_before); within a transaction block nothing is reported. */
+#define ROWS_BEFORE "pg_catalog.current_setting('vigil.rows_before')::bigint"
+
+/* The statements checking table t (as written after COPY) for rows
+ * (counters, minus ROWS_BEFORE with delta) or all_rows (count(*)). */
+static int check_table(char **s, size_t *len, const char *t, uint64_t rows, uint64_t all_rows,
+		       bool delta)
+{
+	char lit[1200];
+	const char *minus = delta ? " - " ROWS_BEFORE : "";
+
+	table_lit(t, lit);
+	return sb_add(s, len,
+		      "SELECT c.relkind = 'p', EXISTS (SELECT 1 FROM pg_catalog.pg_extension x "
+		      "WHERE c.oid = ANY (x.extconfig)) INTO part, xcfg FROM pg_catalog.pg_class c "
+		      "WHERE c.oid = '%s'::pg_catalog.regclass;\n"
+		      "IF part AND tc THEN SELECT coalesce(sum("
+		      "pg_catalog.pg_stat_get_xact_tuples_inserted(relid) - "
+		      "pg_catalog.pg_stat_get_xact_tuples_deleted(relid)), 0)%s INTO n "
+		      "FROM pg_catalog.pg_partition_tree('%s'::pg_catalog.regclass);\n"
+		      "ELSIF part THEN SELECT count(*) - %llu INTO n FROM %s;\n"
+		      "ELSIF tc THEN n := pg_catalog.pg_stat_get_xact_tuples_inserted("
+		      "'%s'::pg_catalog.regclass) - pg_catalog.pg_stat_get_xact_tuples_deleted("
+		      "'%s'::pg_catalog.regclass)%s;\n"
+		      "ELSE SELECT count(*) - %llu INTO n FROM ONLY %s; END IF;\n"
+		      "IF (xcfg AND n < %llu) OR (NOT xcfg AND n <> %llu) THEN RAISE EXCEPTION "
+		      "'vigil: table %% has %% rows after loading, the dump holds %%', '%s', n, %llu; "
+		      "END IF;\n",
+		      lit, minus, lit, (unsigned long long)(all_rows - rows), t, lit, lit, minus,
+		      (unsigned long long)(all_rows - rows), t, (unsigned long long)rows,
+		      (unsigned long long)rows, lit, (unsigned long long)rows);
+}
+
+/* --in-place: one DO block checking every table at the end of the load.
+ * Malloc'd (caller frees); NULL when out of memory. */
+static char *row_check_sql(const struct dumpscan *scan)
+{
+	char *s = NULL, tag[48];
+	size_t len = 0;
+
+	if (check_open(&s, &len, tag) < 0)
 		goto oom;
 	for (size_t i = 0; i < scan->n_tables; i++) {
 		const char *t = scan->tables[i].name;
-		char lit[1200];
-		size_t o = 0;
 		uint64_t rows = 0;
 		bool seen = false;
 
@@ -264,30 +324,7 @@ static char *row_check_sql(const struct dumpscan *scan, bool xact_counters)
 		for (size_t k = i; k < scan->n_tables; k++)
 			if (strcmp(scan->tables[k].name, t) == 0)
 				rows += scan->tables[k].rows;
-		for (const char *p = t; *p && o + 3 < sizeof lit; p++) {
-			if (*p == '\'')
-				lit[o++] = '\'';
-			lit[o++] = *p;
-		}
-		lit[o] = '\0';
-		if (sb_add(&s, &len,
-			   "SELECT c.relkind = 'p', EXISTS (SELECT 1 FROM pg_catalog.pg_extension x "
-			   "WHERE c.oid = ANY (x.extconfig)) INTO part, xcfg FROM pg_catalog.pg_class c "
-			   "WHERE c.oid = '%s'::pg_catalog.regclass;\n"
-			   "IF part AND tc THEN SELECT coalesce(sum("
-			   "pg_catalog.pg_stat_get_xact_tuples_inserted(relid) - "
-			   "pg_catalog.pg_stat_get_xact_tuples_deleted(relid)), 0) INTO n "
-			   "FROM pg_catalog.pg_partition_tree('%s'::pg_catalog.regclass);\n"
-			   "ELSIF part THEN SELECT count(*) INTO n FROM %s;\n"
-			   "ELSIF tc THEN n := pg_catalog.pg_stat_get_xact_tuples_inserted("
-			   "'%s'::pg_catalog.regclass) - pg_catalog.pg_stat_get_xact_tuples_deleted("
-			   "'%s'::pg_catalog.regclass);\n"
-			   "ELSE SELECT count(*) INTO n FROM ONLY %s; END IF;\n"
-			   "IF (xcfg AND n < %llu) OR (NOT xcfg AND n <> %llu) THEN RAISE EXCEPTION "
-			   "'vigil: table %% has %% rows after loading, the dump holds %%', '%s', n, %llu; "
-			   "END IF;\n",
-			   lit, lit, t, lit, lit, t, (unsigned long long)rows, (unsigned long long)rows,
-			   lit, (unsigned long long)rows) < 0)
+		if (check_table(&s, &len, t, rows, rows, false) < 0)
 			goto oom;
 	}
 	if (sb_add(&s, &len, "END %s;", tag) < 0)
@@ -296,6 +333,27 @@ static char *row_check_sql(const struct dumpscan *scan, bool xact_counters)
 oom:
 	free(s);
 	return NULL;
+}
+
+/* A scratch load: the check of the COPY block scan->tables[i] (the last
+ * one so far), to run in that block's own transaction. Malloc'd (caller
+ * frees); NULL when out of memory. */
+static char *block_check_sql(const struct dumpscan *scan, size_t i)
+{
+	const char *t = scan->tables[i].name;
+	char *s = NULL, tag[48];
+	size_t len = 0;
+	uint64_t sofar = 0;
+
+	for (size_t k = 0; k <= i; k++)
+		if (strcmp(scan->tables[k].name, t) == 0)
+			sofar += scan->tables[k].rows;
+	if (check_open(&s, &len, tag) < 0 || check_table(&s, &len, t, scan->tables[i].rows, sofar, true) < 0 ||
+	    sb_add(&s, &len, "END %s;\n", tag) < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 /* For --in-place: remove every object of the database, then recreate the
@@ -342,6 +400,36 @@ static const char drop_all_sql[] =
 	"RESET client_min_messages;\n";
 
 /* ---- loading ---- */
+
+/* A scratch load's dumpscan copy_hook: every COPY block runs in its own
+ * transaction, checked before its COMMIT (see the row check above). */
+static int copy_hook(void *ctx, bool end, size_t table, struct err *e)
+{
+	struct feeder *f = ctx;
+	char *check;
+	int rc;
+
+	if (!end) {
+		char lit[1200], *sql = NULL;
+		size_t len = 0;
+		table_lit(f->scan->tables[table].name, lit);
+		if (sb_add(&sql, &len, "BEGIN;\nSELECT pg_catalog.set_config('vigil.rows_before', "
+			   "(SELECT coalesce(sum(pg_catalog.pg_stat_get_xact_tuples_inserted(relid) - "
+			   "pg_catalog.pg_stat_get_xact_tuples_deleted(relid)), 0) FROM "
+			   "pg_catalog.pg_partition_tree('%s'::pg_catalog.regclass))::text, true);\n",
+			   lit) < 0)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+		rc = feed(f, sql, len, e);
+		free(sql);
+		return rc;
+	}
+	check = block_check_sql(f->scan, table);
+	if (!check)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	rc = feed(f, check, strlen(check), e) == 0 && feed(f, "COMMIT;\n", 8, e) == 0 ? 0 : -1;
+	free(check);
+	return rc;
+}
 
 /* How load() runs. */
 struct load_opts {
@@ -473,6 +561,10 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 	 * (lo_open's descriptor lives until the end of its transaction). */
 	scan->strip_txn = lo->in_place;
 	scan->sink = feed;
+	if (!lo->in_place) {
+		scan->copy_hook = copy_hook;
+		f->scan = scan;
+	}
 	scan->sink_ctx = f;
 	if (lo->restrict_psql) {
 		char key[33], line[64];
@@ -501,7 +593,8 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 				run->ours = !f->child_gone;
 				break;
 			}
-			check = row_check_sql(scan, lo->in_place);
+			/* A scratch load checked each COPY block already. */
+			check = lo->in_place ? row_check_sql(scan) : strdup("");
 			if (!check) {
 				err_set(e, ERR_INTERNAL, "out of memory");
 				run->ours = true;
@@ -579,8 +672,8 @@ static void lock_hint(const struct load_opts *lo, bool sqlstate_53200, struct er
  * for every table, index and large object and runs out at default server
  * settings for a few thousand tables (TRIAL F3); the scratch database is
  * all-or-nothing by itself (dropped on any failure), ON_ERROR_STOP /
- * --exit-on-error still stop at the first error, and the row check counts
- * with count(*) (row_check_sql).
+ * --exit-on-error still stop at the first error, and each COPY block runs
+ * and is row-checked in a transaction of its own (copy_hook).
  *
  * A plain dump is decoded, scanned and fed in one pass; this pass is also
  * the dump's full validation (SPEC section 7 step 2) when the caller only
