@@ -21,6 +21,8 @@ PKGS=(
 	# tests and demo
 	faketime python3 python3-aiosmtpd prometheus valgrind
 	util-linux procps tar gzip zstd coreutils
+	# a server with Spanish messages (t_restore_spanish; es_ES.UTF-8 is made there)
+	locales
 )
 
 # Print the packages of "$@" that dpkg does not report as installed

@@ -187,6 +187,28 @@ int db_query_value(struct db *db, const char *sql, int nparams, const char *cons
 	return 0;
 }
 
+int db_lock_capacity(struct db *db, struct db_lock_cap *cap, struct err *e)
+{
+	struct db_rows *r = NULL;
+	int rc = -1;
+
+	if (db_query(db, "SELECT pg_catalog.current_setting('max_locks_per_transaction'), "
+		     "pg_catalog.current_setting('max_connections'), "
+		     "pg_catalog.current_setting('max_prepared_transactions')", 0, NULL, &r, e) < 0)
+		return -1;
+	if (db_rows_count(r) != 1 ||
+	    util_parse_long(db_rows_get(r, 0, 0), 0, 1L << 30, &cap->per_xact) < 0 ||
+	    util_parse_long(db_rows_get(r, 0, 1), 0, 1L << 30, &cap->connections) < 0 ||
+	    util_parse_long(db_rows_get(r, 0, 2), 0, 1L << 30, &cap->prepared) < 0) {
+		err_set(e, ERR_DB_CONNECT, "unexpected lock settings from the server");
+		goto out;
+	}
+	rc = 0;
+out:
+	db_rows_free(r);
+	return rc;
+}
+
 static char *own_copy(char *pq)
 {
 	char *s = pq ? strdup(pq) : NULL;

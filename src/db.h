@@ -51,6 +51,16 @@ void db_rows_free(struct db_rows *r);
 int db_query_value(struct db *db, const char *sql, int nparams, const char *const *params,
 		   char **out, struct err *e);
 
+/* The server's lock table: max_locks_per_transaction, max_connections and
+ * max_prepared_transactions as SHOW gives them. The PostgreSQL manual
+ * (runtime-config-locks, max_locks_per_transaction) sizes the shared lock
+ * table for per_xact * (connections + prepared) objects, which is the most
+ * one transaction can count on. Returns 0 or -1 with e set. */
+struct db_lock_cap {
+	long per_xact, connections, prepared;
+};
+int db_lock_capacity(struct db *db, struct db_lock_cap *cap, struct err *e);
+
 /* Quote an identifier / a literal for SQL text (PQescapeIdentifier /
  * PQescapeLiteral). Malloc'd, caller frees; NULL when out of memory. */
 char *db_quote_ident(struct db *db, const char *s);

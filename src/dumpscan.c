@@ -226,6 +226,14 @@ static void lex_line(struct dumpscan *s, const char *l, size_t n)
 
 int dumpscan_check_commands(const struct dumpscan *s, struct err *e)
 {
+	/* pg_dump writes \connect with --create (-C) only (TRIAL F23): such a
+	 * dump would switch to the database by name, not load where vigil
+	 * points it. */
+	if (s->bad_meta[0] && (strcmp(s->bad_meta, "\\connect") == 0 || strcmp(s->bad_meta, "\\c") == 0))
+		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
+			       "%llu, which pg_dump writes only with --create (-C); vigil does not "
+			       "support --create in PG_DUMP_EXTRA_OPTS and refuses to feed it to psql",
+			       s->bad_meta, (unsigned long long)s->bad_meta_line);
 	if (s->bad_meta[0])
 		return err_set(e, ERR_CORRUPT, "the dump contains the psql meta-command %s at line "
 			       "%llu, which pg_dump never writes; refusing to feed it to psql",
@@ -261,6 +269,33 @@ static bool odd_quotes(const char *l, size_t n)
 }
 
 static int append_line(struct dumpscan *s, const char *p, size_t n, struct err *e);
+
+/* Add what line l (a whole line at the lexer's normal state) adds to the
+ * lock estimate (dumpscan.h, lock_objects). pg_dump starts every statement
+ * at the start of a line and writes ADD CONSTRAINT on the line after
+ * ALTER TABLE. */
+static void count_locks(struct dumpscan *s, const char *l, size_t n)
+{
+	static const struct { const char *prefix; unsigned locks; } starts[] = {
+		{ "CREATE TABLE ", 3 }, { "CREATE UNLOGGED TABLE ", 3 },
+		{ "CREATE FOREIGN TABLE ", 1 }, { "CREATE INDEX ", 1 },
+		{ "CREATE UNIQUE INDEX ", 1 }, { "CREATE SEQUENCE ", 1 },
+		{ "CREATE VIEW ", 1 }, { "CREATE MATERIALIZED VIEW ", 1 },
+		{ "SELECT pg_catalog.lo_create(", 1 },
+	};
+
+	if (s->in_stmt) {
+		if (util_starts_with(l, "    ADD CONSTRAINT ") &&
+		    (memmem(l, n, " PRIMARY KEY ", 13) || memmem(l, n, " UNIQUE ", 8)))
+			s->lock_objects++;
+		return;
+	}
+	for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+		if (util_starts_with(l, starts[i].prefix)) {
+			s->lock_objects += starts[i].locks;
+			return;
+		}
+}
 
 /* A whole SQL line (without newline) in s->line. */
 static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
@@ -303,9 +338,13 @@ static int sql_line(struct dumpscan *s, bool has_newline, struct err *e)
 	}
 	if (at_normal && line_is(l, n, TRAILER))
 		s->after_trailer = true;
+	if (at_normal)
+		count_locks(s, l, n);
 	if (at_normal && !s->line_over && n > 5 + 12 && memcmp(l, "COPY ", 5) == 0 &&
 	    util_ends_with(l, " FROM stdin;")) {
 		if (add_table(s, l, n, e) < 0)
+			return -1;
+		if (s->sink && s->copy_hook && s->copy_hook(s->sink_ctx, false, s->n_tables - 1, e) < 0)
 			return -1;
 		s->in_copy = true;
 		s->copy_prefix_len = 0;
@@ -402,9 +441,12 @@ int dumpscan_feed(struct dumpscan *s, const void *buf, size_t n, struct err *e)
 			if (emit(s, p, take + 1, e) < 0)
 				return -1;
 			s->lines++;
-			if (s->copy_prefix_len == 2 && s->copy_prefix[0] == '\\' && s->copy_prefix[1] == '.')
+			if (s->copy_prefix_len == 2 && s->copy_prefix[0] == '\\' && s->copy_prefix[1] == '.') {
 				s->in_copy = false;
-			else if (s->cur_rows)
+				if (s->sink && s->copy_hook &&
+				    s->copy_hook(s->sink_ctx, true, s->n_tables - 1, e) < 0)
+					return -1;
+			} else if (s->cur_rows)
 				(*s->cur_rows)++;
 			s->copy_prefix_len = 0;
 			p = nl + 1;

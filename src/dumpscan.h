@@ -41,6 +41,13 @@ struct dumpscan_table {
 
 typedef int (*dumpscan_sink)(void *ctx, const void *buf, size_t n, struct err *e);
 
+/* With a sink: called with the sink's ctx right before a COPY block's
+ * header line goes to the sink (end false) and right after its "\." line
+ * did (end true); table is the index of the block in tables (rows final at
+ * the end). Lets a caller wrap each block in statements of its own.
+ * Returns 0, or -1 with e set, which stops the scan like a sink error. */
+typedef int (*dumpscan_copy_hook)(void *ctx, bool end, size_t table, struct err *e);
+
 struct dumpscan {
 	/* results, valid after dumpscan_finish */
 	bool header_ok;        /* starts with pg_dump's "-- PostgreSQL database dump" */
@@ -54,6 +61,8 @@ struct dumpscan {
 	char version_line[128]; /* "Dumped by pg_dump version ..." value, if seen */
 	struct dumpscan_table *tables;
 	size_t n_tables;
+	uint64_t lock_objects;  /* estimate of the locks one transaction loading
+				 * this dump takes (see below) */
 	uint64_t lines;
 	uint64_t bytes;
 
@@ -61,6 +70,7 @@ struct dumpscan {
 	bool strip_txn;        /* drop top-level BEGIN;/COMMIT; lines on output */
 	bool strip_restrict;   /* drop lines starting \restrict / \unrestrict on output */
 	dumpscan_sink sink;    /* NULL = scan only */
+	dumpscan_copy_hook copy_hook; /* NULL = none; only with a sink */
 	void *sink_ctx;
 
 	/* private state */
@@ -99,6 +109,18 @@ int dumpscan_finish(struct dumpscan *s, struct err *e);
 
 /* Release tables and buffers. */
 void dumpscan_free(struct dumpscan *s);
+
+/* lock_objects is an estimate of how many lock-table entries a restore of
+ * the dump in ONE transaction holds at its end (PostgreSQL manual,
+ * max_locks_per_transaction: the shared lock table has room for
+ * max_locks_per_transaction * (max_connections + max_prepared_transactions)
+ * objects). Counted per top-level statement that creates a lockable object:
+ * CREATE [UNLOGGED|FOREIGN] TABLE counts 3 (the table, its TOAST table and
+ * the TOAST index: an over-estimate for tables without variable-length
+ * columns), CREATE [UNIQUE] INDEX, SEQUENCE, VIEW and MATERIALIZED VIEW 1,
+ * an ADD CONSTRAINT ... PRIMARY KEY/UNIQUE (its index) 1, and every
+ * large object (SELECT pg_catalog.lo_create) 1. Functions, types and other
+ * objects take no lock that outlives their statement. */
 
 /* Total rows over all tables. */
 uint64_t dumpscan_total_rows(const struct dumpscan *s);

@@ -58,6 +58,7 @@ struct feeder {
 	uint64_t fed;
 	char *buf;       /* FEED_BUF bytes gathered before a write */
 	size_t len;
+	const struct dumpscan *scan; /* for copy_hook */
 };
 
 static void drain_stderr(struct feeder *f, bool block)
@@ -208,44 +209,111 @@ static int sb_add(char **s, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-/* A DO block that fails the loading transaction when the rows a table got
+/* The row check: DO blocks that fail the load when the rows a table got
  * differ from what the dump's COPY blocks for it held.
  *
  * The count is the transaction's own insert counter for the table minus
  * its delete counter (pg_stat_get_xact_tuples_inserted/_deleted, the
  * functions behind pg_stat_xact_user_tables.n_tup_ins/n_tup_del;
- * PostgreSQL manual, "The Cumulative Statistics System"): the table is new
- * in this transaction, COPY counts every row it stores, a row a trigger or
- * rule dropped is not counted and one deleted later is subtracted. Reading
- * it costs nothing, where count(*) scanned every table again (about 7 % of
- * a restore's time on the bench's 390 MB table). With track_counts off the
- * counters stay 0, so the check falls back to count(*).
+ * PostgreSQL manual, "The Cumulative Statistics System"): COPY counts every
+ * row it stores, a row a trigger dropped is not counted and one deleted
+ * later in the transaction is subtracted. Reading it costs nothing, where
+ * count(*) scanned every table again (about 7 % of a restore's time on the
+ * bench's 390 MB table). With track_counts off the counters stay 0, so the
+ * check falls back to count(*).
+ *
+ * Two shapes. --in-place loads in one transaction, and row_check_sql checks
+ * every table at its end, the rows of several blocks naming the same table
+ * added up. A scratch database is loaded statement by statement, so each
+ * COPY block runs in a transaction of its own (BEGIN before its header,
+ * block_check_sql and COMMIT after its "\."; see copy_hook) and is checked
+ * there against its own rows. In the count(*) fallback the scratch
+ * database's table holds what all blocks so far put there, so the block's
+ * expected rows are then all rows so far (sofar).
  *
  * A partitioned table is counted over its whole tree (pg_partition_tree):
  * with pg_dump --load-via-partition-root every partition's rows arrive in
- * a COPY block naming the root, and the rows of several blocks naming the
- * same table are added up.
+ * a COPY block naming the root.
  *
  * An extension's configuration table (pg_extension.extconfig, e.g.
  * PostGIS's spatial_ref_sys) is filled by CREATE EXTENSION as well, and
  * pg_dump dumps only the rows the user added (PostgreSQL manual, "Extension
  * Configuration Tables"): it must hold at least the dump's rows. */
-static char *row_check_sql(const struct dumpscan *scan)
+static int check_open(char **s, size_t *len, char tag[48])
 {
-	char *s = NULL, key[33], tag[48];
-	size_t len = 0;
+	char key[33];
 
 	/* A dollar-quote tag no table name can hold (a name holding a fixed
 	 * tag would have had to be skipped). */
 	random_key(key);
-	snprintf(tag, sizeof tag, "$vigil_%.16s$", key);
-	if (sb_add(&s, &len, "DO %s DECLARE n bigint; part boolean; xcfg boolean; tc boolean := "
-		   "pg_catalog.current_setting('track_counts')::boolean; BEGIN\n", tag) < 0)
+	snprintf(tag, 48, "$vigil_%.16s$", key);
+	return sb_add(s, len, "DO %s DECLARE n bigint; part boolean; xcfg boolean; tc boolean := "
+		      "pg_catalog.current_setting('track_counts')::boolean; BEGIN\n", tag);
+}
+
+/* t (a table name as written after COPY) as the body of an SQL literal. */
+static void table_lit(const char *t, char lit[1200])
+{
+	size_t o = 0;
+
+	for (const char *p = t; *p && o + 3 < 1200; p++) {
+		if (*p == '\'')
+			lit[o++] = '\'';
+		lit[o++] = *p;
+	}
+	lit[o] = '\0';
+}
+
+/* The counters of a table are kept per backend until it reports them (when
+ * idle outside a transaction, at most once a second), so a block's own
+ * transaction sees the rows of earlier blocks for the same table (several
+ * with --load-via-partition-root) too, or not, depending on that report.
+ * A block's check therefore subtracts the value the counters had at its
+ * BEGIN (copy_hook stores it in the transaction-local setting
+ * vigil.rows_before); within a transaction block nothing is reported. */
+#define ROWS_BEFORE "pg_catalog.current_setting('vigil.rows_before')::bigint"
+
+/* The statements checking table t (as written after COPY) for rows
+ * (counters, minus ROWS_BEFORE with delta) or all_rows (count(*)). */
+static int check_table(char **s, size_t *len, const char *t, uint64_t rows, uint64_t all_rows,
+		       bool delta)
+{
+	char lit[1200];
+	const char *minus = delta ? " - " ROWS_BEFORE : "";
+
+	table_lit(t, lit);
+	return sb_add(s, len,
+		      "SELECT c.relkind = 'p', EXISTS (SELECT 1 FROM pg_catalog.pg_extension x "
+		      "WHERE c.oid = ANY (x.extconfig)) INTO part, xcfg FROM pg_catalog.pg_class c "
+		      "WHERE c.oid = '%s'::pg_catalog.regclass;\n"
+		      "IF part AND tc THEN SELECT coalesce(sum("
+		      "pg_catalog.pg_stat_get_xact_tuples_inserted(relid) - "
+		      "pg_catalog.pg_stat_get_xact_tuples_deleted(relid)), 0)%s INTO n "
+		      "FROM pg_catalog.pg_partition_tree('%s'::pg_catalog.regclass);\n"
+		      "ELSIF part THEN SELECT count(*) - %llu INTO n FROM %s;\n"
+		      "ELSIF tc THEN n := pg_catalog.pg_stat_get_xact_tuples_inserted("
+		      "'%s'::pg_catalog.regclass) - pg_catalog.pg_stat_get_xact_tuples_deleted("
+		      "'%s'::pg_catalog.regclass)%s;\n"
+		      "ELSE SELECT count(*) - %llu INTO n FROM ONLY %s; END IF;\n"
+		      "IF (xcfg AND n < %llu) OR (NOT xcfg AND n <> %llu) THEN RAISE EXCEPTION "
+		      "'vigil: table %% has %% rows after loading, the dump holds %%', '%s', n, %llu; "
+		      "END IF;\n",
+		      lit, minus, lit, (unsigned long long)(all_rows - rows), t, lit, lit, minus,
+		      (unsigned long long)(all_rows - rows), t, (unsigned long long)rows,
+		      (unsigned long long)rows, lit, (unsigned long long)rows);
+}
+
+/* --in-place: one DO block checking every table at the end of the load.
+ * Malloc'd (caller frees); NULL when out of memory. */
+static char *row_check_sql(const struct dumpscan *scan)
+{
+	char *s = NULL, tag[48];
+	size_t len = 0;
+
+	if (check_open(&s, &len, tag) < 0)
 		goto oom;
 	for (size_t i = 0; i < scan->n_tables; i++) {
 		const char *t = scan->tables[i].name;
-		char lit[1200];
-		size_t o = 0;
 		uint64_t rows = 0;
 		bool seen = false;
 
@@ -256,30 +324,7 @@ static char *row_check_sql(const struct dumpscan *scan)
 		for (size_t k = i; k < scan->n_tables; k++)
 			if (strcmp(scan->tables[k].name, t) == 0)
 				rows += scan->tables[k].rows;
-		for (const char *p = t; *p && o + 3 < sizeof lit; p++) {
-			if (*p == '\'')
-				lit[o++] = '\'';
-			lit[o++] = *p;
-		}
-		lit[o] = '\0';
-		if (sb_add(&s, &len,
-			   "SELECT c.relkind = 'p', EXISTS (SELECT 1 FROM pg_catalog.pg_extension x "
-			   "WHERE c.oid = ANY (x.extconfig)) INTO part, xcfg FROM pg_catalog.pg_class c "
-			   "WHERE c.oid = '%s'::pg_catalog.regclass;\n"
-			   "IF part AND tc THEN SELECT coalesce(sum("
-			   "pg_catalog.pg_stat_get_xact_tuples_inserted(relid) - "
-			   "pg_catalog.pg_stat_get_xact_tuples_deleted(relid)), 0) INTO n "
-			   "FROM pg_catalog.pg_partition_tree('%s'::pg_catalog.regclass);\n"
-			   "ELSIF part THEN SELECT count(*) INTO n FROM %s;\n"
-			   "ELSIF tc THEN n := pg_catalog.pg_stat_get_xact_tuples_inserted("
-			   "'%s'::pg_catalog.regclass) - pg_catalog.pg_stat_get_xact_tuples_deleted("
-			   "'%s'::pg_catalog.regclass);\n"
-			   "ELSE SELECT count(*) INTO n FROM ONLY %s; END IF;\n"
-			   "IF (xcfg AND n < %llu) OR (NOT xcfg AND n <> %llu) THEN RAISE EXCEPTION "
-			   "'vigil: table %% has %% rows after loading, the dump holds %%', '%s', n, %llu; "
-			   "END IF;\n",
-			   lit, lit, t, lit, lit, t, (unsigned long long)rows, (unsigned long long)rows,
-			   lit, (unsigned long long)rows) < 0)
+		if (check_table(&s, &len, t, rows, rows, false) < 0)
 			goto oom;
 	}
 	if (sb_add(&s, &len, "END %s;", tag) < 0)
@@ -290,13 +335,59 @@ oom:
 	return NULL;
 }
 
-/* For --in-place: remove every object of the database (all non-system
- * schemas with what they hold, large objects), then recreate the standard
- * public schema as initdb makes it in PostgreSQL 15. Runs in the loading
- * transaction, so a failed load rolls it back too. */
+/* A scratch load: the check of the COPY block scan->tables[i] (the last
+ * one so far), to run in that block's own transaction. Malloc'd (caller
+ * frees); NULL when out of memory. */
+static char *block_check_sql(const struct dumpscan *scan, size_t i)
+{
+	const char *t = scan->tables[i].name;
+	char *s = NULL, tag[48];
+	size_t len = 0;
+	uint64_t sofar = 0;
+
+	for (size_t k = 0; k <= i; k++)
+		if (strcmp(scan->tables[k].name, t) == 0)
+			sofar += scan->tables[k].rows;
+	if (check_open(&s, &len, tag) < 0 || check_table(&s, &len, t, scan->tables[i].rows, sofar, true) < 0 ||
+	    sb_add(&s, &len, "END %s;\n", tag) < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* For --in-place: remove every object of the database, then recreate the
+ * standard public schema as initdb makes it in PostgreSQL 15. Runs in the
+ * loading transaction, so a failed load rolls it back too.
+ *
+ * What pg_dump writes that lives outside any schema is found in the
+ * catalogs (TRIAL F9): event triggers (first, so none fires on the drops),
+ * publications, foreign servers (CASCADE takes their user mappings and
+ * foreign tables), foreign-data wrappers; those that belong to an extension
+ * (pg_depend deptype 'e', e.g. postgres_fdw's wrapper) are the extension's
+ * and pg_dump does not write them either. Then all non-system schemas with
+ * what they hold (extensions installed in them go with them) and the large
+ * objects. Subscriptions are left alone: dropping one in a transaction
+ * block is refused while it has a replication slot, and pg_dump writes
+ * them only for a superuser. */
+#define NOT_EXT_MEMBER(cat, alias) \
+	"NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '" cat \
+	"'::pg_catalog.regclass AND d.objid = " alias ".oid AND d.deptype = 'e')"
 static const char drop_all_sql[] =
 	"SET client_min_messages = warning;\n"
 	"DO $vigil_drop$ DECLARE r record; BEGIN\n"
+	"  FOR r IN SELECT evtname FROM pg_catalog.pg_event_trigger x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_event_trigger", "x") "\n"
+	"  LOOP EXECUTE format('DROP EVENT TRIGGER %I', r.evtname); END LOOP;\n"
+	"  FOR r IN SELECT pubname FROM pg_catalog.pg_publication x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_publication", "x") "\n"
+	"  LOOP EXECUTE format('DROP PUBLICATION %I', r.pubname); END LOOP;\n"
+	"  FOR r IN SELECT srvname FROM pg_catalog.pg_foreign_server x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_foreign_server", "x") "\n"
+	"  LOOP EXECUTE format('DROP SERVER %I CASCADE', r.srvname); END LOOP;\n"
+	"  FOR r IN SELECT fdwname FROM pg_catalog.pg_foreign_data_wrapper x\n"
+	"    WHERE " NOT_EXT_MEMBER("pg_catalog.pg_foreign_data_wrapper", "x") "\n"
+	"  LOOP EXECUTE format('DROP FOREIGN DATA WRAPPER %I CASCADE', r.fdwname); END LOOP;\n"
 	"  FOR r IN SELECT nspname FROM pg_catalog.pg_namespace\n"
 	"    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')\n"
 	"      AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'\n"
@@ -310,11 +401,45 @@ static const char drop_all_sql[] =
 
 /* ---- loading ---- */
 
+/* A scratch load's dumpscan copy_hook: every COPY block runs in its own
+ * transaction, checked before its COMMIT (see the row check above). */
+static int copy_hook(void *ctx, bool end, size_t table, struct err *e)
+{
+	struct feeder *f = ctx;
+	char *check;
+	int rc;
+
+	if (!end) {
+		char lit[1200], *sql = NULL;
+		size_t len = 0;
+		table_lit(f->scan->tables[table].name, lit);
+		if (sb_add(&sql, &len, "BEGIN;\nSELECT pg_catalog.set_config('vigil.rows_before', "
+			   "(SELECT coalesce(sum(pg_catalog.pg_stat_get_xact_tuples_inserted(relid) - "
+			   "pg_catalog.pg_stat_get_xact_tuples_deleted(relid)), 0) FROM "
+			   "pg_catalog.pg_partition_tree('%s'::pg_catalog.regclass))::text, true);\n",
+			   lit) < 0)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+		rc = feed(f, sql, len, e);
+		free(sql);
+		return rc;
+	}
+	check = block_check_sql(f->scan, table);
+	if (!check)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	rc = feed(f, check, strlen(check), e) == 0 && feed(f, "COMMIT;\n", 8, e) == 0 ? 0 : -1;
+	free(check);
+	return rc;
+}
+
 /* How load() runs. */
 struct load_opts {
 	int server_major;   /* 0 = unknown; see db_child_env_watched */
 	const char *sha;    /* sha256 the file was checked to have ("" = none) */
-	bool in_place;      /* into the live database: drop everything first */
+	bool in_place;      /* into the live database, in one transaction: drop
+			     * everything first */
+	uint64_t locks;     /* the dump's lock estimate (dumpscan.h lock_objects) */
+	bool have_cap;      /* cap was read from the server */
+	struct db_lock_cap cap;
 	bool validated;     /* the whole file passed verify_path already */
 	bool restrict_psql; /* psql knows \restrict (15.14+): run it restricted */
 };
@@ -399,12 +524,14 @@ struct load_run {
 static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, char **envp,
 		      struct dumpscan *scan, struct feeder *f, struct load_run *run, struct err *e)
 {
-	char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-			 "--single-transaction", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	/* VERBOSITY=verbose: psql prints each error's SQLSTATE ("ERROR:  53200:
+	 * ..."), which load() reads instead of the (translated) text. */
+	char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-v",
+			 "VERBOSITY=verbose", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	char *check = NULL, *buf = malloc(CHUNK);
 	bool at_end = false;
 	struct stream_reader *r = NULL;
-	int fd = -1, rc = -1, k = 7;
+	int fd = -1, rc = -1, k = 8;
 
 
 	f->buf = malloc(FEED_BUF);
@@ -413,6 +540,7 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 		goto setup_failed;
 	}
 	if (lo->in_place) {
+		argv[k++] = "--single-transaction";
 		argv[k++] = "-c";
 		argv[k++] = (char *)drop_all_sql;
 	}
@@ -428,8 +556,15 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 	if (pid1_spawn(f->c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
 		goto setup_failed;
 	fcntl(f->c->in, F_SETFL, fcntl(f->c->in, F_GETFL) | O_NONBLOCK);
-	scan->strip_txn = true;
+	/* In one transaction pg_dump's own BEGIN;/COMMIT; (around large
+	 * objects) would end it early; statement by statement they are needed
+	 * (lo_open's descriptor lives until the end of its transaction). */
+	scan->strip_txn = lo->in_place;
 	scan->sink = feed;
+	if (!lo->in_place) {
+		scan->copy_hook = copy_hook;
+		f->scan = scan;
+	}
 	scan->sink_ctx = f;
 	if (lo->restrict_psql) {
 		char key[33], line[64];
@@ -458,7 +593,8 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 				run->ours = !f->child_gone;
 				break;
 			}
-			check = row_check_sql(scan);
+			/* A scratch load checked each COPY block already. */
+			check = lo->in_place ? row_check_sql(scan) : strdup("");
 			if (!check) {
 				err_set(e, ERR_INTERNAL, "out of memory");
 				run->ours = true;
@@ -486,8 +622,9 @@ static int feed_plain(const struct cat_entry *ent, const struct load_opts *lo, c
 		}
 	}
 fed:
-	/* Killed before its stdin closes: psql never reads the end of
-	 * its input, so --single-transaction never sends COMMIT. */
+	/* Killed before its stdin closes: psql never reads the end of its
+	 * input, so in place --single-transaction never sends COMMIT; in a
+	 * scratch database what was committed goes with the database. */
 	if (!run->fed_ok && !f->child_gone)
 		pid1_kill(f->c, SIGKILL);
 	close(f->c->in);
@@ -504,8 +641,39 @@ setup_failed:
 	return rc;
 }
 
-/* Load a backup into dbname: plain dumps through psql in one transaction,
- * custom archives through pg_restore --single-transaction.
+/* After a failed load in one transaction (--in-place): when the server ran
+ * out of its lock table - psql reported SQLSTATE 53200 (out_of_memory,
+ * which PostgreSQL raises when the lock table is full), or, for pg_restore
+ * that shows no SQLSTATE, the dump's lock estimate exceeds the server's
+ * lock table - add to e what to change (verify_lock_shortfall). */
+static void lock_hint(const struct load_opts *lo, bool sqlstate_53200, struct err *e)
+{
+	char text[700];
+	size_t l = strlen(e->msg);
+
+	if (!lo->have_cap || !verify_lock_shortfall(lo->locks, &lo->cap, text, sizeof text)) {
+		if (!sqlstate_53200)
+			return;
+		snprintf(text, sizeof text, "the server's lock table is full (SQLSTATE 53200); hint: "
+			 "raise max_locks_per_transaction (now %ld) and restart PostgreSQL, or "
+			 "restore without --in-place (the default restore through a scratch "
+			 "database does not need one transaction)", lo->have_cap ? lo->cap.per_xact : 0L);
+	}
+	/* The hint matters more than the end of psql's message. */
+	if (l + strlen(text) + 3 >= sizeof e->msg)
+		l = sizeof e->msg > strlen(text) + 3 ? sizeof e->msg - strlen(text) - 3 : 0;
+	snprintf(e->msg + l, sizeof e->msg - l, "; %s", text);
+}
+
+/* Load a backup into dbname. --in-place (lo->in_place): plain dumps
+ * through psql --single-transaction, custom archives through pg_restore
+ * --single-transaction. Into a scratch database: statement by statement
+ * (no --single-transaction), as one transaction needs a lock-table entry
+ * for every table, index and large object and runs out at default server
+ * settings for a few thousand tables (TRIAL F3); the scratch database is
+ * all-or-nothing by itself (dropped on any failure), ON_ERROR_STOP /
+ * --exit-on-error still stop at the first error, and each COPY block runs
+ * and is row-checked in a transaction of its own (copy_hook).
  *
  * A plain dump is decoded, scanned and fed in one pass; this pass is also
  * the dump's full validation (SPEC section 7 step 2) when the caller only
@@ -545,10 +713,11 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 	if (!envp)
 		return err_set(e, ERR_INTERNAL, "out of memory");
 	if (ent->custom) {
-		char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--single-transaction",
-				 "--dbname", (char *)dbname, NULL, NULL, NULL, NULL };
-		int k = 6;
+		char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--dbname",
+				 (char *)dbname, NULL, NULL, NULL, NULL, NULL };
+		int k = 5;
 		if (lo->in_place) {
+			argv[k++] = "--single-transaction";
 			argv[k++] = "--clean";
 			argv[k++] = "--if-exists";
 		}
@@ -587,6 +756,8 @@ static int load(const struct config *cfg, const struct cat_entry *ent, const cha
 		}
 		err_set(e, ERR_RESTORE, "%s %s: %s", ent->custom ? "pg_restore" : "psql", how,
 			text[0] ? text : "(no message)");
+		if (lo->in_place)
+			lock_hint(lo, !ent->custom && strstr(text, ":  53200: "), e);
 		goto out;
 	}
 	if (!run.fed_ok) { /* psql stopped reading but exited 0 */
@@ -612,10 +783,18 @@ out:
 
 /* ---- the scratch database and the swap ---- */
 
-static int connect_maintenance(const struct config *cfg, struct db **db, struct err *e)
+/* The database vigil works from while target is replaced: "postgres",
+ * else "template1"; for target "postgres" itself (POSTGRES_DB=postgres,
+ * the official image's default: TRIAL F10) only "template1". While vigil
+ * is connected to template1, a CREATE DATABASE by someone else that copies
+ * template1 (the default) fails with "being accessed by other users". */
+static int connect_maintenance(const struct config *cfg, const char *target, struct db **db,
+			       struct err *e)
 {
 	struct err e2;
 
+	if (strcmp(target, "postgres") == 0)
+		return db_connect(cfg, "template1", db, e);
 	if (db_connect(cfg, "postgres", db, e) == 0)
 		return 0;
 	if (db_connect(cfg, "template1", db, &e2) == 0)
@@ -812,7 +991,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	char *qt = NULL, *qs = NULL, *qo = NULL, *qowner = NULL, *qts = NULL, *lcoll = NULL,
 	     *lctype = NULL, *licu = NULL, *lenc = NULL;
 	const char *params[1] = { target };
-	bool exists, created = false, allowconn = true, acl_null = true;
+	bool exists, created = false, allowconn = true, acl_null = true, warned_end = false;
 	long connlimit = -1;
 	const char *ts_clause = "";
 	char comment[1024] = "";
@@ -822,7 +1001,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	db_name_with(scratch, sizeof scratch, target, tag);
 	snprintf(tag, sizeof tag, "_vigil_old_%s", stamp);
 	db_name_with(old, sizeof old, target, tag);
-	if (connect_maintenance(cfg, &db, e) < 0)
+	if (connect_maintenance(cfg, target, &db, e) < 0)
 		goto out;
 	ver = db_server_version_num(db);
 	if (db_query(db,
@@ -906,7 +1085,12 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 	/* No ALLOW_CONNECTIONS false here: if vigil were killed in this loop
 	 * the live database would stay closed to the application. Ending the
 	 * sessions right before the renames leaves a window of milliseconds;
-	 * a reconnect in it makes the transaction fail and we retry. */
+	 * a reconnect in it makes the transaction fail and we retry.
+	 * ALTER DATABASE RENAME waits up to 5 s for other sessions to leave
+	 * (CountOtherDBBackends), so each attempt is bounded by a statement
+	 * timeout of 500 ms: 40 attempts take about 25 s at most (TRIAL F12). */
+	if (exec_fmt(db, e, "SET statement_timeout = 500") < 0)
+		goto out;
 	for (int attempt = 0; attempt < 40; attempt++) {
 		struct err e2;
 		char *ended = NULL;
@@ -916,8 +1100,14 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 				   "pg_catalog.pg_backend_pid()",
 				   1, params, &ended, &e2) == 0 && strcmp(ended, "0") != 0)
 			log_info("restore ended %s session(s) on %s", ended, target);
-		else if (ended == NULL)
-			log_warn("cannot end sessions on %s: %s", target, e2.msg);
+		else if (ended == NULL && !warned_end) {
+			/* Once: the same refusal repeats on every attempt. */
+			log_warn("cannot end sessions on %s: %s; hint: a role that is not superuser "
+				 "can only end sessions of roles it is a member of: grant it "
+				 "pg_signal_backend, or stop the application for the restore",
+				 target, e2.msg);
+			warned_end = true;
+		}
 		free(ended);
 		if (exec_fmt(db, e, "BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
 			     "COMMIT", qt, qo, qs, qt) == 0)
@@ -931,6 +1121,7 @@ static int restore_db_swap(const struct config *cfg, const struct cat_entry *ent
 		usleep(100 * 1000);
 	}
 	created = false;
+	exec_fmt(db, NULL, "RESET statement_timeout");
 	if (!allowconn)
 		exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qt);
 	log_info("restore swapped database %s in; dropping the old one (%s)", target, old);
@@ -951,6 +1142,7 @@ create_failed:
 out:
 	if (created && db) {
 		struct err e4;
+		exec_fmt(db, NULL, "RESET statement_timeout"); /* set for the swap */
 		if (exec_fmt(db, &e4, "DROP DATABASE IF EXISTS %s WITH (FORCE)", qs) < 0)
 			log_warn("cannot drop the scratch database %s: %s", scratch, e4.msg);
 	}
@@ -1116,12 +1308,25 @@ static int take_safety_copies(void *ctx, struct err *e)
 			}
 			log_info("restore safety copy %s", sc->db->path);
 		} else {
-			log_info("restore: database %s cannot be reached (%s); no safety copy "
-				 "needed for a database that does not exist", sc->target, pe.msg);
-			if (!strstr(pe.msg, "does not exist")) {
+			/* Whether it exists comes from the catalog, not from the
+			 * connection error's text (the server's, maybe translated). */
+			struct db *m = NULL;
+			struct err me;
+			const char *params[1] = { sc->target };
+			char *n = NULL;
+			bool exists = true;
+			if (connect_maintenance(cfg, sc->target, &m, &me) == 0 &&
+			    db_query_value(m, "SELECT count(*) FROM pg_catalog.pg_database "
+					   "WHERE datname = $1", 1, params, &n, &me) == 0)
+				exists = strcmp(n, "0") != 0;
+			free(n);
+			db_close(m);
+			if (exists) {
 				*e = pe;
 				return -1;
 			}
+			log_info("restore: database %s does not exist; no safety copy needed",
+				 sc->target);
 		}
 	}
 	if (sc->o->media) {
@@ -1136,6 +1341,52 @@ static int take_safety_copies(void *ctx, struct err *e)
 			log_info("restore safety copy %s", sc->media->path);
 		}
 	}
+	return 0;
+}
+
+/* Read one line of the operator's answer from stdin (a terminal) into
+ * line (n bytes, without its newline; a longer line is cut). SIGINT and
+ * SIGTERM are blocked process-wide and taken with sigtimedwait
+ * (pid1_stop_requested), so a blocking read would leave ^C pending until
+ * Enter (TRIAL F14): stdin is polled 100 ms at a time between checks for a
+ * stop request. Returns 0, or -1 with e set: ERR_INTERRUPTED (signo set)
+ * on a signal, ERR_REFUSED at end of input (^D), ERR_IO. Nothing has been
+ * changed at this point, which the messages say. */
+static int read_answer(char *line, size_t n, struct err *e)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		int sig = pid1_stop_requested(), r;
+		char c;
+		ssize_t got;
+
+		if (sig) {
+			e->code = ERR_INTERRUPTED;
+			e->signo = sig;
+			snprintf(e->msg, sizeof e->msg, "stopped by signal %d at the confirmation "
+				 "prompt; nothing was changed", sig);
+			return -1;
+		}
+		r = poll(&p, 1, 100);
+		if (r < 0 && errno != EINTR)
+			return err_errno(e, ERR_IO, errno, "cannot read the answer");
+		if (r <= 0)
+			continue;
+		got = read(0, &c, 1);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			return err_errno(e, ERR_IO, errno, "cannot read the answer");
+		if (got == 0)
+			return err_set(e, ERR_REFUSED, "not confirmed; nothing was changed");
+		if (c == '\n')
+			break;
+		if (c != '\r' && len + 1 < n)
+			line[len++] = c;
+	}
+	line[len] = '\0';
 	return 0;
 }
 
@@ -1168,10 +1419,15 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	if (o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
 		return list_main(cfg, 0, NULL);
 	target = o.target ? o.target : cfg->pg_db;
+	/* "postgres" is a target only as the database the backups are of
+	 * (POSTGRES_DB=postgres); as --target-db for another database's
+	 * backup it is far more likely a slip than a wish to replace it. */
 	if (o.db && (!*target || strlen(target) > PG_NAME_MAX || !strcmp(target, "template0") ||
-		     !strcmp(target, "template1") || !strcmp(target, "postgres"))) {
+		     !strcmp(target, "template1") ||
+		     (!strcmp(target, "postgres") && strcmp(cfg->pg_db, "postgres") != 0))) {
 		log_error("restore refused: \"%s\" cannot be a restore target (empty, longer than "
-			  "63 bytes, a template, or the maintenance database vigil connects to)", target);
+			  "63 bytes, a template, or the maintenance database postgres when "
+			  "POSTGRES_DB is another database)", target);
 		return 2;
 	}
 	if (o.media && !cfg->media_dir[0]) {
@@ -1254,8 +1510,11 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "This replaces %s. Type the database name (%s) to continue: ", what,
 			target);
 		fflush(stderr);
-		if (!fgets(line, sizeof line, stdin) ||
-		    (line[strcspn(line, "\r\n")] = '\0', strcmp(line, target) != 0)) {
+		if (read_answer(line, sizeof line, &e) < 0) {
+			fputc('\n', stderr);
+			goto refused;
+		}
+		if (strcmp(line, target) != 0) {
 			err_set(&e, ERR_REFUSED, "not confirmed; nothing was changed");
 			goto refused;
 		}
@@ -1271,15 +1530,17 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		goto failed;
 	if (o.db) {
 		int r;
+		lo = (struct load_opts){ .sha = dres.sha256, .in_place = o.in_place,
+					 .validated = !one_pass, .restrict_psql = psql_restrict,
+					 .locks = dres.scan.lock_objects };
 		dumpscan_free(&dres.scan);
 		dumpscan_init(&dres.scan);
-		lo = (struct load_opts){ .sha = dres.sha256, .in_place = o.in_place,
-					 .validated = !one_pass, .restrict_psql = psql_restrict };
 		if (o.in_place) {
 			struct db *probe = NULL;
 			struct err pe;
 			if (db_connect(cfg, target, &probe, &pe) == 0) {
 				lo.server_major = db_server_version_num(probe) / 10000;
+				lo.have_cap = db_lock_capacity(probe, &lo.cap, &pe) == 0;
 				db_close(probe);
 			}
 			log_info("restore loading into %s in place (one transaction)", target);

@@ -1,6 +1,7 @@
 /* verify.c - see verify.h. */
 #include "verify.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,6 +93,40 @@ out:
 	return rc;
 }
 
+/* What one line of pg_restore --list adds to the lock estimate, counted
+ * as dumpscan counts a plain dump (dumpscan.h, lock_objects). A TOC line is
+ * "<id>; <tableoid> <oid> <DESC> <schema> <name> <owner>" (pg_restore(1),
+ * --list); comment lines start with ";". */
+static uint64_t toc_locks(const char *l)
+{
+	static const struct { const char *desc; unsigned locks; } descs[] = {
+		{ "TABLE DATA ", 0 }, { "TABLE ", 3 }, { "FOREIGN TABLE ", 1 },
+		{ "INDEX ", 1 }, { "CONSTRAINT ", 1 }, { "SEQUENCE SET ", 0 },
+		{ "SEQUENCE OWNED BY ", 0 }, { "SEQUENCE ", 1 },
+		{ "MATERIALIZED VIEW DATA ", 0 }, { "MATERIALIZED VIEW ", 1 }, { "VIEW ", 1 },
+		{ "BLOB ", 1 }, { "LARGE OBJECT ", 1 },
+	};
+	const char *p = strchr(l, ';');
+
+	if (!p || p == l)
+		return 0;
+	p++;
+	for (int field = 0; field < 2; field++) {
+		while (*p == ' ')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	for (size_t i = 0; i < sizeof descs / sizeof descs[0]; i++)
+		if (util_starts_with(p, descs[i].desc))
+			return descs[i].locks;
+	return 0;
+}
+
 /* A custom-format archive: PGDMP signature, and pg_restore must be able to
  * read its table of contents (pg_restore(1) --list). */
 static int check_custom(const char *path, struct stream_reader *r, struct verify_result *res,
@@ -101,6 +136,8 @@ static int check_custom(const char *path, struct stream_reader *r, struct verify
 	char *argv[] = { "pg_restore", "--list", (char *)path, NULL };
 	struct child c;
 	struct child_tail tail = { .len = 0 };
+	char line[512];
+	size_t ll = 0;
 	int status, rc = -1;
 	bool first = true;
 
@@ -131,6 +168,15 @@ static int check_custom(const char *path, struct stream_reader *r, struct verify
 			continue;
 		if (n <= 0)
 			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				line[ll] = '\0';
+				res->scan.lock_objects += toc_locks(line);
+				ll = 0;
+			} else if (ll + 1 < sizeof line) {
+				line[ll++] = buf[i];
+			}
+		}
 	}
 	for (;;) {
 		ssize_t n = read(c.errfd, buf, CHUNK);
@@ -249,7 +295,65 @@ int verify_against_record(const struct mf_record *recs, size_t n, const struct c
 	return 0;
 }
 
-static int verify_entry(const struct mf_record *recs, size_t nrecs, const struct cat_entry *ent)
+bool verify_lock_shortfall(uint64_t needed, const struct db_lock_cap *cap, char *out, size_t n)
+{
+	uint64_t slots = (uint64_t)(cap->connections + cap->prepared), have, want;
+
+	if (slots == 0)
+		slots = 1;
+	have = (uint64_t)cap->per_xact * slots;
+	if (needed <= have)
+		return false;
+	want = (needed + slots - 1) / slots;
+	want = (want + 63) / 64 * 64;
+	snprintf(out, n, "a restore in one transaction (--in-place, or by hand with "
+		 "--single-transaction) needs about %llu locks, more than the server's lock table "
+		 "holds (max_locks_per_transaction %ld x (max_connections %ld + "
+		 "max_prepared_transactions %ld) = %llu); hint: set max_locks_per_transaction to "
+		 "at least %llu and restart PostgreSQL, or restore without --in-place (the default "
+		 "restore through a scratch database does not need one transaction)",
+		 (unsigned long long)needed, cap->per_xact, cap->connections, cap->prepared,
+		 (unsigned long long)have, (unsigned long long)want);
+	return true;
+}
+
+#define VERIFY_LOCKS_ALWAYS_FIT 1024
+
+/* The server's lock settings for verify_main, read once per command. */
+struct lock_probe {
+	bool tried, ok;
+	struct db_lock_cap cap;
+};
+
+static void check_locks(const struct config *cfg, struct lock_probe *p, const struct cat_entry *ent,
+			uint64_t needed)
+{
+	char text[600];
+
+	/* Below what any server with the default max_locks_per_transaction
+	 * (64) and 16 connections holds, the check costs no connection. */
+	if (needed <= VERIFY_LOCKS_ALWAYS_FIT)
+		return;
+	if (!p->tried) {
+		struct db *db = NULL;
+		struct err e;
+		p->tried = true;
+		err_clear(&e);
+		if (db_connect(cfg, NULL, &db, &e) == 0 || db_connect(cfg, "template1", &db, &e) == 0)
+			p->ok = db_lock_capacity(db, &p->cap, &e) == 0;
+		if (!p->ok)
+			log_info("verify: cannot read the server's lock settings (%s); the check "
+				 "whether a backup fits one transaction is skipped", e.msg);
+		db_close(db);
+	}
+	if (p->ok && verify_lock_shortfall(needed, &p->cap, text, sizeof text)) {
+		log_warn("verify %s: %s", ent->name, text);
+		printf("warning %-5s %s: %s\n", "db", ent->name, text);
+	}
+}
+
+static int verify_entry(const struct config *cfg, struct lock_probe *lp, const struct mf_record *recs,
+			size_t nrecs, const struct cat_entry *ent)
 {
 	struct verify_result res;
 	struct err e;
@@ -278,6 +382,8 @@ static int verify_entry(const struct mf_record *recs, size_t nrecs, const struct
 			       (unsigned long long)res.media.files);
 		else
 			printf("ok      %-5s %s (%s)\n", "db", ent->name, size);
+		if (ent->kind == CAT_DB && res.scan.lock_objects)
+			check_locks(cfg, lp, ent, res.scan.lock_objects);
 	}
 	fflush(stdout);
 	dumpscan_free(&res.scan);
@@ -291,6 +397,7 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 	struct mf_record *recs = NULL;
 	size_t n = 0, nrecs = 0;
 	struct err e;
+	struct lock_probe lp = { false, false, { 0, 0, 0 } };
 	int failed = 0, checked = 0;
 	bool named = false;
 
@@ -321,12 +428,12 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++, checked++)
-			failed += verify_entry(recs, nrecs, &v[i]) < 0;
+			failed += verify_entry(cfg, &lp, recs, nrecs, &v[i]) < 0;
 		free(v);
 	} else if (strcmp(what, "latest") == 0) {
 		for (int k = CAT_DB; k <= CAT_MEDIA; k++) {
 			if (catalog_resolve(cfg, (enum cat_kind)k, "latest", &one, &e) == 0) {
-				failed += verify_entry(recs, nrecs, &one) < 0;
+				failed += verify_entry(cfg, &lp, recs, nrecs, &one) < 0;
 				checked++;
 			}
 		}
@@ -339,7 +446,7 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			free(recs);
 			return 2;
 		}
-		failed += verify_entry(recs, nrecs, &one) < 0;
+		failed += verify_entry(cfg, &lp, recs, nrecs, &one) < 0;
 		checked++;
 	}
 	free(recs);

@@ -13,6 +13,7 @@
 #include "artifact.h"
 #include "catalog.h"
 #include "config.h"
+#include "db.h"
 #include "dumpscan.h"
 #include "manifest.h"
 #include "err.h"
@@ -66,8 +67,20 @@ struct mf_record *verify_records_load(const struct config *cfg, size_t *n);
 int verify_against_record(const struct mf_record *recs, size_t n, const struct cat_entry *ent,
 			  const char *sha, struct err *e);
 
+/* Whether a dump that needs about `needed` lock-table entries in one
+ * transaction (scan.lock_objects, dumpscan.h) fits what the server's lock
+ * table guarantees (cap, db_lock_capacity). When it does not, writes into
+ * out (n bytes) the shortfall and the way out: the max_locks_per_transaction
+ * value that fits (needed / (max_connections + max_prepared_transactions),
+ * rounded up to a multiple of 64), and returns true. Pure. */
+bool verify_lock_shortfall(uint64_t needed, const struct db_lock_cap *cap, char *out, size_t n);
+
 /* `vigil verify [NAME|latest|all]`: prints one line per file checked and
- * returns the exit status (0 all good, 1 a file failed, 2 usage). */
+ * returns the exit status (0 all good, 1 a file failed, 2 usage). A
+ * database backup too large to restore in one transaction at the server's
+ * lock settings (verify_lock_shortfall; read from the server when it can be
+ * reached, else that check is skipped with a note) is a WARN, not a
+ * failure: the default restore does not need one transaction. */
 int verify_main(const struct config *cfg, int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@
 #                     variables, and puts $PGBIN first on PATH. NAME defaults
 #                     to "main"; several clusters may run at once, `pg_use
 #                     NAME` makes one current again (exports switch to it).
+#                     With IT_PG_LC_MESSAGES set (e.g. es_ES.UTF-8, see
+#                     need_locale), the server's messages are in that language.
+#   need_locale L     generate locale L (localedef) unless it exists.
 #   pg_server start|stop [NAME]   stop/start the server, keep its data.
 #   pg_stop [NAME]    stop and remove it (all clusters are removed on exit).
 #   sql "SQL" [DB]    psql as superuser over the unix socket, -XAtq,
@@ -251,6 +254,9 @@ pg_start() {
 			logging_collector = off
 			log_min_messages = warning
 		EOF
+		if [[ -n ${IT_PG_LC_MESSAGES:-} ]]; then
+			echo "lc_messages = '$IT_PG_LC_MESSAGES'" >>"$dir/data/vigil_test.conf"
+		fi
 		chown postgres:postgres "$dir/data/vigil_test.conf"
 		_PG_PORT[$name]=$port
 		if _as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1; then
@@ -265,6 +271,16 @@ pg_start() {
 	pg_use "$name"
 	sql "CREATE DATABASE app" postgres >/dev/null || fail "CREATE DATABASE app failed"
 	log "cluster $name: port $port, dir $dir"
+}
+
+# need_locale es_ES.UTF-8: make the locale exist (the locales package is in
+# scripts/deps.sh; its data is generated here, not by every machine's set-up).
+need_locale() {
+	local l=$1 norm
+	norm=$(printf '%s' "$l" | tr 'A-Z' 'a-z' | sed 's/utf-8/utf8/')
+	locale -a 2>/dev/null | tr 'A-Z' 'a-z' | grep -qx "$norm" && return 0
+	localedef -i "${l%%.*}" -f UTF-8 "$l" >/dev/null 2>&1 ||
+		fail "cannot generate locale $l (is the locales package installed? make deps)"
 }
 
 # pg_use NAME: make cluster NAME the current one (exports switch to it).

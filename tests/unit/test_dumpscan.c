@@ -633,6 +633,49 @@ static void sink_never_gets_a_meta_command(void)
 	}
 }
 
+/* copy_hook: called before each COPY header reaches the sink and after its
+ * "\." line did, with the block's index (rows final at the end), whatever
+ * the chunking. */
+static int mark_copy(void *ctx, bool end, size_t table, struct err *e)
+{
+	char m[32];
+
+	snprintf(m, sizeof m, end ? "<end %zu>\n" : "<begin %zu>\n", table);
+	return sink(ctx, m, strlen(m), e);
+}
+
+static void copy_hook_wraps_each_block(void)
+{
+	static const char text[] = HEAD "CREATE TABLE a (x int);\n"
+				   "COPY public.a (x) FROM stdin;\n1\n2\n\\.\n"
+				   "COPY public.a (x) FROM stdin;\n3\n\\.\n" TRAILER;
+	static const char want[] = HEAD "CREATE TABLE a (x int);\n"
+				   "<begin 0>\nCOPY public.a (x) FROM stdin;\n1\n2\n\\.\n<end 0>\n"
+				   "<begin 1>\nCOPY public.a (x) FROM stdin;\n3\n\\.\n<end 1>\n" TRAILER;
+	size_t len = strlen(text);
+
+	for (size_t chunk = 1; chunk <= len; chunk += 7) {
+		struct dumpscan s;
+		struct outbuf out = { 0 };
+		struct err e;
+		int rc = 0;
+
+		dumpscan_init(&s);
+		s.sink = sink;
+		s.sink_ctx = &out;
+		s.copy_hook = mark_copy;
+		err_clear(&e);
+		for (size_t off = 0; off < len && rc == 0; off += chunk)
+			rc = dumpscan_feed(&s, text + off, len - off < chunk ? len - off : chunk, &e);
+		CHECK(rc == 0 && dumpscan_finish(&s, &e) == 0);
+		CHECK(out.p != NULL && strcmp(out.p, want) == 0);
+		REQUIRE(s.n_tables == 2);
+		CHECK(s.tables[0].rows == 2 && s.tables[1].rows == 1);
+		dumpscan_free(&s);
+		free(out.p);
+	}
+}
+
 /* strip_restrict drops the dump's own \restrict/\unrestrict lines from the
  * output (a restore runs psql under its own key) but still records the key
  * and still finds the trailer; other lines pass unchanged. */
@@ -996,7 +1039,40 @@ static void long_lines(void)
 	free(text);
 }
 
-UNIT_MAIN(T(fixture_whole), T(fixture_every_chunk_size), T(fixture_random_chunks),
+/* The lock estimate (dumpscan.h, lock_objects): statements that start a
+ * line at the lexer's normal state count, text inside a string or a
+ * comment does not. */
+static void lock_estimate(void)
+{
+	static const char text[] = HEAD
+		"CREATE TABLE a (x int);\n"            /* 3 */
+		"CREATE UNLOGGED TABLE b (x int);\n"   /* 3 */
+		"CREATE INDEX a_x ON a (x);\n"         /* 1 */
+		"CREATE UNIQUE INDEX b_x ON b (x);\n"  /* 1 */
+		"CREATE SEQUENCE s\n    START WITH 1;\n" /* 1 */
+		"CREATE VIEW v AS\n SELECT 1;\n"       /* 1 */
+		"CREATE MATERIALIZED VIEW m AS\n SELECT 1\n  WITH NO DATA;\n" /* 1 */
+		"ALTER TABLE ONLY a\n    ADD CONSTRAINT a_pk PRIMARY KEY (x);\n" /* 1 */
+		"ALTER TABLE ONLY b\n    ADD CONSTRAINT b_u UNIQUE (x);\n"     /* 1 */
+		"ALTER TABLE ONLY b\n    ADD CONSTRAINT b_fk FOREIGN KEY (x) REFERENCES a(x);\n"
+		"SELECT pg_catalog.lo_create('16396');\n" /* 1 */
+		"SELECT pg_catalog.lo_create('16397');\n" /* 1 */
+		"SELECT 'x\nCREATE TABLE not_one (x int);\n';\n"
+		"/*\nCREATE TABLE nor_this (x int);\n*/\n"
+		"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$\nCREATE TABLE inside_body (x int);\n$$;\n"
+		TRAILER;
+	struct dumpscan s;
+
+	scan(&s, text, sizeof text - 1, 0, false, NULL);
+	CHECK(s.complete);
+	CHECK(s.lock_objects == 15);
+	dumpscan_free(&s);
+	scan(&s, FIXTURE, sizeof FIXTURE - 1, 0, false, NULL);
+	CHECK(s.lock_objects == 4 * 3 + 1 + 1); /* 4 tables, a primary key, a large object */
+	dumpscan_free(&s);
+}
+
+UNIT_MAIN(T(fixture_whole), T(lock_estimate), T(copy_hook_wraps_each_block), T(fixture_every_chunk_size), T(fixture_random_chunks),
 	  T(strip_txn_only_top_level), T(sink_error_stops_the_scan), T(transaction_commands_are_flagged), T(sink_never_gets_a_meta_command), T(strip_restrict_drops_the_dumps_key_lines), T(total_rows),
 	  T(copy_table_names), T(no_trailer_or_more_after_it), T(cut_inside_copy),
 	  T(every_cut_before_the_trailer_is_incomplete), T(unrestrict_line_must_be_whole),
