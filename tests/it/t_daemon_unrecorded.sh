@@ -15,10 +15,12 @@
 #      write the manifest either. runs/ is unchanged.
 #   2. a restart while still read-only: that failure was only in memory
 #      (documented), the start-up run fails again and counts again: 503.
-#   3. BACKUP_DIR on a full tmpfs: the same 503 and counts ("No space left"
-#      in the daemon's log); after the filler is removed a manual backup
-#      succeeds and /healthz is 200 "ok", consecutive failures 0, the
-#      unrecorded failure still counted in vigil_runs_total.
+#   3. BACKUP_DIR on a full tmpfs, BACKUP_SCHEDULE='* * * * *': the same 503
+#      and counts ("No space left" in the daemon's log); the next minute's
+#      run fails too: failures 2, consecutive failures 2,
+#      vigil_unrecorded_failures_total 2, still 503. After the filler is
+#      removed a manual backup succeeds and /healthz is 200 "ok", consecutive
+#      failures 0, the two unrecorded failures still in vigil_runs_total.
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -83,9 +85,19 @@ end1=$(date -u -d "$(manifest_get "$ok1" end)" +%s)
 dd if=/dev/zero of="$BACKUP_DIR/filler" bs=64k 2>/dev/null
 ls_manifests >"$T/m0"
 start=$(date +%s)
-daemon_spawn 3 vigil BACKUP_ON_START=true serve
+daemon_spawn 3 vigil BACKUP_ON_START=true BACKUP_SCHEDULE='* * * * *' serve
 expect_failing_unrecorded "$start"
 assert_contains "$DLOG" 'No space left on device'
+# the next scheduled run fails the same way and counts on top
+two_failures() { [[ $(metric 'vigil_consecutive_failures{kind="db"}') == 2 ]]; }
+wait_until 75 "a second unrecorded failure (the next minute's run)" two_failures
+for k in db media; do
+	assert_eq 2 "$(metric "vigil_runs_total{kind=\"$k\",result=\"failure\"}")" "$k failures after two runs"
+	assert_eq 2 "$(metric "vigil_consecutive_failures{kind=\"$k\"}")" "$k consecutive failures after two runs"
+done
+assert_eq 2 "$(metric vigil_unrecorded_failures_total)" "vigil_unrecorded_failures_total after two runs"
+http /healthz
+assert_eq 503 "$HTTP_CODE" "/healthz after two unrecorded failures"
 [[ -z $(new_manifests "$T/m0") ]] || fail "a manifest was written on a full disk?"
 rm -f "$BACKUP_DIR/filler"
 wait_next_second
@@ -93,7 +105,7 @@ assert_exit 0 vigil backup
 wait_until 10 "/healthz 200 ok" eval 'http /healthz; [[ $HTTP_CODE == 200 ]]'
 assert_contains "$T/http.body" '"status":"ok"'
 assert_eq 0 "$(metric 'vigil_consecutive_failures{kind="db"}')" "db consecutive failures after recovery"
-assert_eq 1 "$(metric 'vigil_runs_total{kind="db",result="failure"}')" "db failures after recovery"
+assert_eq 2 "$(metric 'vigil_runs_total{kind="db",result="failure"}')" "db failures after recovery"
 assert_eq 2 "$(metric 'vigil_runs_total{kind="db",result="success"}')" "db successes after recovery"
 daemon_stop
 assert_no_temp "$BACKUP_DIR"
