@@ -112,8 +112,21 @@ int backup_check_dirs(const struct config *cfg, struct err *e)
 	return 0;
 }
 
-static void fail_artifact(struct mf_artifact *a, const struct err *e)
+/* A job stopped by the run's deadline (pid1_stop_requested returned
+ * PID1_DEADLINE) failed; it was not interrupted by an operator. */
+static void deadline_err(struct err *e, long timeout)
 {
+	if (e->code != ERR_INTERRUPTED || e->signo != PID1_DEADLINE)
+		return;
+	e->signo = 0;
+	err_set(e, ERR_TIMEOUT, "the run was still going after BACKUP_RUN_TIMEOUT (%lds) and was "
+		"stopped; hint: look for a session holding a lock, or raise BACKUP_RUN_TIMEOUT",
+		timeout);
+}
+
+static void fail_artifact(const struct config *cfg, struct mf_artifact *a, struct err *e)
+{
+	deadline_err(e, cfg->run_timeout);
 	snprintf(a->result, sizeof a->result, "failure");
 	snprintf(a->err_code, sizeof a->err_code, "%s", err_reason(e->code));
 	snprintf(a->err_msg, sizeof a->err_msg, "%s", e->msg);
@@ -202,7 +215,7 @@ out:
 	if (rc < 0) {
 		artifact_abort(&art);
 		a->seconds = util_mono() - t0;
-		fail_artifact(a, e);
+		fail_artifact(cfg, a, e);
 	}
 	dumpscan_free(&scan);
 	dumpscan_free(&res.scan);
@@ -316,7 +329,7 @@ out:
 	if (rc < 0) {
 		artifact_abort(&art);
 		a->seconds = util_mono() - t0;
-		fail_artifact(a, e);
+		fail_artifact(cfg, a, e);
 	}
 	util_free_strv(excl);
 	dumpscan_free(&res.scan);
@@ -370,6 +383,9 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 		if (n > 0)
 			log_info("removed %d stale temporary file(s) in %s", n, dir);
 	}
+	/* The deadline covers the whole run, scheduled or manual (F6): a dump
+	 * that waits on a lock forever must not block every later run. */
+	pid1_set_deadline(cfg->run_timeout);
 	m->start = (int64_t)time(NULL);
 	util_stamp_local((time_t)m->start, stamp);
 	log_info("backup start stamp=%s kinds=%s%s", stamp, (kinds & BACKUP_DB) ? "db" : "",
@@ -386,14 +402,22 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 			log_error("database backup failed: %s", e.msg);
 		}
 	}
-	if (!interrupted && pid1_stop_requested())
+	if (!interrupted && pid1_stop_requested() && pid1_stop_requested() != PID1_DEADLINE)
 		interrupted = pid1_stop_requested();
 	if ((kinds & BACKUP_MEDIA) && cfg->media_dir[0] && !interrupted) {
 		struct mf_artifact *a = &m->art[m->n_art++];
 		err_clear(&e);
 		snprintf(dir, sizeof dir, "%s/media", cfg->backup_dir);
 		snprintf(base, sizeof base, "media_%s", stamp);
-		if (backup_media_file(cfg, dir, base, false, a, &e) < 0) {
+		if (pid1_stop_requested() == PID1_DEADLINE) {
+			/* The database part used up the run's time. */
+			snprintf(a->kind, sizeof a->kind, "media");
+			e.code = ERR_INTERRUPTED;
+			e.signo = PID1_DEADLINE;
+			fail_artifact(cfg, a, &e);
+			failed = true;
+			log_error("media backup not started: %s", e.msg);
+		} else if (backup_media_file(cfg, dir, base, false, a, &e) < 0) {
 			failed = true;
 			if (e.code == ERR_INTERRUPTED)
 				interrupted = e.signo;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
+
 static const char *const db_exts[] = { ".sql.gz", ".sql.zst", ".sql", ".dump", NULL };
 static const char *const media_exts[] = { ".tar.gz", ".tar.zst", ".tar", NULL };
 
@@ -86,8 +88,11 @@ bool catalog_match(enum cat_kind kind, const char *prefix, const char *name,
 static int newest_first(const void *a, const void *b)
 {
 	const struct cat_entry *x = a, *y = b;
-	int c = strcmp(y->stamp, x->stamp);
+	int c;
 
+	if (x->utc != y->utc)
+		return x->utc > y->utc ? -1 : 1;
+	c = strcmp(y->stamp, x->stamp);
 	if (c)
 		return c;
 	if (x->seq != y->seq)
@@ -95,6 +100,36 @@ static int newest_first(const void *a, const void *b)
 	if (x->kind != y->kind)
 		return (int)x->kind - (int)y->kind;
 	return strcmp(x->name, y->name);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct mf_record *)a)->path, ((const struct mf_record *)b)->path);
+}
+
+void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t nrecs,
+		   time_t now)
+{
+	if (nrecs > 1)
+		qsort(recs, nrecs, sizeof *recs, by_path);
+	for (size_t i = 0; i < n; i++) {
+		struct mf_record key;
+		const struct mf_record *r = NULL;
+
+		v[i].utc = v[i].when;
+		v[i].recorded = false;
+		if (nrecs > 0 &&
+		    snprintf(key.path, sizeof key.path, "%s/%s", catalog_kind_name(v[i].kind),
+			     v[i].name) < (int)sizeof key.path)
+			r = bsearch(&key, recs, nrecs, sizeof *recs, by_path);
+		if (r) {
+			v[i].utc = (time_t)r->start;
+			v[i].recorded = true;
+		}
+		v[i].future = v[i].utc > now + CATALOG_FUTURE_SLACK;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof *v, newest_first);
 }
 
 static int scan_dir(const struct config *cfg, enum cat_kind kind, struct cat_entry **v,
@@ -147,8 +182,16 @@ int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, siz
 		goto fail;
 	if ((kind < 0 || kind == CAT_MEDIA) && scan_dir(cfg, CAT_MEDIA, &v, &cnt, e) < 0)
 		goto fail;
-	if (cnt > 1)
-		qsort(v, cnt, sizeof *v, newest_first);
+	if (cnt > 0) {
+		char runs[UTIL_PATH_MAX];
+		struct mf_record *recs = NULL;
+		size_t nrecs = 0;
+		if (util_fmt(runs, sizeof runs, e, "%s/runs", cfg->backup_dir) < 0)
+			goto fail;
+		recs = manifest_records(runs, &nrecs);
+		catalog_order(v, cnt, recs, nrecs, time(NULL));
+		free(recs);
+	}
 	*out = v;
 	*n = cnt;
 	return 0;
@@ -167,14 +210,32 @@ int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *ar
 	if (strcmp(arg, "latest") == 0) {
 		struct cat_entry *v = NULL;
 		size_t n = 0;
+		const struct cat_entry *future = NULL;
 		if (catalog_scan(cfg, (int)kind, &v, &n, e) < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++) {
-			if (!v[i].pre_restore) {
-				*out = v[i];
-				free(v);
-				return 0;
+			if (v[i].pre_restore)
+				continue;
+			if (v[i].future) {
+				/* A wrong clock must not make a stale file "latest" (F5). */
+				char ts[32];
+				log_time_utc((int64_t)v[i].utc, ts);
+				log_warn("%s is dated in the future (made at %s by its run manifest); "
+					 "not taken as latest; hint: check the host's clock", v[i].name,
+					 ts);
+				if (!future)
+					future = &v[i];
+				continue;
 			}
+			*out = v[i];
+			free(v);
+			return 0;
+		}
+		if (future) {
+			log_warn("only future-dated %s backups: taking %s as latest", kn, future->name);
+			*out = *future;
+			free(v);
+			return 0;
 		}
 		free(v);
 		return err_set(e, ERR_REFUSED, "no %s backup in %s/%s", kn, cfg->backup_dir, kn);

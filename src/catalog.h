@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "manifest.h"
 #include "stream.h"
 #include "util.h"
 
@@ -26,6 +27,9 @@ struct cat_entry {
 	char stamp[16];      /* YYYYMMDD_HHMMSS */
 	int seq;             /* 1, or N of "-N" */
 	time_t when;         /* the stamp read as local time in TZ */
+	time_t utc;          /* the run manifest's recorded start; `when` if unrecorded */
+	bool recorded;       /* utc comes from a run manifest */
+	bool future;         /* utc lies more than CATALOG_FUTURE_SLACK s after now */
 	bool pre_restore;
 	bool custom;         /* pg_dump -Fc archive (.dump) */
 	enum stream_codec codec;
@@ -40,16 +44,32 @@ struct cat_entry {
 bool catalog_match(enum cat_kind kind, const char *prefix, const char *name,
 		   struct cat_entry *out);
 
-/* All backups of kind (or both when kind < 0) under cfg->backup_dir, newest
- * first (by stamp, then seq). *out is malloc'd, caller frees. Returns 0 or
- * -1 with e set. */
+/* Seconds after "now" beyond which a recorded time is "in the future". */
+#define CATALOG_FUTURE_SLACK 300
+
+/* Order v[0..n) newest first by the time each backup was made (F8): the
+ * start recorded by the run manifest that made it (recs[0..nrecs), matched
+ * by "<kind>/<name>"), or, for a file no manifest records (a pre_restore_
+ * copy, a file whose manifest is gone), its name's stamp read in TZ. Ties
+ * go by seq ("-N"), kind and name. Sets utc, recorded and future (utc more
+ * than CATALOG_FUTURE_SLACK s after now, Unix seconds); future entries keep
+ * their place in the order, callers decide what to do with them. recs is
+ * sorted in place. Pure. */
+void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t nrecs,
+		   time_t now);
+
+/* All backups of kind (or both when kind < 0) under cfg->backup_dir,
+ * ordered by catalog_order with the manifests in runs/ and the clock. *out
+ * is malloc'd, caller frees. Returns 0 or -1 with e set. */
 int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, size_t *n,
 		 struct err *e);
 
-/* Resolve what an operator typed: "latest" (newest regular backup, never a
- * pre_restore_ copy), a name as `vigil list` prints it, or a path inside
- * BACKUP_DIR. Anything resolving outside BACKUP_DIR/<kind dir>, or not
- * matching vigil's names, is refused. Returns 0 or -1 with e set
+/* Resolve what an operator typed: "latest" (the newest regular backup in
+ * catalog_scan's order that is not future-dated, never a pre_restore_ copy;
+ * a future-dated one is passed over with a WARN, and taken, with a WARN,
+ * only when there is nothing else), a name as `vigil list` prints it, or a
+ * path inside BACKUP_DIR. Anything resolving outside BACKUP_DIR/<kind dir>,
+ * or not matching vigil's names, is refused. Returns 0 or -1 with e set
  * (ERR_REFUSED: outside, no such backup, not a vigil name). */
 int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *arg,
 		    struct cat_entry *out, struct err *e);

@@ -60,6 +60,8 @@ static const struct cfg_row rows[] = {
 	{ "BACKUP_KEEP_MONTHLY", T_LONG, F(keep_monthly), NULL, 0, 100000, NULL, false, "... of each of the last N months" },
 	{ "PRE_RESTORE_RETENTION_DAYS", T_LONG, F(pre_restore_retention_days), "30", 0, 36500, NULL, false, "age limit of pre_restore_* safety copies" },
 	{ "HEALTHCHECK_MAX_AGE", T_DURATION, F(healthcheck_max_age), NULL, 0, 0, NULL, false, "/healthz fails when the last success is older (default schedule period + 2h); seconds or 26h, 90m" },
+	{ "BACKUP_RUN_TIMEOUT", T_DURATION, F(run_timeout), "6h", 0, 0, NULL, false, "a run still going after this is stopped and recorded as a failure; /healthz fails while a run is older; seconds or 6h, 90m" },
+	{ "BACKUP_LOCK_WAIT_TIMEOUT", T_DURATION, F(lock_wait_timeout), "5m", 0, 0, NULL, false, "pg_dump --lock-wait-timeout: how long the dump waits for a table lock before it fails (a --lock-wait-timeout in PG_DUMP_EXTRA_OPTS wins)" },
 	{ "HTTP_LISTEN", T_STR, F(http_listen), "0.0.0.0:8080", 0, 0, NULL, false, "address:port of /healthz and /metrics, or off" },
 	{ "EMAIL_HOST", T_STR, F(email_host), "localhost", 0, 0, NULL, false, "SMTP server (Django's name)" },
 	{ "EMAIL_PORT", T_LONG, F(email_port), "25", 1, 65535, NULL, false, "SMTP port" },

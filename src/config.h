@@ -58,6 +58,8 @@ struct config {
 	long keep_monthly;
 	long pre_restore_retention_days;
 	long healthcheck_max_age; /* seconds; -1 = schedule period + 2 h */
+	long run_timeout;         /* BACKUP_RUN_TIMEOUT, seconds */
+	long lock_wait_timeout;   /* BACKUP_LOCK_WAIT_TIMEOUT, seconds */
 	char *http_listen;
 
 	/* alerts (Django's EMAIL_* names) */

@@ -28,6 +28,9 @@
 
 #define STOP_GRACE_MS 4000 /* Docker waits 10 s; we are gone within 5 */
 #define PROBE_EVERY 60
+#define PROBE_RETRY 5      /* while the database is unreachable */
+#define OVERDUE_GRACE 30   /* s past BACKUP_RUN_TIMEOUT before the daemon stops a run */
+#define UNREC_MAX 1024     /* unrecorded failures kept in memory (oldest dropped) */
 
 struct daemon {
 	const struct config *cfg;
@@ -45,6 +48,14 @@ struct daemon {
 	pthread_cond_t quit_cv;
 	bool quit;
 	struct timespec runs_mtime; /* of BACKUP_DIR/runs when last read */
+	int64_t job_start;          /* wall clock when the job was spawned */
+	double job_mono;            /* util_mono() then */
+	int job_kill_stage;         /* 0; 1 after SIGTERM, 2 after SIGKILL (deadline) */
+	uint64_t job_pre_manifests; /* st.manifests and st.newest_start at spawn: */
+	int64_t job_pre_newest;     /* a manifest written by the job changes one */
+	bool stopping;
+	struct unrecorded_run unrec[UNREC_MAX];
+	size_t n_unrec;
 };
 
 long daemon_max_age(const struct config *cfg, long period)
@@ -68,7 +79,7 @@ static void page(void *ctx, enum http_page p, int *status, char **body, const ch
 		*ctype = "application/json";
 	} else {
 		*status = 200;
-		*body = metrics_render(&d->st, &d->info);
+		*body = metrics_render(&d->st, &d->info, now);
 		*ctype = "text/plain; version=0.0.4; charset=utf-8";
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -98,12 +109,91 @@ static void reload_state(struct daemon *d)
 
 	runs_changed(d);
 
-	if (state_load(d->cfg, &st, &e) < 0) {
+	if (state_load(d->cfg, (int64_t)time(NULL), &st, &e) < 0) {
 		log_warn("cannot read the run manifests: %s", e.msg);
 		return;
 	}
+	/* Failures only this daemon saw come after the manifests (F4). */
+	for (size_t i = 0; i < d->n_unrec; i++)
+		state_add_unrecorded(&st, &d->unrec[i]);
 	pthread_mutex_lock(&d->mu);
 	d->st = st;
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* After a stop or a kill at the deadline: whatever the killed run left under a temporary name goes. */
+static void remove_temporaries(const struct config *cfg)
+{
+	static const char *const subs[] = { "db", "media", "runs" };
+	struct err e;
+	int fd = lock_take(cfg->backup_dir, &e);
+
+	if (fd < 0)
+		return; /* someone else (a manual run) holds it: their files */
+	for (size_t i = 0; i < 3; i++) {
+		char dir[UTIL_PATH_MAX];
+		snprintf(dir, sizeof dir, "%s/%s", cfg->backup_dir, subs[i]);
+		artifact_remove_stale(dir);
+	}
+	lock_release(fd);
+}
+
+/* The job ended badly and the manifests show no new run since it was
+ * spawned (neither more of them nor a later start): it died before it could write one (BACKUP_DIR full or
+ * read-only, a crash, a kill at the deadline). Write the failure manifest
+ * it could not, so the failure survives a restart; when that fails too,
+ * keep it in memory (SPEC I2: failures are loud). */
+static void record_failed_job(struct daemon *d, const char *how)
+{
+	struct manifest m;
+	struct err e;
+	char stamp[16], runs[UTIL_PATH_MAX];
+	struct unrecorded_run *u;
+
+	memset(&m, 0, sizeof m);
+	snprintf(m.command, sizeof m.command, "backup");
+	m.start = d->job_start;
+	m.end = (int64_t)time(NULL);
+	snprintf(m.result, sizeof m.result, "failure");
+	snprintf(m.err_code, sizeof m.err_code, "%s",
+		 err_reason(d->job_kill_stage ? ERR_TIMEOUT : ERR_IO));
+	snprintf(m.err_msg, sizeof m.err_msg,
+		 "the run %s and left no run manifest%s; hint: see backup.log, and check that "
+		 "BACKUP_DIR is writable and not full", how,
+		 d->job_kill_stage ? " (it was stopped after BACKUP_RUN_TIMEOUT)" : "");
+	for (int k = 0; k < KIND_N; k++) {
+		struct mf_artifact *a;
+		if (!d->st.kind[k].enabled)
+			continue;
+		a = &m.art[m.n_art++];
+		snprintf(a->kind, sizeof a->kind, "%s", state_kind_name(k));
+		snprintf(a->result, sizeof a->result, "failure");
+		snprintf(a->err_code, sizeof a->err_code, "%s", m.err_code);
+		snprintf(a->err_msg, sizeof a->err_msg, "%s", m.err_msg);
+	}
+	util_stamp_local((time_t)m.start, stamp);
+	snprintf(runs, sizeof runs, "%s/runs", d->cfg->backup_dir);
+	if (manifest_write(runs, stamp, &m, (mode_t)d->cfg->file_mode, &e) == 0) {
+		log_error("the run %s without a run manifest; the daemon wrote runs/%s.json", how,
+			  m.run_id);
+		return;
+	}
+	log_error("the run %s without a run manifest, and the daemon cannot write one either "
+		  "(%s); the failure is counted until the daemon restarts", how, e.msg);
+	if (d->n_unrec == UNREC_MAX) {
+		memmove(&d->unrec[0], &d->unrec[1], (UNREC_MAX - 1) * sizeof d->unrec[0]);
+		d->n_unrec--;
+	}
+	u = &d->unrec[d->n_unrec++];
+	u->start = m.start;
+	u->end = m.end;
+	u->kinds = 0;
+	for (int k = 0; k < KIND_N; k++)
+		if (d->st.kind[k].enabled)
+			u->kinds |= 1u << k;
+	snprintf(u->msg, sizeof u->msg, "the run %s and left no run manifest", how);
+	pthread_mutex_lock(&d->mu);
+	d->info.unrecorded_failures++;
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -117,15 +207,26 @@ static void *probe_main(void *arg)
 		struct db *db = NULL;
 		struct err e;
 		int up = db_connect(d->cfg, NULL, &db, &e) == 0;
+		bool cleared = false;
 		struct timespec until;
 
 		db_close(db);
 		pthread_mutex_lock(&d->mu);
 		d->info.db_up = up;
 		d->info.db_checked = (int64_t)time(NULL);
+		/* A start-up pre-flight that could not connect is no longer
+		 * true once we can (F13); a version mismatch stays. */
+		if (up && d->info.preflight_connect) {
+			d->info.preflight_connect = false;
+			d->info.preflight_error[0] = '\0';
+			cleared = true;
+		}
 		pthread_mutex_unlock(&d->mu);
+		if (cleared)
+			log_info("the database is reachable now; the start-up pre-flight failure "
+				 "no longer applies");
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += PROBE_EVERY;
+		until.tv_sec += up ? PROBE_EVERY : PROBE_RETRY;
 		pthread_mutex_lock(&d->quit_mu);
 		while (!d->quit &&
 		       pthread_cond_timedwait(&d->quit_cv, &d->quit_mu, &until) != ETIMEDOUT)
@@ -148,8 +249,14 @@ static void start_job(struct daemon *d, const char *why)
 		return;
 	}
 	d->job_running = true;
+	d->job_start = (int64_t)time(NULL);
+	d->job_mono = util_mono();
+	d->job_kill_stage = 0;
+	d->job_pre_manifests = d->st.manifests;
+	d->job_pre_newest = d->st.newest_start;
 	pthread_mutex_lock(&d->mu);
 	d->info.running = true;
+	d->info.run_started = d->job_start;
 	pthread_mutex_unlock(&d->mu);
 	log_info("%s run started pid=%d", why, (int)d->job.pid);
 }
@@ -169,9 +276,21 @@ static void job_done(struct daemon *d, int status)
 	} else {
 		log_info("run finished: %s", how);
 	}
+	if (d->job_kill_stage)
+		remove_temporaries(d->cfg);
 	reload_state(d);
+	/* Exit 0 and 3 wrote a manifest; 75 is a skip. Anything else (1, a
+	 * signal) that left no manifest is still a failure (F4). */
+	if (!d->stopping && !(WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+						    WEXITSTATUS(status) == 3 ||
+						    WEXITSTATUS(status) == 75)) &&
+	    d->st.manifests <= d->job_pre_manifests && d->st.newest_start <= d->job_pre_newest) {
+		record_failed_job(d, how);
+		reload_state(d);
+	}
 	pthread_mutex_lock(&d->mu);
 	d->info.running = false;
+	d->info.run_started = 0;
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -190,21 +309,23 @@ static int reap_all(struct daemon *d)
 	return job_status;
 }
 
-/* After a stop: whatever the killed run left under a temporary name goes. */
-static void remove_temporaries(const struct config *cfg)
+/* The run enforces BACKUP_RUN_TIMEOUT itself (pid1_set_deadline); a run
+ * still here OVERDUE_GRACE seconds later is stuck where it cannot see its
+ * deadline. Stop its process group: SIGTERM, then SIGKILL 5 s later. */
+static void stop_overdue(struct daemon *d)
 {
-	static const char *const subs[] = { "db", "media", "runs" };
-	struct err e;
-	int fd = lock_take(cfg->backup_dir, &e);
+	double over = util_mono() - d->job_mono - (double)d->cfg->run_timeout;
 
-	if (fd < 0)
-		return; /* someone else (a manual run) holds it: their files */
-	for (size_t i = 0; i < 3; i++) {
-		char dir[UTIL_PATH_MAX];
-		snprintf(dir, sizeof dir, "%s/%s", cfg->backup_dir, subs[i]);
-		artifact_remove_stale(dir);
+	if (d->job_kill_stage == 0 && over > OVERDUE_GRACE) {
+		log_error("the run is still going %lds after BACKUP_RUN_TIMEOUT (%lds); stopping it",
+			  (long)over, d->cfg->run_timeout);
+		pid1_kill(&d->job, SIGTERM);
+		d->job_kill_stage = 1;
+	} else if (d->job_kill_stage == 1 && over > OVERDUE_GRACE + 5) {
+		log_error("the run did not stop; killing it");
+		pid1_kill(&d->job, SIGKILL);
+		d->job_kill_stage = 2;
 	}
-	lock_release(fd);
 }
 
 static void set_next(struct daemon *d, int64_t now)
@@ -317,6 +438,7 @@ int daemon_main(const struct config *cfg)
 	d.max_age = daemon_max_age(cfg, (long)sched_period(&d.sched, d.zone, now));
 	d.info.started = now;
 	d.info.db_up = -1;
+	d.info.run_timeout = cfg->run_timeout > 0 ? cfg->run_timeout : 0;
 	d.info.version = VIGIL_VERSION;
 	d.info.build = VIGIL_BUILD;
 	log_info("vigil %s serving pid=%d schedule=\"%s\" tz=%s max_age=%llds listen=%s", VIGIL_VERSION,
@@ -325,6 +447,7 @@ int daemon_main(const struct config *cfg)
 	if (dump_preflight(cfg, &di, &e) < 0) {
 		log_error("pre-flight check failed: %s", e.msg);
 		snprintf(d.info.preflight_error, sizeof d.info.preflight_error, "%s", e.msg);
+		d.info.preflight_connect = e.code == ERR_DB_CONNECT;
 	}
 	else
 		log_info("pre-flight ok server=%s pg_dump=%s", di.server_version, di.pg_dump_version);
@@ -373,6 +496,7 @@ int daemon_main(const struct config *cfg)
 			log_reopen();
 		if (!stop && (sig == SIGTERM || sig == SIGINT)) {
 			stop = sig;
+			d.stopping = true;
 			log_info("received %s, stopping", strsignal(sig));
 			if (d.job_running) {
 				job_stopped_by = sig;
@@ -380,6 +504,8 @@ int daemon_main(const struct config *cfg)
 				stop_deadline_ms = (int64_t)(util_mono() * 1000) + STOP_GRACE_MS;
 			}
 		}
+		if (!stop && d.job_running && cfg->run_timeout > 0)
+			stop_overdue(&d);
 		reap_all(&d);
 		if (!stop && runs_changed(&d))
 			reload_state(&d);

@@ -75,6 +75,17 @@ int dump_preflight(const struct config *cfg, struct dump_info *info, struct err 
 	return 0;
 }
 
+/* True when words (NULL-ended, may be NULL) has opt as "opt", "opt=..." . */
+static bool has_opt(char **words, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	for (size_t i = 0; words && words[i]; i++)
+		if (strncmp(words[i], opt, n) == 0 && (words[i][n] == '\0' || words[i][n] == '='))
+			return true;
+	return false;
+}
+
 static char **build_argv(const struct config *cfg, bool custom, struct err *e)
 {
 	char **extra = NULL, **argv;
@@ -89,7 +100,7 @@ static char **build_argv(const struct config *cfg, bool custom, struct err *e)
 		while (extra[n_extra])
 			n_extra++;
 	}
-	argv = calloc(n_extra + 4, sizeof *argv);
+	argv = calloc(n_extra + 5, sizeof *argv);
 	if (!argv) {
 		util_free_strv(extra);
 		err_set(e, ERR_INTERNAL, "out of memory");
@@ -97,6 +108,14 @@ static char **build_argv(const struct config *cfg, bool custom, struct err *e)
 	}
 	argv[k++] = strdup("pg_dump");
 	argv[k++] = strdup("--no-password");
+	/* A session holding an ACCESS EXCLUSIVE lock would make pg_dump wait
+	 * forever (F6). The operator's own --lock-wait-timeout in
+	 * PG_DUMP_EXTRA_OPTS wins: it comes later, and is then not added. */
+	if (!has_opt(extra, "--lock-wait-timeout")) {
+		char opt[64];
+		snprintf(opt, sizeof opt, "--lock-wait-timeout=%lds", cfg->lock_wait_timeout);
+		argv[k++] = strdup(opt);
+	}
 	if (custom)
 		argv[k++] = strdup("--format=custom");
 	for (size_t i = 0; i < n_extra; i++)

@@ -103,6 +103,7 @@ const char *err_reason(enum err_code code)
 		[ERR_INTERRUPTED] = "interrupted",
 		[ERR_INTERNAL] = "internal",
 		[ERR_UNSAFE] = "unsafe",
+		[ERR_TIMEOUT] = "timeout",
 	};
 
 	if ((size_t)code < sizeof names / sizeof names[0] && names[code])

@@ -31,6 +31,7 @@ enum err_code {
 	ERR_INTERRUPTED, /* stopped by SIGTERM/SIGINT              -> 128+N */
 	ERR_INTERNAL,    /* a bug or an out-of-memory              -> exit 1 */
 	ERR_UNSAFE,      /* archive entry would escape MEDIA_DIR   -> exit 2 */
+	ERR_TIMEOUT,     /* the run passed BACKUP_RUN_TIMEOUT      -> exit 1 */
 };
 
 #define ERR_MSG_MAX 1024

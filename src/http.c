@@ -6,6 +6,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +19,41 @@
 
 #include "util.h"
 
+/* Limits (F11). libmicrohttpd's inactivity timeout is reset by every byte,
+ * so a client that trickles a header line a second held a slot forever, and
+ * 32 of them from one address kept /healthz unreachable. Every request now
+ * has a total deadline from accept (or from the end of the previous request
+ * on a kept-alive connection) to its complete header; a connection past it
+ * is shut down. The limits are raised so that a few dozen slow sockets
+ * cannot fill them within that deadline. select() bounds fds to 1024. */
+#define MAX_CONNECTIONS 256u
+#define MAX_PER_IP 128u
+#define IDLE_TIMEOUT_S 10u
+#define REQUEST_DEADLINE_MS 5000
+#define WATCH_EVERY_MS 250
+
+/* One open connection, known from MHD's connection notifications. */
+struct conn_slot {
+	struct conn_slot *prev, *next;
+	int fd;
+	int64_t since_ms; /* accept, or end of the previous request */
+	bool in_request;  /* its header is complete: being answered */
+	bool cut;         /* shut down for passing the deadline */
+};
+
 struct http_server {
 	struct MHD_Daemon *mhd;
 	http_page_fn fn;
 	void *ctx;
+	pthread_mutex_t mu; /* guards slots, stop */
+	pthread_cond_t cv;
+	struct conn_slot *slots;
+	bool stop;
+	pthread_t watch;
+	bool watch_started;
 };
+
+static int64_t now_ms(void);
 
 /* Split "host:port" / "[v6]:port" / ":port" into a sockaddr. */
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
@@ -80,6 +112,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	(void)upload;
 	(void)upload_size;
 	(void)con_cls;
+	{
+		/* The header is complete: the deadline no longer applies. */
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct conn_slot *slot = ci ? ci->socket_context : NULL;
+		if (slot) {
+			pthread_mutex_lock(&s->mu);
+			slot->in_request = true;
+			pthread_mutex_unlock(&s->mu);
+		}
+	}
 	if (strcmp(url, "/healthz") != 0 && strcmp(url, "/metrics") != 0) {
 		status = MHD_HTTP_NOT_FOUND;
 		body = strdup("not found: only /healthz and /metrics are served\n");
@@ -104,6 +147,97 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	ret = MHD_queue_response(conn, (unsigned int)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: keep a slot per open connection. MHD calls
+ * CLOSED before it closes the socket, in its one polling thread, so a slot
+ * never names a descriptor that was reused. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct conn_slot *slot = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		slot = calloc(1, sizeof *slot);
+		if (!slot || !ci) {
+			free(slot);
+			*socket_context = NULL;
+			return; /* untracked: only the inactivity timeout applies */
+		}
+		slot->fd = ci->connect_fd;
+		slot->since_ms = now_ms();
+		pthread_mutex_lock(&s->mu);
+		slot->next = s->slots;
+		if (s->slots)
+			s->slots->prev = slot;
+		s->slots = slot;
+		pthread_mutex_unlock(&s->mu);
+		*socket_context = slot;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && slot) {
+		pthread_mutex_lock(&s->mu);
+		if (slot->prev)
+			slot->prev->next = slot->next;
+		else
+			s->slots = slot->next;
+		if (slot->next)
+			slot->next->prev = slot->prev;
+		pthread_mutex_unlock(&s->mu);
+		free(slot);
+		*socket_context = NULL;
+	}
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: a kept-alive connection starts a new wait
+ * for its next request. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *slot = ci ? ci->socket_context : NULL;
+
+	(void)con_cls;
+	(void)toe;
+	if (!slot)
+		return;
+	pthread_mutex_lock(&s->mu);
+	slot->in_request = false;
+	slot->since_ms = now_ms();
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Shut down (not close: the descriptor stays MHD's) every connection whose
+ * request header did not arrive within REQUEST_DEADLINE_MS; MHD then reads
+ * end-of-file and closes it. */
+static void *watch_main(void *arg)
+{
+	struct http_server *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		struct timespec until;
+		int64_t now = now_ms();
+
+		for (struct conn_slot *c = s->slots; c; c = c->next) {
+			if (!c->in_request && !c->cut && now - c->since_ms > REQUEST_DEADLINE_MS) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->cut = true;
+			}
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += WATCH_EVERY_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cv, &s->mu, &until);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 int http_check_listen(const char *listen, struct err *e)
@@ -137,15 +271,24 @@ int http_start(const char *listen, http_page_fn fn, void *ctx, struct http_serve
 		return err_set(e, ERR_INTERNAL, "out of memory");
 	s->fn = fn;
 	s->ctx = ctx;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, answer, s, MHD_OPTION_SOCK_ADDR,
-				  (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, 32u,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+				  (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, MAX_PER_IP,
+				  MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
 	if (!s->mhd) {
 		int saved = errno;
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
 		free(s);
 		return err_errno(e, ERR_IO, saved ? saved : EADDRINUSE, "cannot listen on %s", listen);
 	}
+	/* Without the watcher only the inactivity timeout applies: degraded,
+	 * not fatal. */
+	s->watch_started = pthread_create(&s->watch, NULL, watch_main, s) == 0;
 	*out = s;
 	return 0;
 }
@@ -154,7 +297,17 @@ void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	if (s->watch_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->watch, NULL);
+	}
+	/* MHD closes what is left and notifies CLOSED for each: slots go. */
 	MHD_stop_daemon(s->mhd);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
 	free(s);
 }
 

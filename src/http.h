@@ -2,9 +2,12 @@
  * habit 2) and the tiny client `vigil healthcheck` uses.
  *
  * Only GET and HEAD of /healthz and /metrics are served; other paths are
- * 404, other methods 405. Connections are bounded (64) and time out after
- * 10 s; answers come from a snapshot the daemon keeps, so a running backup
- * never delays them.
+ * 404, other methods 405. Connections are bounded (256, 128 per client
+ * address); a request whose header is not complete 5 s after the
+ * connection opened (or after its previous request ended) is cut, and an
+ * idle connection is closed after 10 s, so slow clients cannot hold the
+ * slots (F11). Answers come from a snapshot the daemon keeps, so a running
+ * backup never delays them.
  */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H

@@ -42,7 +42,7 @@ int list_main(const struct config *cfg, int argc, char **argv)
 {
 	struct cat_entry *v = NULL;
 	struct mf_record *k;
-	size_t n = 0, nk = 0;
+	size_t n = 0, nk = 0, n_future = 0;
 	struct err e;
 	bool json = false;
 
@@ -69,11 +69,11 @@ int list_main(const struct config *cfg, int argc, char **argv)
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++) {
-			log_time_local((int64_t)v[i].when, tl[i]);
-			log_time_utc((int64_t)v[i].when, tu[i]);
+			log_time_local((int64_t)v[i].utc, tl[i]);
+			log_time_utc((int64_t)v[i].utc, tu[i]);
 			rows[i] = (struct mf_list_row){ catalog_kind_name(v[i].kind), v[i].name, v[i].path,
 							tl[i], tu[i], state_of(&v[i], k, nk), v[i].size,
-							v[i].pre_restore };
+							v[i].pre_restore, v[i].recorded, v[i].future };
 		}
 		out = manifest_list_json(rows, n);
 		if (out)
@@ -87,12 +87,17 @@ int list_main(const struct config *cfg, int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			char t[32], size[32];
 			struct tm tm;
-			localtime_r(&v[i].when, &tm);
+			localtime_r(&v[i].utc, &tm);
 			strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
 			util_human_bytes(v[i].size, size);
-			printf("%-6s %-44s %-20s %10s  %s\n", catalog_kind_name(v[i].kind), v[i].name, t,
-			       size, state_of(&v[i], k, nk));
+			printf("%-6s %-44s %-20s %10s  %s%s\n", catalog_kind_name(v[i].kind), v[i].name, t,
+			       size, state_of(&v[i], k, nk), v[i].future ? " FUTURE-DATED" : "");
+			n_future += v[i].future;
 		}
+		if (n_future)
+			log_warn("%zu backup(s) are dated in the future (marked FUTURE-DATED) and are "
+				 "never taken as latest while a backup with a past date exists; hint: "
+				 "check the host's clock", n_future);
 		if (n == 0)
 			printf("(no backups in %s)\n", cfg->backup_dir);
 	}

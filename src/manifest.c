@@ -357,6 +357,8 @@ char *manifest_list_json(const struct mf_list_row *rows, size_t n)
 		cJSON_AddNumberToObject(o, "size", (double)rows[i].size);
 		cJSON_AddStringToObject(o, "state", rows[i].state);
 		cJSON_AddBoolToObject(o, "pre_restore", rows[i].pre_restore);
+		cJSON_AddBoolToObject(o, "recorded", rows[i].recorded);
+		cJSON_AddBoolToObject(o, "future", rows[i].future);
 		cJSON_AddItemToArray(arr, o);
 	}
 	out = cJSON_Print(arr);
@@ -400,6 +402,7 @@ struct mf_record *manifest_records(const char *dir, size_t *n)
 			snprintf(v[*n].path, sizeof v[*n].path, "%s", m.art[i].path);
 			memcpy(v[*n].sha256, m.art[i].sha256, sizeof v[*n].sha256);
 			v[*n].bytes = m.art[i].bytes;
+			v[*n].start = m.start;
 			(*n)++;
 		}
 		manifest_free(&m);

@@ -83,6 +83,7 @@ struct mf_record {
 	char path[512];   /* "db/<name>" or "media/<name>", relative to BACKUP_DIR */
 	char sha256[65];
 	uint64_t bytes;
+	int64_t start;    /* the run's recorded start, Unix seconds (UTC instant) */
 };
 
 /* Every file recorded by the manifests in runs_dir ("*.json"; unreadable
@@ -99,6 +100,8 @@ struct mf_list_row {
 	const char *kind, *name, *path, *time_local, *time_utc, *state;
 	uint64_t size;
 	int pre_restore;
+	int recorded; /* the time is a run manifest's recorded start */
+	int future;   /* ... and it lies in the future (a wrong clock) */
 };
 
 /* JSON array of rows (malloc'd, caller frees; NULL when out of memory). */

@@ -34,11 +34,27 @@ static void fmt_age(int64_t secs, char *out, size_t n)
 		snprintf(out, n, "%llds", (long long)secs);
 }
 
+bool metrics_run_overdue(const struct daemon_info *d, int64_t now)
+{
+	return d->running && d->run_started > 0 && d->run_timeout > 0 &&
+	       now - d->run_started > d->run_timeout;
+}
+
 void metrics_health(const struct state *st, const struct daemon_info *d, int64_t now,
 		    int64_t max_age, struct health *h)
 {
 	char reason[900] = "", esc[1000], ts[32], a1[32], a2[32];
 	bool pending = false;
+
+	if (metrics_run_overdue(d, now)) {
+		/* The run itself stops at its deadline; one that is still here
+		 * is stuck, and no kind's older result should hide that (F6). */
+		fmt_age(now - d->run_started, a1, sizeof a1);
+		fmt_age(d->run_timeout, a2, sizeof a2);
+		snprintf(reason, sizeof reason,
+			 "a backup run has been going for %s, longer than BACKUP_RUN_TIMEOUT (%s)", a1,
+			 a2);
+	}
 
 	for (int k = 0; k < KIND_N && !reason[0]; k++) {
 		const struct kind_state *ks = &st->kind[k];
@@ -98,7 +114,7 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-char *metrics_render(const struct state *st, const struct daemon_info *d)
+char *metrics_render(const struct state *st, const struct daemon_info *d, int64_t now)
 {
 	static const char *const results[RES_N] = { "success", "warning", "failure" };
 	char *buf = NULL;
@@ -165,6 +181,17 @@ char *metrics_render(const struct state *st, const struct daemon_info *d)
 	fprintf(f, "vigil_next_run_timestamp_seconds %lld\n", (long long)d->next_run);
 	family(f, "vigil_running", "gauge", "1 while a backup run is in progress.");
 	fprintf(f, "vigil_running %d\n", d->running ? 1 : 0);
+	family(f, "vigil_run_overdue", "gauge",
+	       "1 while a backup run has been going for longer than BACKUP_RUN_TIMEOUT.");
+	fprintf(f, "vigil_run_overdue %d\n", metrics_run_overdue(d, now) ? 1 : 0);
+	family(f, "vigil_unrecorded_failures_total", "counter",
+	       "Failed runs since start that left no run manifest (BACKUP_DIR full or read-only); "
+	       "also counted in vigil_runs_total.");
+	fprintf(f, "vigil_unrecorded_failures_total %llu\n",
+		(unsigned long long)d->unrecorded_failures);
+	family(f, "vigil_future_manifests", "gauge",
+	       "Run manifests dated in the future (a wrong clock); ignored until their time.");
+	fprintf(f, "vigil_future_manifests %llu\n", (unsigned long long)st->future_manifests);
 	family(f, "vigil_skipped_runs_total", "counter",
 	       "Scheduled runs skipped because another run held the lock.");
 	fprintf(f, "vigil_skipped_runs_total %llu\n", (unsigned long long)d->skipped_ticks);

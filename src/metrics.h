@@ -26,22 +26,34 @@ struct daemon_info {
 	uint64_t skipped_ticks;       /* scheduled runs skipped: lock held */
 	const char *version, *build;
 	char preflight_error[512];    /* start-up pre-flight failure, "" = ok */
+	bool preflight_connect;       /* ... and it was a failure to connect */
+	int64_t run_started;          /* start of the running job (Unix s), 0 = idle */
+	int64_t run_timeout;          /* BACKUP_RUN_TIMEOUT (s), 0 = none */
+	uint64_t unrecorded_failures; /* failed runs that left no manifest */
 };
+
+/* True when a run is going and has been for longer than d->run_timeout. */
+bool metrics_run_overdue(const struct daemon_info *d, int64_t now);
 
 struct health {
 	int status;      /* 200 or 503 */
 	char body[1200]; /* small JSON object, secrets already masked */
 };
 
-/* /healthz: 200 "ok" when every enabled kind's newest run succeeded (or
- * warned) and its last success is younger than max_age seconds; 200
- * "pending" while a kind has not run yet and the daemon is younger than
- * max_age; otherwise 503 with the reason. */
+/* /healthz: 503 while a run has been going for longer than
+ * BACKUP_RUN_TIMEOUT; else 200 "ok" when every enabled kind's newest run
+ * succeeded (or warned) and its last success is younger than max_age
+ * seconds; 200 "pending" while a kind has not run yet and the daemon is
+ * younger than max_age; otherwise 503 with the reason. A start-up pre-flight
+ * failure is the reason while a kind has no run, unless it was a failure to
+ * connect and the background probe has since reached the database (the
+ * daemon then clears preflight_error). */
 void metrics_health(const struct state *st, const struct daemon_info *d, int64_t now,
 		    int64_t max_age, struct health *h);
 
-/* The /metrics body; malloc'd, caller frees; NULL when out of memory. */
-char *metrics_render(const struct state *st, const struct daemon_info *d);
+/* The /metrics body at now (Unix s); malloc'd, caller frees; NULL when out
+ * of memory. */
+char *metrics_render(const struct state *st, const struct daemon_info *d, int64_t now);
 
 /* Escape s for a JSON string body into out (size n, NUL-ended, cut if
  * needed; RFC 8259 section 7). */

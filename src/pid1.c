@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -17,6 +18,28 @@ extern char **environ;
 static sigset_t blocked;
 static sigset_t saved_mask;
 static int stop_signal;
+static struct timespec deadline; /* CLOCK_MONOTONIC; 0 = none */
+
+void pid1_set_deadline(long seconds)
+{
+	if (seconds <= 0) {
+		deadline.tv_sec = 0;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += seconds;
+}
+
+static bool deadline_passed(void)
+{
+	struct timespec now;
+
+	if (deadline.tv_sec == 0)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline.tv_sec ||
+	       (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
+}
 
 void pid1_block_signals(void)
 {
@@ -46,6 +69,8 @@ int pid1_stop_requested(void)
 	sig = sigtimedwait(&stop, NULL, &zero);
 	if (sig > 0)
 		stop_signal = sig;
+	else if (deadline_passed())
+		return PID1_DEADLINE; /* not sticky: a real signal still wins later */
 	return stop_signal;
 }
 

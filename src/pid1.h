@@ -8,6 +8,7 @@
 #ifndef VIGIL_PID1_H
 #define VIGIL_PID1_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -68,9 +69,20 @@ void pid1_describe(int status, char *out, size_t n);
 /* True when status is a normal exit with code 0. */
 bool pid1_ok(int status);
 
-/* A pending SIGTERM/SIGINT taken synchronously (0 when none). Jobs poll
- * this between blocks so that a stop request ends them promptly. */
+/* A pending SIGTERM/SIGINT taken synchronously (0 when none), or
+ * PID1_DEADLINE once the deadline set by pid1_set_deadline has passed. Jobs
+ * poll this between blocks so that a stop request ends them promptly; they
+ * report PID1_DEADLINE like a signal (ERR_INTERRUPTED, signo PID1_DEADLINE)
+ * and the job's top turns it into ERR_TIMEOUT. */
 int pid1_stop_requested(void);
+
+/* The pseudo-signal pid1_stop_requested returns after the deadline. SIGALRM
+ * is never blocked or taken by vigil, so it cannot be a real stop request. */
+#define PID1_DEADLINE SIGALRM
+
+/* Give this process a deadline `seconds` from now (monotonic clock, so a
+ * wall-clock jump does not move it); 0 or less clears it. */
+void pid1_set_deadline(long seconds);
 
 /* The last bytes a child wrote to its stderr (bounded), for error messages. */
 struct child_tail {

@@ -59,6 +59,31 @@ void state_add_manifest(struct state *st, const struct manifest *m)
 	}
 }
 
+bool state_manifest_future(const struct manifest *m, int64_t now)
+{
+	return m->start > now + STATE_FUTURE_SLACK || m->end > now + STATE_FUTURE_SLACK;
+}
+
+void state_add_unrecorded(struct state *st, const struct unrecorded_run *u)
+{
+	for (int k = 0; k < KIND_N; k++) {
+		struct kind_state *ks = &st->kind[k];
+
+		if (!ks->enabled || !(u->kinds & (1u << k)))
+			continue;
+		ks->runs[RES_FAILURE]++;
+		if (u->end > ks->last_failure)
+			ks->last_failure = u->end;
+		if (u->end < ks->last_run)
+			continue; /* a recorded run came later and decides */
+		ks->last_run = u->end;
+		ks->last_duration = (double)(u->end - u->start);
+		ks->consecutive_failures++;
+		snprintf(ks->last_result, sizeof ks->last_result, "failure");
+		snprintf(ks->last_error, sizeof ks->last_error, "%s", u->msg);
+	}
+}
+
 struct entry {
 	int64_t start;
 	size_t idx;
@@ -73,7 +98,7 @@ static int by_start(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-int state_load(const struct config *cfg, struct state *st, struct err *e)
+int state_load(const struct config *cfg, int64_t now, struct state *st, struct err *e)
 {
 	char dir[UTIL_PATH_MAX];
 	struct entry *v = NULL;
@@ -105,6 +130,17 @@ int state_load(const struct config *cfg, struct state *st, struct err *e)
 			log_warn("ignoring unreadable manifest %s", me.msg);
 			continue;
 		}
+		if (state_manifest_future(&m, now)) {
+			char ts[32];
+			st->future_manifests++;
+			log_time_utc(m.start, ts);
+			log_warn("ignoring run manifest %s: it is dated in the future (start %s); "
+				 "hint: the clock was wrong when it was written", de->d_name, ts);
+			manifest_free(&m);
+			continue;
+		}
+		if (m.start > st->newest_start)
+			st->newest_start = m.start;
 		{
 			struct entry *nv = realloc(v, (n + 1) * sizeof *nv);
 			struct manifest *nm = realloc(ms, (n + 1) * sizeof *nm);

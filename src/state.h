@@ -32,17 +32,45 @@ struct kind_state {
 
 struct state {
 	struct kind_state kind[KIND_N];
-	uint64_t manifests;     /* manifests read */
-	uint64_t bad_manifests; /* unreadable ones (logged) */
+	uint64_t manifests;       /* manifests read */
+	uint64_t bad_manifests;   /* unreadable ones (logged) */
+	uint64_t future_manifests; /* dated after now + STATE_FUTURE_SLACK: not folded */
+	int64_t newest_start;     /* latest start among the folded manifests, 0 = none */
 };
+
+/* A manifest whose start or end lies more than this many seconds after
+ * "now" was written under a wrong clock (F5). It is counted and logged but
+ * not folded in, so it can neither pin /healthz green nor hide a later
+ * failure; once real time has caught up with it, it counts like any other. */
+#define STATE_FUTURE_SLACK 300
+
+/* True when m is dated in the future relative to now (Unix seconds). */
+bool state_manifest_future(const struct manifest *m, int64_t now);
 
 /* Fold one run manifest into st. Call in chronological order (by start). */
 void state_add_manifest(struct state *st, const struct manifest *m);
 
+/* A run the daemon saw fail (exit status not 0, 3 or 75) that left no run
+ * manifest, e.g. because BACKUP_DIR is full or read-only (F4). Only the
+ * daemon that saw it knows it: it is lost when the daemon restarts. */
+struct unrecorded_run {
+	int64_t start, end; /* Unix seconds, as the daemon saw the child */
+	unsigned kinds;     /* bit (1u << KIND_DB), (1u << KIND_MEDIA) */
+	char msg[256];      /* why, for /healthz */
+};
+
+/* Fold an unrecorded failure into st (after the manifests): it counts in
+ * runs[RES_FAILURE] and last_failure of each enabled kind in u->kinds, and
+ * becomes the kind's newest result when it ended at or after the newest
+ * recorded run of that kind. Pure. */
+void state_add_unrecorded(struct state *st, const struct unrecorded_run *u);
+
 /* Build st from BACKUP_DIR/runs/<stamp>.json and the backups on disk; kinds
- * enabled per cfg (media when MEDIA_DIR is set). Returns 0, or -1 with e set
- * when BACKUP_DIR cannot be read (a missing runs/ is an empty state). */
-int state_load(const struct config *cfg, struct state *st, struct err *e);
+ * enabled per cfg (media when MEDIA_DIR is set). Manifests dated in the
+ * future relative to now (Unix seconds) are skipped with a WARN and counted
+ * in future_manifests. Returns 0, or -1 with e set when BACKUP_DIR cannot be
+ * read (a missing runs/ is an empty state). */
+int state_load(const struct config *cfg, int64_t now, struct state *st, struct err *e);
 
 /* "db" / "media". */
 const char *state_kind_name(int kind);

@@ -649,7 +649,107 @@ static void resolve_through_symlinked_backup_dir(void)
 	rm_tree();
 }
 
-UNIT_MAIN(T(match_own_db_names), T(match_rejects_foreign_names), T(match_media_and_pre_restore),
+/* ------------------------------------------------------------------------ */
+/* catalog_order (F5, F8)                                                   */
+
+static struct mf_record rec(const char *path, int64_t start)
+{
+	struct mf_record r;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.path, sizeof r.path, "%s", path);
+	r.start = start;
+	return r;
+}
+
+/* DST fall-back in Europe/Madrid: 00:45Z is 02:45 CEST, 01:15Z is 02:15 CET.
+ * By name the older one sorts first; by the recorded instants it does not. */
+static void order_by_recorded_instant_across_dst(void)
+{
+	struct cat_entry v[3];
+	struct mf_record recs[2];
+	const time_t t0045 = 1792889100; /* 2026-10-25T00:45:00Z */
+	const time_t t0115 = 1792890900; /* 2026-10-25T01:15:00Z */
+
+	set_tz("Europe/Madrid");
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261025_024500.sql.gz", &v[0]));
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261025_021500.sql.gz", &v[1]));
+	/* no manifest records this one: its name's stamp is its time */
+	REQUIRE(catalog_match(CAT_DB, "app", "pre_restore_20261025_013000.sql.gz", &v[2]));
+	recs[0] = rec("db/app_20261025_024500.sql.gz", t0045);
+	recs[1] = rec("db/app_20261025_021500.sql.gz", t0115);
+	catalog_order(v, 3, recs, 2, t0115 + 3600);
+	CHECK_STR(v[0].name, "app_20261025_021500.sql.gz");
+	CHECK(v[0].recorded && v[0].utc == t0115 && !v[0].future);
+	CHECK_STR(v[1].name, "app_20261025_024500.sql.gz");
+	CHECK(v[1].recorded && v[1].utc == t0045);
+	CHECK_STR(v[2].name, "pre_restore_20261025_013000.sql.gz");
+	CHECK(!v[2].recorded && v[2].utc == v[2].when);
+	set_tz("UTC");
+}
+
+/* A file made under a clock 30 days ahead sorts first but is flagged. */
+static void order_flags_future(void)
+{
+	struct cat_entry v[2];
+	struct mf_record recs[2];
+	const time_t now = 1796500000;
+
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20270105_192937.sql.gz", &v[0]));
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261206_192944.sql.gz", &v[1]));
+	recs[0] = rec("db/app_20261206_192944.sql.gz", now - 60);
+	recs[1] = rec("db/app_20270105_192937.sql.gz", now + 30 * 86400);
+	catalog_order(v, 2, recs, 2, now);
+	CHECK_STR(v[0].name, "app_20270105_192937.sql.gz");
+	CHECK(v[0].future);
+	CHECK(!v[1].future);
+	/* within the slack it is not "future" */
+	recs[0] = rec("db/app_20270105_192937.sql.gz", now + CATALOG_FUTURE_SLACK);
+	catalog_order(v, 1, recs, 1, now);
+	CHECK(!v[0].future);
+}
+
+/* `latest` passes over a future-dated file while an older one exists. */
+static void fresh_tree(struct config *c)
+{
+	snprintf(root, sizeof root, "/tmp/vigil-test-catalog-XXXXXX");
+	REQUIRE(mkdtemp(root) != NULL);
+	snprintf(bdir, sizeof bdir, "%s/backups", root);
+	mk("backups");
+	mk("backups/db");
+	mk("backups/runs");
+	cfg_for(c, bdir, "app");
+}
+
+static void resolve_latest_skips_future(void)
+{
+	static const char json[] =
+		"{\"run_id\":\"a\",\"command\":\"backup\",\"start\":\"2099-01-01T00:00:00Z\","
+		"\"end\":\"2099-01-01T00:00:01Z\",\"result\":\"success\",\"artifacts\":[{\"kind\":"
+		"\"db\",\"result\":\"success\",\"path\":\"db/app_20990101_000000.sql.gz\"}]}";
+	struct config c;
+	struct cat_entry out;
+	struct err e;
+
+	fresh_tree(&c);
+	put("backups/db/app_20990101_000000.sql.gz", "x");
+	put("backups/db/app_20200101_000000.sql.gz", "x");
+	put("backups/runs/20990101_000000.json", json);
+	REQUIRE(catalog_resolve(&c, CAT_DB, "latest", &out, &e) == 0);
+	CHECK_STR(out.name, "app_20200101_000000.sql.gz");
+	rm_tree();
+	/* with nothing else, the future one is taken (with a WARN) */
+	fresh_tree(&c);
+	put("backups/db/app_20990101_000000.sql.gz", "x");
+	put("backups/runs/20990101_000000.json", json);
+	REQUIRE(catalog_resolve(&c, CAT_DB, "latest", &out, &e) == 0);
+	CHECK_STR(out.name, "app_20990101_000000.sql.gz");
+	CHECK(out.future && out.recorded);
+	rm_tree();
+}
+
+UNIT_MAIN(T(order_by_recorded_instant_across_dst), T(order_flags_future),
+	  T(resolve_latest_skips_future), T(match_own_db_names), T(match_rejects_foreign_names), T(match_media_and_pre_restore),
 	  T(match_prefix_is_literal), T(match_when_is_local_time_in_tz), T(scan_newest_first),
 	  T(resolve_names_and_latest), T(resolve_latest_with_only_pre_restore),
 	  T(resolve_refuses_outside_and_foreign), T(resolve_through_symlinked_backup_dir))

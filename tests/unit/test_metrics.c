@@ -142,7 +142,8 @@ static void render_has_every_family_once(void)
 		"vigil_backups_stored_bytes", "vigil_pruned_total", "vigil_next_run_timestamp_seconds",
 		"vigil_running", "vigil_skipped_runs_total", "vigil_database_up",
 		"vigil_notification_failures_total", "vigil_offsite_last_success_timestamp_seconds",
-		"vigil_verify_last_success_timestamp_seconds", NULL
+		"vigil_verify_last_success_timestamp_seconds", "vigil_run_overdue",
+		"vigil_unrecorded_failures_total", "vigil_future_manifests", NULL
 	};
 	struct state st = two_kinds();
 	struct daemon_info d = info_at(1000000);
@@ -151,7 +152,7 @@ static void render_has_every_family_once(void)
 
 	state_add_manifest(&st, &m);
 	d.next_run = 1010800;
-	out = metrics_render(&st, &d);
+	out = metrics_render(&st, &d, 2000000);
 	REQUIRE(out != NULL);
 	for (int i = 0; families[i]; i++) {
 		const char *p;
@@ -175,13 +176,99 @@ static void disabled_media_is_not_rendered(void)
 	char *out;
 
 	st.kind[KIND_MEDIA].enabled = false;
-	out = metrics_render(&st, &d);
+	out = metrics_render(&st, &d, 2000000);
 	REQUIRE(out != NULL);
 	CHECK(strstr(out, "kind=\"media\"") == NULL);
 	CHECK(strstr(out, "kind=\"db\"") != NULL);
 	free(out);
 }
 
+/* F6: a run still going past BACKUP_RUN_TIMEOUT fails /healthz even when
+ * every kind's last run succeeded, and shows in vigil_run_overdue. */
+static void overdue_run_is_503(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m = run(1000100, "success", "success");
+	struct health h;
+	char *out;
+
+	state_add_manifest(&st, &m);
+	d.running = true;
+	d.run_started = 1000200;
+	d.run_timeout = 3600;
+	CHECK(!metrics_run_overdue(&d, 1000200 + 3600));
+	metrics_health(&st, &d, 1000200 + 3600, MAX_AGE, &h);
+	CHECK(h.status == 200);
+	CHECK(metrics_run_overdue(&d, 1000200 + 3601));
+	metrics_health(&st, &d, 1000200 + 3601, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "a backup run has been going for 1h00m, longer than "
+			     "BACKUP_RUN_TIMEOUT (1h00m)") != NULL);
+	out = metrics_render(&st, &d, 1000200 + 3601);
+	REQUIRE(out != NULL);
+	CHECK(strstr(out, "\nvigil_run_overdue 1\n") != NULL);
+	free(out);
+	d.running = false;
+	CHECK(!metrics_run_overdue(&d, 1000200 + 9999));
+}
+
+/* F4: a failure that left no manifest counts, and decides the kind's state
+ * only when it is newer than the newest recorded run. */
+static void unrecorded_failures_fold_in(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m = run(1000100, "success", "success");
+	struct unrecorded_run u = { .start = 1000200, .end = 1000201,
+				    .kinds = (1u << KIND_DB) | (1u << KIND_MEDIA) };
+	struct health h;
+
+	snprintf(u.msg, sizeof u.msg, "the run exited 1 and left no run manifest");
+	state_add_manifest(&st, &m);
+	state_add_unrecorded(&st, &u);
+	for (int k = 0; k < KIND_N; k++) {
+		CHECK(st.kind[k].runs[RES_FAILURE] == 1);
+		CHECK(st.kind[k].runs[RES_SUCCESS] == 1);
+		CHECK(st.kind[k].consecutive_failures == 1);
+		CHECK(st.kind[k].last_failure == 1000201);
+		CHECK(st.kind[k].last_success == 1000100);
+		CHECK_STR(st.kind[k].last_result, "failure");
+	}
+	metrics_health(&st, &d, 1000300, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "left no run manifest") != NULL);
+	/* an older unrecorded failure: counted, but the newer success decides */
+	st = two_kinds();
+	m = run(1000400, "success", "success");
+	state_add_manifest(&st, &m);
+	u.kinds = 1u << KIND_DB;
+	state_add_unrecorded(&st, &u);
+	CHECK(st.kind[KIND_DB].runs[RES_FAILURE] == 1);
+	CHECK(st.kind[KIND_DB].consecutive_failures == 0);
+	CHECK_STR(st.kind[KIND_DB].last_result, "success");
+	CHECK(st.kind[KIND_MEDIA].runs[RES_FAILURE] == 0);
+	/* a disabled kind is not touched */
+	st.kind[KIND_MEDIA].enabled = false;
+	u.kinds = 1u << KIND_MEDIA;
+	u.end = 1000500;
+	state_add_unrecorded(&st, &u);
+	CHECK(st.kind[KIND_MEDIA].runs[RES_FAILURE] == 0);
+}
+
+/* F5: a manifest is "in the future" only beyond STATE_FUTURE_SLACK. */
+static void future_manifests_are_flagged(void)
+{
+	struct manifest m = run(1000000, "success", NULL);
+
+	CHECK(!state_manifest_future(&m, 1000000));
+	CHECK(!state_manifest_future(&m, 1000000 - STATE_FUTURE_SLACK));
+	CHECK(state_manifest_future(&m, 1000000 - STATE_FUTURE_SLACK - 1));
+	m.start = 1000000 + 30 * 86400; /* a clock 30 days ahead at the start only */
+	CHECK(state_manifest_future(&m, 1000000));
+}
+
 UNIT_MAIN(T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
 	  T(success_failure_recovery_and_stale), T(reasons_are_json_escaped),
-	  T(render_has_every_family_once), T(disabled_media_is_not_rendered))
+	  T(render_has_every_family_once), T(disabled_media_is_not_rendered),
+	  T(overdue_run_is_503), T(unrecorded_failures_fold_in), T(future_manifests_are_flagged))
