@@ -7,11 +7,7 @@
 # never writes \connect.
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-
-pg_start
-vigil_env
-fixture
+it_setup
 assert_exit 2 vigil PG_DUMP_EXTRA_OPTS=--create backup --db-only
 assert_contains "$ERR" 'PG_DUMP_EXTRA_OPTS: --create is not allowed'
 assert_no_file "$BACKUP_DIR/db/app_*.sql.gz"

@@ -8,11 +8,7 @@
 # database equals the backed-up one (pg_dump before/after identical).
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-
-pg_start
-vigil_env
-fixture
+it_setup
 
 roundtrip() {
 	local what=$1

@@ -7,11 +7,7 @@
 # name still gives 2.
 set -u
 . "$(dirname "$0")/lib.sh"
-require_vigil
-
-pg_start
-vigil_env
-fixture
+it_setup
 assert_exit 0 vigil backup --db-only
 sql "DELETE FROM items WHERE id > 10" >/dev/null
 pg_dump_norm >"$T/before.sql"
