@@ -277,6 +277,21 @@ int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e)
 	return rc;
 }
 
+/* See stream.h. */
+uint32_t stream_crc32(uint32_t crc, const void *buf, uint64_t n)
+{
+	static const unsigned char zeros[65536];
+
+	if (buf)
+		return libdeflate_crc32(crc, buf, (size_t)n);
+	while (n > 0) {
+		size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
+		crc = libdeflate_crc32(crc, zeros, k);
+		n -= k;
+	}
+	return crc;
+}
+
 int stream_crc32_fd(int fd, uint32_t *crc, uint64_t *bytes, struct err *e)
 {
 	uint32_t c = 0;
