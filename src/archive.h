@@ -49,6 +49,8 @@ struct media_opts {
 	/* stop request: returns a signal number to abandon the job with
 	 * ERR_INTERRUPTED (checked with progress); may be NULL */
 	int (*stop)(void *ctx);
+	/* restore only: a step reached ("swap committed: ..."); may be NULL */
+	void (*note)(void *ctx, const char *what);
 	void *ctx;
 	/* Test seam, NULL in production: called for each regular file with
 	 * stage 0 after it was listed and before it is opened, and stage 1
@@ -63,8 +65,8 @@ struct media_stats {
 	uint64_t symlinks;
 	uint64_t other;    /* fifos, devices */
 	uint64_t bytes;    /* file content bytes */
-	uint64_t warnings; /* changed/vanished files */
-	uint64_t skipped;  /* excluded entries */
+	uint64_t warnings; /* changed/vanished files, skipped sockets */
+	uint64_t skipped;  /* excluded entries, skipped sockets */
 };
 
 /* Archive o->root into w. Symlinks inside are stored as links, never
