@@ -281,20 +281,26 @@ struct wr {
 	size_t rel_len, rel_cap;
 };
 
-/* Report progress and take a stop request (checked every PROGRESS_EVERY
- * bytes): returns -1 with e set to ERR_INTERRUPTED when asked to stop. */
-static int progress_or_stop(const struct media_opts *o, uint64_t bytes, struct err *e)
+/* Take a stop request: returns -1 with e set to ERR_INTERRUPTED when asked
+ * to stop. progress_or_stop also reports progress (every PROGRESS_EVERY
+ * bytes). */
+static int stop_now(const struct media_opts *o, struct err *e)
 {
 	int sig = o->stop ? o->stop(o->ctx) : 0;
 
-	if (o->progress)
-		o->progress(o->ctx, bytes);
 	if (!sig)
 		return 0;
 	e->code = ERR_INTERRUPTED;
 	e->signo = sig;
 	snprintf(e->msg, sizeof e->msg, "stopped by signal %d", sig);
 	return -1;
+}
+
+static int progress_or_stop(const struct media_opts *o, uint64_t bytes, struct err *e)
+{
+	if (o->progress)
+		o->progress(o->ctx, bytes);
+	return stop_now(o, e);
 }
 
 /* libarchive's client writer: tar bytes go to the stream. */
@@ -1431,6 +1437,8 @@ out:
 /* The check of the staged tree against the listing (archive_media_restore). */
 struct vf {
 	struct wants *wants;
+	const struct media_opts *o; /* stop requests */
+	uint64_t n;                 /* entries checked */
 	struct err *e;
 	struct media_stats cnt; /* what is really there */
 	char *rel;              /* REL_MAX bytes: the path below the stage */
@@ -1497,6 +1505,8 @@ static int vf_child(struct vf *v, int dfd, const char *name, size_t len)
 		return err_set(v->e, ERR_RESTORE, "\"%s\" was extracted but is not in the archive",
 			       show(v->rel, b));
 	w->seen = true;
+	if (++v->n % 256 == 0 && stop_now(v->o, v->e) != 0)
+		return -1;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return err_errno(v->e, ERR_RESTORE, errno, "cannot check the extracted \"%s\"",
 				 show(v->rel, b));
@@ -1618,10 +1628,12 @@ out:
 /* Compare the staged tree (x->stage) with the listing x->wants: every
  * entry there with its type, size, content CRC-32, link target or device
  * number, and nothing else. On success st's counts are set from what was
- * found. Returns 0 or -1 with e set (ERR_RESTORE). */
-static int ext_verify(struct ext *x, struct media_stats *st, struct err *e)
+ * found. A stop request (o->stop, every 256 entries) ends it. Returns 0 or
+ * -1 with e set (ERR_RESTORE, ERR_INTERRUPTED). */
+static int ext_verify(const struct media_opts *o, struct ext *x, struct media_stats *st,
+		      struct err *e)
 {
-	struct vf v = { .wants = &x->wants, .e = e };
+	struct vf v = { .wants = &x->wants, .o = o, .e = e };
 	char b[SHOW_MAX + 4];
 	int fd, ret = -1;
 
@@ -2128,6 +2140,105 @@ static void apply_meta(struct sw *s, const char *path, const char *rel, uid_t ui
 	}
 }
 
+/* Decode a mountinfo path field in place: the kernel writes space, tab,
+ * newline and backslash as \040, \011, \012, \134 (proc(5)). */
+static void mi_unescape(char *f)
+{
+	char *o = f;
+
+	for (; *f; f++) {
+		if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] >= '0' && f[2] <= '7' &&
+		    f[3] >= '0' && f[3] <= '7') {
+			*o++ = (char)((f[1] - '0') * 64 + (f[2] - '0') * 8 + (f[3] - '0'));
+			f += 3;
+		} else {
+			*o++ = *f;
+		}
+	}
+	*o = '\0';
+}
+
+/* path equals dir or lies below it (both absolute, symlink-free). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n == 1)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* F18: rename(2) cannot move a mount point (EBUSY), so a restore that would
+ * move one aside fails halfway through its swap (and is rolled back). Find
+ * mount points strictly below root (from /proc/self/mountinfo, field 5)
+ * that are not a skip dir or inside one (those are never moved). root and
+ * the skip dirs are realpath'ed. Returns 0 when there is none, or -1 with
+ * e set (ERR_REFUSED naming the first one, relative to root). */
+static int check_mounts_below(const char *root, const struct media_opts *o, struct err *e)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *prot[8] = { 0 };
+	size_t cap = 0, n_prot = 0, rl = strlen(root);
+	char b[SHOW_MAX + 4], b2[SHOW_MAX + 4];
+	int ret = 0;
+
+	if (!f)
+		return 0; /* no /proc: the swap reports EBUSY itself */
+	for (size_t i = 0; i < o->n_skip_dirs && n_prot < 8; i++)
+		if (o->skip_dirs[i] && (prot[n_prot] = realpath(o->skip_dirs[i], NULL)) != NULL)
+			n_prot++;
+	while (ret == 0 && getline(&line, &cap, f) > 0) {
+		char *fld = line, *mp = NULL;
+		bool kept = false;
+
+		for (int k = 0; k < 5 && fld; k++) {
+			char *sp = strchr(fld, ' ');
+			if (k == 4) {
+				if (sp)
+					*sp = '\0';
+				mp = fld;
+			}
+			fld = sp ? sp + 1 : NULL;
+		}
+		if (!mp)
+			continue;
+		mi_unescape(mp);
+		if (strcmp(mp, root) == 0 || !path_within(mp, root))
+			continue;
+		for (size_t i = 0; i < n_prot; i++)
+			kept = kept || path_within(mp, prot[i]);
+		if (kept)
+			continue;
+		ret = err_set(e, ERR_REFUSED,
+			      "%s is a mount point below MEDIA_DIR (%s): a restore cannot move a mounted "
+			      "directory aside, so nothing was changed; hint: unmount it for the "
+			      "restore and copy its part of the restored tree back into the volume "
+			      "afterwards, or restore it by hand (see the restore runbook)",
+			      show(mp + (rl == 1 ? 1 : rl + 1), b), show(root, b2));
+	}
+	free(line);
+	fclose(f);
+	for (size_t i = 0; i < n_prot; i++)
+		free(prot[i]);
+	return ret;
+}
+
+/* See archive.h. */
+int archive_media_restore_check(const struct media_opts *o, struct err *e)
+{
+	char *root;
+	int ret;
+
+	if (!o || !o->root)
+		return err_set(e, ERR_INTERNAL, "archive_media_restore_check: bad arguments");
+	root = realpath(o->root, NULL);
+	if (!root)
+		return 0; /* a missing MEDIA_DIR is created by the restore */
+	ret = check_mounts_below(root, o, e);
+	free(root);
+	return ret;
+}
+
 /* See archive.h. Steps: realpath(o->root) (a symlinked root is followed and
  * stays a symlink); mkdtemp root/.vigil-restore-XXXXXX (0700); extract every
  * entry into it with archive_write_disk(3) (no user/group name lookups: ids
@@ -2184,6 +2295,8 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 		err_set(e, ERR_RESTORE, "media directory %s is not a directory", show(o->root, b));
 		goto out;
 	}
+	if (check_mounts_below(root, o, e) != 0)
+		goto out;
 	root_ts[0] = rst.st_atim;
 	root_ts[1] = rst.st_mtim;
 	s.o = o;
@@ -2257,7 +2370,9 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	archive_write_free(x.disk);
 	x.disk = NULL;
 	/* Prove the result before anything live moves. */
-	if (ext_verify(&x, st, e) != 0)
+	if (ext_verify(o, &x, st, e) != 0)
+		goto out;
+	if (stop_now(o, e) != 0)
 		goto out;
 	if (o->note)
 		o->note(o->ctx, "extracted tree checked against the archive");

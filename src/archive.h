@@ -99,6 +99,15 @@ int archive_media_check(struct stream_reader *r, struct media_stats *st, struct 
 int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 			  struct media_stats *st, struct err *e);
 
+/* Before anything is changed: refuse a restore into o->root when a mount
+ * point lies below it (rename(2) cannot move a mounted directory aside, so
+ * the swap would fail with EBUSY); mount points that are o->skip_dirs or
+ * inside one are fine (never moved), and so is o->root being one itself.
+ * Reads /proc/self/mountinfo (proc(5)). archive_media_restore checks this
+ * again itself. Returns 0, or -1 with e set (ERR_REFUSED, naming the mount
+ * point and a hint). */
+int archive_media_restore_check(const struct media_opts *o, struct err *e);
+
 /* libarchive's version line ("libarchive 3.6.2 zlib/1.2.13 ..."), for
  * `vigil version`, so no other file needs libarchive's header. Static. */
 const char *archive_media_lib_version(void);

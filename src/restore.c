@@ -1217,6 +1217,13 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		}
 		if (verify_against_record(recs, nrecs, &me, mres.sha256, &e) < 0)
 			goto refused;
+		{
+			const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+			struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip,
+						 .n_skip_dirs = 2 };
+			if (archive_media_restore_check(&mo, &e) < 0)
+				goto refused;
+		}
 	}
 
 	/* 3: confirmation. */
