@@ -2405,9 +2405,8 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	if (rd_run(&c, &x) != 0)
 		goto out;
 	rc = archive_write_close(x.disk);
-	if (rc < ARCHIVE_WARN) {
-		const char *m = archive_error_string(x.disk);
-		err_set(e, ERR_RESTORE, "cannot finish extraction: %s", m ? m : "unknown error");
+	if (rc < ARCHIVE_WARN || (rc == ARCHIVE_WARN && lost_write(archive_errno(x.disk)))) {
+		ext_fail(&c, &x, "cannot finish extraction in", ".");
 		goto out;
 	}
 	if (rc == ARCHIVE_WARN) {
