@@ -7,7 +7,9 @@
 # media result are "warning", "skipped": 1, "warnings": ["sock.s: socket
 # skipped"], "warnings_total": 1. With MEDIA_EXCLUDE=sock.s: exit 0,
 # warnings=0, result "success", "skipped": 1, "warnings": [],
-# "warnings_total": 0.
+# "warnings_total": 0. A socket named "bad\xff.s" (not UTF-8): exit 3 and
+# the manifest is still valid JSON, with "warnings": ["bad?.s: socket
+# skipped"] (invalid bytes shown as "?", as in error messages).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/media_lib.sh"
@@ -37,4 +39,12 @@ assert_eq success "$(manifest_get "$m" result)" "run result"
 assert_eq 1 "$(manifest_get "$m" artifacts.0.skipped)" "skipped"
 assert_eq '[]' "$(manifest_get "$m" artifacts.0.warnings)" "warnings"
 assert_eq 0 "$(manifest_get "$m" artifacts.0.warnings_total)" "warnings_total"
+log "a socket whose name is not UTF-8: the manifest stays valid JSON"
+rm "$MEDIA_DIR/sock.s"
+"$PY" -c 'import os, socket, sys; socket.socket(socket.AF_UNIX).bind(os.fsencode(sys.argv[1]) + b"\xff.s")' \
+	"$MEDIA_DIR/bad" || fail "cannot make a socket"
+wait_next_second
+assert_exit 3 vigil backup --media-only
+m=$(newest)
+assert_eq '["bad?.s: socket skipped"]' "$(manifest_get "$m" artifacts.0.warnings)" "warnings"
 log "F22 ok"
