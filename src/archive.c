@@ -1538,20 +1538,26 @@ static int vf_dir(struct vf *v, int fd, size_t len);
 /* One staged entry: v->rel is its path, dfd/name where it is. */
 static int vf_child(struct vf *v, int dfd, const char *name, size_t len)
 {
-	struct want *w = wants_find(v->wants, v->rel);
+	struct want *w = wants_find(v->wants, v->rel), implicit = { .type = AE_IFDIR };
 	char b[SHOW_MAX + 4];
 	struct stat st;
 	int fd;
 
-	if (!w)
-		return err_set(v->e, ERR_RESTORE, "\"%s\" was extracted but is not in the archive",
-			       show(v->rel, b));
-	w->seen = true;
 	if (++v->n % 256 == 0 && stop_now(v->o, v->e) != 0)
 		return -1;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return err_errno(v->e, ERR_RESTORE, errno, "cannot check the extracted \"%s\"",
 				 show(v->rel, b));
+	if (!w) {
+		/* libarchive makes the missing parent directories of an
+		 * entry (archives without directory entries); nothing else
+		 * may appear. */
+		if (!S_ISDIR(st.st_mode))
+			return err_set(v->e, ERR_RESTORE,
+				       "\"%s\" was extracted but is not in the archive", show(v->rel, b));
+		w = &implicit;
+	}
+	w->seen = true;
 	if ((st.st_mode & S_IFMT) != (w->type & AE_IFMT))
 		return vf_bad(v, "it is %s, the archive has %s", type_name(st.st_mode),
 			      type_name(w->type));
