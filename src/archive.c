@@ -2268,7 +2268,7 @@ static int check_mounts_below(const char *root, const struct media_opts *o, stru
 			continue;
 		ret = err_set(e, ERR_REFUSED,
 			      "%s is a mount point below MEDIA_DIR (%s): a restore cannot move a mounted "
-			      "directory aside, so nothing was changed; hint: unmount it for the "
+			      "directory aside; hint: unmount it for the "
 			      "restore and copy its part of the restored tree back into the volume "
 			      "afterwards, or restore it by hand (see the restore runbook)",
 			      show(mp + (rl == 1 ? 1 : rl + 1), b), show(root, b2));

@@ -404,6 +404,21 @@ static bool media_suspect(const struct config *cfg, struct mf_artifact *a)
 	return true;
 }
 
+/* F18, told at backup time rather than in the middle of a recovery: a
+ * mount point below MEDIA_DIR is archived like any directory, but a media
+ * restore refuses to replace it (archive_media_restore_check). An INFO line,
+ * not a warning: the backup itself is complete. */
+static void media_mount_note(const struct config *cfg)
+{
+	const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+	struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip, .n_skip_dirs = 2 };
+	struct err e;
+
+	err_clear(&e);
+	if (archive_media_restore_check(&mo, &e) < 0 && e.code == ERR_REFUSED)
+		log_info("media note: %s", e.msg);
+}
+
 static int make_dirs(const struct config *cfg, struct err *e)
 {
 	static const char *const subs[] = { "db", "media", "runs" };
@@ -482,6 +497,7 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 		} else if (media_suspect(cfg, a) || strcmp(a->result, "warning") == 0) {
 			warned = true;
 		}
+		media_mount_note(cfg);
 	}
 	m->end = (int64_t)time(NULL);
 	snprintf(m->result, sizeof m->result, "%s", failed ? "failure" : warned ? "warning" : "success");

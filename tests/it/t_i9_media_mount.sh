@@ -2,9 +2,11 @@
 # Issue 9, item 5 / F18: a mount point below MEDIA_DIR. rename(2) cannot
 # move a mounted directory aside, so the 0.1.0 restore failed halfway
 # through its swap with EBUSY (rolled back, exit 1, no hint).
+# The backup (exit 0) says so already: "INFO media note: uploads is a
+# mount point below MEDIA_DIR ...".
 # Expect: `vigil restore --media latest --yes` is refused before anything
 # is done: exit 2, "restore refused: uploads is a mount point below
-# MEDIA_DIR ... nothing was changed; hint: unmount it" on stderr and in
+# MEDIA_DIR ...; hint: unmount it" on stderr and in
 # restore.log; no pre_restore_* copy, MEDIA_DIR (and the mounted volume)
 # byte for byte as before, no .vigil-* left.
 # A mount point that vigil never moves is fine: BACKUP_DIR as a tmpfs
@@ -19,6 +21,7 @@ mount -t tmpfs -o size=8m,mode=0755 tmpfs "$MEDIA_DIR/uploads" || fail "mount tm
 at_exit 'umount -l "$MEDIA_DIR/uploads" 2>/dev/null'
 printf 'on the volume\n' >"$MEDIA_DIR/uploads/u.txt"
 assert_exit 0 vigil backup --media-only
+assert_contains "$ERR" "INFO media note: uploads is a mount point below MEDIA_DIR ($MEDIA_DIR)"
 printf 'edited\n' >"$MEDIA_DIR/hello.txt"
 printf 'new\n' >"$MEDIA_DIR/uploads/new.txt"
 tree_state "$MEDIA_DIR" >"$T/before"
@@ -26,7 +29,7 @@ tree_state "$MEDIA_DIR" >"$T/before"
 log "restore with a mount point below MEDIA_DIR"
 wait_next_second
 assert_exit 2 vigil restore --media latest --yes
-assert_contains "$ERR" "ERROR restore refused: uploads is a mount point below MEDIA_DIR ($MEDIA_DIR): a restore cannot move a mounted directory aside, so nothing was changed; hint: unmount it"
+assert_contains "$ERR" "ERROR restore refused: uploads is a mount point below MEDIA_DIR ($MEDIA_DIR): a restore cannot move a mounted directory aside; hint: unmount it"
 assert_contains "$LOG_DIR/restore.log" 'uploads is a mount point below MEDIA_DIR'
 assert_no_file "$BACKUP_DIR/media/pre_restore_*"
 tree_state "$MEDIA_DIR" >"$T/after"
