@@ -14,12 +14,23 @@
  * See libarchive-formats(5), tar(5), archive_write(3), archive_read(3),
  * archive_write_disk(3).
  *
- * Character set: pax records hold UTF-8. libarchive converts names from the
- * current locale's charset, so every entry point switches its own thread to
- * LC_CTYPE "C.UTF-8" with uselocale(3) (thread-local, other threads are not
- * affected) and back: names are then stored byte for byte. A name that is
- * not valid UTF-8 is still stored byte for byte, with the pax
- * "hdrcharset=BINARY" record (GNU tar lists it but warns about the keyword).
+ * Character set: names are byte strings, as Linux has them; no entry point
+ * depends on the caller's locale. Each switches its own thread's LC_CTYPE
+ * with uselocale(3) (thread-local, other threads are not affected) and back:
+ * - Writing runs in "C.UTF-8": libarchive converts names from the locale's
+ *   charset to the UTF-8 of pax records, which is then an identity copy. A
+ *   name that is not valid UTF-8 is still stored byte for byte, with the
+ *   pax "hdrcharset=BINARY" record (GNU tar lists it but warns about the
+ *   keyword).
+ * - Reading runs in "C": converting a pax UTF-8 name to a UTF-8 locale,
+ *   libarchive 3.6 also normalises it to NFC (archive_string.c sets
+ *   SCONV_NORMALIZATION_C for every conversion from UTF-8), so "An\xcc\x83o"
+ *   (NFD) came back as "A\xc3\xb1o" (NFC) and overwrote its NFC twin. In
+ *   the C locale libarchive's conversion is "best effort": bytes are copied
+ *   unchanged and a non-ASCII name only makes archive_read_next_header
+ *   return ARCHIVE_WARN, which the reader accepts. Observed with libarchive
+ *   3.6.2 (Debian 12); tests/it/t_i9_media_names.sh guards it, and the
+ *   check of the staged tree would catch two names collapsing into one.
  *
  * The walk is ours rather than archive_read_disk(3)'s: it gives the strcmp
  * entry order (deterministic archives), the skip_dirs/excludes pruning, the
@@ -37,7 +48,9 @@
  *   field needs it.
  * - FIFOs and device nodes are stored as such; sockets are skipped (they are
  *   recreated by whatever listens on them) and reported through o->warn with
- *   "socket skipped", counted in st->skipped, not st->warnings.
+ *   "socket skipped", counted in st->skipped and st->warnings: something in
+ *   MEDIA_DIR was not backed up, so the log's warnings=, the manifest's
+ *   warning list and the result agree. MEDIA_EXCLUDE silences it.
  * - atime/ctime, xattrs and ACLs are not stored.
  * - Top-level ".vigil-restore-*" and ".vigil-old-*" entries (left-overs of
  *   an interrupted restore) are never archived.
@@ -53,6 +66,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,24 +91,25 @@ static const char OLD_PREFIX[] = ".vigil-old-";
 /* ---------------------------------------------------------------------- */
 /* small helpers                                                          */
 
-/* Run libarchive with a UTF-8 LC_CTYPE on this thread (see the top). */
+/* Run libarchive with LC_CTYPE name ("C.UTF-8" to write, "C" to read) on
+ * this thread (see the top). */
 struct loc_guard {
-	locale_t utf8, old;
+	locale_t loc, old;
 };
 
-static void loc_enter(struct loc_guard *g)
+static void loc_enter(struct loc_guard *g, const char *name)
 {
 	g->old = (locale_t)0;
-	g->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	if (g->utf8)
-		g->old = uselocale(g->utf8);
+	g->loc = newlocale(LC_CTYPE_MASK, name, (locale_t)0);
+	if (g->loc)
+		g->old = uselocale(g->loc);
 }
 
 static void loc_leave(struct loc_guard *g)
 {
-	if (g->utf8) {
+	if (g->loc) {
 		uselocale(g->old);
-		freelocale(g->utf8);
+		freelocale(g->loc);
 	}
 }
 
@@ -268,20 +283,26 @@ struct wr {
 	size_t rel_len, rel_cap;
 };
 
-/* Report progress and take a stop request (checked every PROGRESS_EVERY
- * bytes): returns -1 with e set to ERR_INTERRUPTED when asked to stop. */
-static int progress_or_stop(const struct media_opts *o, uint64_t bytes, struct err *e)
+/* Take a stop request: returns -1 with e set to ERR_INTERRUPTED when asked
+ * to stop. progress_or_stop also reports progress (every PROGRESS_EVERY
+ * bytes). */
+static int stop_now(const struct media_opts *o, struct err *e)
 {
 	int sig = o->stop ? o->stop(o->ctx) : 0;
 
-	if (o->progress)
-		o->progress(o->ctx, bytes);
 	if (!sig)
 		return 0;
 	e->code = ERR_INTERRUPTED;
 	e->signo = sig;
 	snprintf(e->msg, sizeof e->msg, "stopped by signal %d", sig);
 	return -1;
+}
+
+static int progress_or_stop(const struct media_opts *o, uint64_t bytes, struct err *e)
+{
+	if (o->progress)
+		o->progress(o->ctx, bytes);
+	return stop_now(o, e);
 }
 
 /* libarchive's client writer: tar bytes go to the stream. */
@@ -319,12 +340,11 @@ static int wr_fail(struct wr *c, const char *what)
 		       m ? m : "unknown libarchive error");
 }
 
-static void wr_warn(struct wr *c, const char *what, int counts)
+static void wr_warn(struct wr *c, const char *what)
 {
 	if (c->o->warn)
 		c->o->warn(c->o->ctx, c->rel, what);
-	if (counts)
-		c->st->warnings++;
+	c->st->warnings++;
 }
 
 static int wr_errno(struct wr *c, int errnum)
@@ -482,7 +502,7 @@ static int wr_file(struct wr *c, int dfd, const char *name)
 		fd = openat(dfd, name, flags);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) {
-			wr_warn(c, "vanished", 1);
+			wr_warn(c, "vanished");
 			return 0;
 		}
 		return wr_errno(c, errno);
@@ -492,7 +512,7 @@ static int wr_file(struct wr *c, int dfd, const char *name)
 		goto out;
 	}
 	if (!S_ISREG(s.st_mode)) { /* replaced by something else */
-		wr_warn(c, "vanished", 1);
+		wr_warn(c, "vanished");
 		ret = 0;
 		goto out;
 	}
@@ -544,7 +564,7 @@ static int wr_file(struct wr *c, int dfd, const char *name)
 			what = "changed while read";
 	}
 	if (what)
-		wr_warn(c, what, 1);
+		wr_warn(c, what);
 	/* The backup should not push the application's files out of the
 	 * page cache. */
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
@@ -571,7 +591,7 @@ static int wr_symlink(struct wr *c, int dfd, const char *name, const struct stat
 		n = readlinkat(dfd, name, t, cap);
 		if (n < 0) {
 			if (errno == ENOENT || errno == EINVAL) {
-				wr_warn(c, "vanished", 1);
+				wr_warn(c, "vanished");
 				ret = 0;
 			} else {
 				wr_errno(c, errno);
@@ -614,7 +634,7 @@ static int wr_subdir(struct wr *c, int dfd, const char *name, const struct stat 
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
-			wr_warn(c, "vanished", 1);
+			wr_warn(c, "vanished");
 			return 0;
 		}
 		return wr_errno(c, errno);
@@ -649,7 +669,7 @@ static int wr_child(struct wr *c, int dfd, const char *name, int top)
 	}
 	if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno == ENOENT) {
-			wr_warn(c, "vanished", 1);
+			wr_warn(c, "vanished");
 			return 0;
 		}
 		return wr_errno(c, errno);
@@ -666,7 +686,7 @@ static int wr_child(struct wr *c, int dfd, const char *name, int top)
 	case S_IFLNK:
 		return wr_symlink(c, dfd, name, &s);
 	case S_IFSOCK:
-		wr_warn(c, "socket skipped", 0);
+		wr_warn(c, "socket skipped");
 		c->st->skipped++;
 		return 0;
 	default: /* FIFO, character or block device: a header only */
@@ -781,7 +801,7 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof *st);
-	loc_enter(&lg);
+	loc_enter(&lg, "C.UTF-8");
 	c.o = o;
 	c.w = w;
 	c.st = st;
@@ -1150,10 +1170,91 @@ static void rd_count(struct media_stats *st, struct archive_entry *ent)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* restore: the archive's listing, to check the staged tree against       */
+
+/* One entry as the archive lists it and as it was handed to the disk
+ * writer; the staged tree must match it before anything live moves. */
+struct want {
+	char *name;    /* normalised member name (the key), never "" */
+	mode_t type;   /* AE_IFREG, AE_IFDIR, AE_IFLNK, ... */
+	uint64_t size; /* regular files: content bytes */
+	uint32_t crc;  /* regular files: CRC-32 of the bytes handed to the writer */
+	bool crc_ok;   /* crc covers the content (not when a hard link entry
+			* wrote data into the file too) */
+	bool hard;     /* a hard link entry; link is its normalised target */
+	char *link;    /* symlink target or hard link target, else NULL */
+	dev_t rdev;    /* devices */
+	bool seen;
+};
+
+/* The listing: open addressing on the name (str_hash). */
+struct wants {
+	struct want **slot;
+	size_t cap, n;
+};
+
+static struct want *wants_find(const struct wants *ws, const char *k)
+{
+	if (!ws->n)
+		return NULL;
+	for (size_t i = (size_t)str_hash(k, strlen(k)) & (ws->cap - 1); ws->slot[i];
+	     i = (i + 1) & (ws->cap - 1))
+		if (strcmp(ws->slot[i]->name, k) == 0)
+			return ws->slot[i];
+	return NULL;
+}
+
+static void wants_put(struct wants *ws, struct want *w)
+{
+	size_t i = (size_t)str_hash(w->name, strlen(w->name)) & (ws->cap - 1);
+
+	while (ws->slot[i])
+		i = (i + 1) & (ws->cap - 1);
+	ws->slot[i] = w;
+	ws->n++;
+}
+
+/* Add w (owned from now on, also on failure). Returns 0 or -1 (no memory). */
+static int wants_add(struct wants *ws, struct want *w)
+{
+	if ((ws->n + 1) * 2 > ws->cap) {
+		struct wants g = { calloc(ws->cap ? ws->cap * 2 : 64, sizeof(struct want *)),
+				   ws->cap ? ws->cap * 2 : 64, 0 };
+		if (!g.slot) {
+			free(w->name);
+			free(w->link);
+			free(w);
+			return -1;
+		}
+		for (size_t i = 0; i < ws->cap; i++)
+			if (ws->slot[i])
+				wants_put(&g, ws->slot[i]);
+		free(ws->slot);
+		*ws = g;
+	}
+	wants_put(ws, w);
+	return 0;
+}
+
+static void wants_free(struct wants *ws)
+{
+	for (size_t i = 0; i < ws->cap; i++) {
+		if (!ws->slot[i])
+			continue;
+		free(ws->slot[i]->name);
+		free(ws->slot[i]->link);
+		free(ws->slot[i]);
+	}
+	free(ws->slot);
+	memset(ws, 0, sizeof *ws);
+}
+
 /* Per-entry extraction for restore; NULL for a check. */
 struct ext {
 	struct archive *disk;
 	const char *stage; /* absolute, symlink-free */
+	struct wants wants;
 	int root_seen;
 	mode_t root_perm;
 	la_int64_t root_uid, root_gid;
@@ -1161,11 +1262,87 @@ struct ext {
 	struct timespec root_mtime;
 };
 
+/* errno values that mean the data did not reach the disk. libarchive's
+ * disk writer reports some of them (a failed write(2) among them) as
+ * ARCHIVE_WARN only. */
+static bool lost_write(int en)
+{
+	return en == ENOSPC || en == EDQUOT || en == EIO || en == EROFS || en == EFBIG;
+}
+
+/* A disk-writer call failed: "<what> <name>: <libarchive's text>[: errno]". */
+static int ext_fail(struct rd *c, struct ext *x, const char *what, const char *norm)
+{
+	const char *m = archive_error_string(x->disk);
+	int en = archive_errno(x->disk);
+	char b[SHOW_MAX + 4];
+
+	if (!m)
+		m = "unknown libarchive error";
+	if (en > 0 && !strstr(m, strerror(en)))
+		return err_errno(c->e, ERR_RESTORE, en, "%s %s: %s", what, show(norm, b), m);
+	return err_set(c->e, ERR_RESTORE, "%s %s: %s", what, show(norm, b), m);
+}
+
+/* Record ent (named norm, hard link target normlink) in the listing. */
+static struct want *ext_want(struct rd *c, struct ext *x, struct archive_entry *ent,
+			     const char *norm, const char *normlink)
+{
+	const char *t = archive_entry_symlink(ent);
+	struct want *w;
+	char b[SHOW_MAX + 4];
+
+	if (wants_find(&x->wants, norm)) {
+		/* Never in vigil's own archives; extracted, the second
+		 * would silently replace the first. */
+		err_set(c->e, ERR_CORRUPT, "entry \"%s\" appears twice in the archive", show(norm, b));
+		return NULL;
+	}
+	w = calloc(1, sizeof *w);
+	if (!w || !(w->name = strdup(norm)))
+		goto oom;
+	w->type = normlink ? AE_IFREG : archive_entry_filetype(ent);
+	if (normlink) {
+		struct want *target = wants_find(&x->wants, normlink);
+		w->hard = true;
+		w->link = strdup(normlink);
+		if (!w->link)
+			goto oom;
+		if (target && archive_entry_size(ent) > 0)
+			target->crc_ok = false;
+	} else if (w->type == AE_IFLNK) {
+		w->link = strdup(t ? t : "");
+		if (!w->link)
+			goto oom;
+	} else if (w->type == AE_IFREG) {
+		w->size = (uint64_t)archive_entry_size(ent);
+		w->crc_ok = true;
+	} else if (w->type == AE_IFCHR || w->type == AE_IFBLK) {
+		w->rdev = archive_entry_rdev(ent);
+	}
+	if (wants_add(&x->wants, w) != 0) {
+		err_set(c->e, ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	return w;
+oom:
+	if (w) {
+		free(w->name);
+		free(w->link);
+		free(w);
+	}
+	err_set(c->e, ERR_INTERNAL, "out of memory");
+	return NULL;
+}
+
 static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, const char *norm,
 		     const char *normlink)
 {
 	char *full = NULL, *fullhl = NULL;
 	char b[SHOW_MAX + 4];
+	struct want *w;
+	uint64_t pos = 0;
+	uint32_t crc = 0;
 	int ret = -1, r;
 
 	if (norm[0] == '\0') {
@@ -1180,6 +1357,9 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 		return archive_read_data_skip(c->a) == ARCHIVE_OK ? 0
 			: rd_fail(c, "cannot read from the archive", "./");
 	}
+	w = ext_want(c, x, ent, norm, normlink);
+	if (!w)
+		return -1;
 	full = path_join(x->stage, norm);
 	if (normlink)
 		fullhl = path_join(x->stage, normlink);
@@ -1190,11 +1370,11 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 	archive_entry_copy_pathname(ent, full);
 	if (fullhl)
 		archive_entry_copy_hardlink(ent, fullhl);
+	/* ARCHIVE_WARN from the disk writer is a warning only when it is
+	 * about metadata (owner, mode, times); lost data fails the restore. */
 	r = archive_write_header(x->disk, ent);
-	if (r < ARCHIVE_WARN) {
-		const char *m = archive_error_string(x->disk);
-		err_set(c->e, ERR_RESTORE, "cannot extract %s: %s", show(norm, b),
-			m ? m : "unknown libarchive error");
+	if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && lost_write(archive_errno(x->disk)))) {
+		ext_fail(c, x, "cannot extract", norm);
 		goto out;
 	}
 	if (r == ARCHIVE_WARN && c->o && c->o->warn) {
@@ -1206,7 +1386,7 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 		const void *p;
 		size_t n;
 		la_int64_t off;
-		la_ssize_t w;
+		la_ssize_t k;
 
 		r = archive_read_data_block(c->a, &p, &n, &off);
 		if (r == ARCHIVE_EOF)
@@ -1215,19 +1395,33 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 			rd_fail(c, "cannot read from the archive", norm);
 			goto out;
 		}
-		w = archive_write_data_block(x->disk, p, n, off);
-		if (w < ARCHIVE_WARN) {
-			const char *m = archive_error_string(x->disk);
-			err_set(c->e, ERR_RESTORE, "cannot write %s: %s", show(norm, b),
-				m ? m : "unknown libarchive error");
+		if (off < 0 || (uint64_t)off < pos) {
+			err_set(c->e, ERR_CORRUPT, "data of \"%s\" out of order in the archive",
+				show(norm, b));
+			goto out;
+		}
+		/* The content as handed to the writer; holes are zeros. */
+		crc = stream_crc32(crc, NULL, (uint64_t)off - pos);
+		crc = stream_crc32(crc, p, n);
+		pos = (uint64_t)off + n;
+		/* Any result below ARCHIVE_OK (libarchive 3.6 returns
+		 * ARCHIVE_OK, later versions the byte count) is lost data:
+		 * a failed write(2) is ARCHIVE_WARN, and finish_entry would
+		 * then extend the file with a hole. */
+		k = archive_write_data_block(x->disk, p, n, off);
+		if (k < 0) {
+			ext_fail(c, x, "cannot write", norm);
 			goto out;
 		}
 	}
+	if (w->type == AE_IFREG && !w->hard) {
+		if (pos < w->size)
+			crc = stream_crc32(crc, NULL, w->size - pos);
+		w->crc = crc;
+	}
 	r = archive_write_finish_entry(x->disk);
-	if (r < ARCHIVE_WARN) {
-		const char *m = archive_error_string(x->disk);
-		err_set(c->e, ERR_RESTORE, "cannot extract %s: %s", show(norm, b),
-			m ? m : "unknown libarchive error");
+	if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && lost_write(archive_errno(x->disk)))) {
+		ext_fail(c, x, "cannot extract", norm);
 		goto out;
 	}
 	if (r == ARCHIVE_WARN && c->o && c->o->warn) {
@@ -1239,6 +1433,293 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 out:
 	free(full);
 	free(fullhl);
+	return ret;
+}
+
+/* The check of the staged tree against the listing (archive_media_restore). */
+struct vf {
+	struct wants *wants;
+	const struct media_opts *o; /* stop requests */
+	uint64_t n;                 /* entries checked */
+	struct err *e;
+	struct media_stats cnt; /* what is really there */
+	char *rel;              /* REL_MAX bytes: the path below the stage */
+	unsigned char *buf;     /* IO_BUF bytes, for crc_file */
+};
+
+static const char *type_name(mode_t t)
+{
+	switch (t & AE_IFMT) {
+	case AE_IFREG: return "a regular file";
+	case AE_IFDIR: return "a directory";
+	case AE_IFLNK: return "a symbolic link";
+	case AE_IFIFO: return "a FIFO";
+	case AE_IFCHR: return "a character device";
+	case AE_IFBLK: return "a block device";
+	default: return "something else";
+	}
+}
+
+__attribute__((format(printf, 2, 3)))
+static int vf_bad(struct vf *v, const char *fmt, ...)
+{
+	char b[SHOW_MAX + 4], m[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof m, fmt, ap);
+	va_end(ap);
+	return err_set(v->e, ERR_RESTORE, "the extracted \"%s\" does not match the archive: %s",
+		       show(v->rel, b), m);
+}
+
+/* openat(dfd, name, flags), also for a file or directory this (unprivileged)
+ * user owns but may not read: a mode 000 entry is opened through a brief
+ * chmod u+r(x) and its mode put back. */
+static int vf_open(int dfd, const char *name, int flags, const struct stat *st)
+{
+	mode_t add = S_ISDIR(st->st_mode) ? 0500 : 0400;
+	int fd = openat(dfd, name, flags), saved;
+
+	if (fd >= 0 || errno != EACCES || st->st_uid != geteuid())
+		return fd;
+	if (fchmodat(dfd, name, (st->st_mode & 07777) | add, 0) != 0) {
+		errno = EACCES;
+		return -1;
+	}
+	fd = openat(dfd, name, flags);
+	saved = errno;
+	(void)fchmodat(dfd, name, st->st_mode & 07777, 0);
+	errno = saved;
+	return fd;
+}
+
+/* CRC-32 (stream_crc32) of the first size bytes of regular file fd, read
+ * with pread into buf (IO_BUF bytes). Holes (lseek(2) SEEK_DATA/SEEK_HOLE,
+ * as in wr_sparse_map) are hashed as the zeros they read as, without
+ * reading them; where the file system cannot tell, everything is read.
+ * *got is the number of bytes covered (less than size when the file ended
+ * early). Returns 0 or -1 with errno set. */
+static int crc_file(int fd, uint64_t size, unsigned char *buf, uint32_t *crc, uint64_t *got)
+{
+	uint64_t off = 0;
+	uint32_t c = 0;
+
+	while (off < size) {
+		off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+		if (d < 0)
+			d = errno == ENXIO ? (off_t)size : (off_t)off;
+		if ((uint64_t)d > size)
+			d = (off_t)size;
+		c = stream_crc32(c, NULL, (uint64_t)d - off);
+		off = (uint64_t)d;
+		h = off < size ? lseek(fd, d, SEEK_HOLE) : d;
+		if (h < 0 || (uint64_t)h > size)
+			h = (off_t)size;
+		while (off < (uint64_t)h) {
+			size_t want = (uint64_t)h - off < IO_BUF ? (size_t)((uint64_t)h - off) : IO_BUF;
+			ssize_t n = pread(fd, buf, want, (off_t)off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				goto out;
+			c = stream_crc32(c, buf, (uint64_t)n);
+			off += (uint64_t)n;
+		}
+	}
+out:
+	*crc = c;
+	*got = off;
+	return 0;
+}
+
+static int vf_dir(struct vf *v, int fd, size_t len);
+
+/* One staged entry: v->rel is its path, dfd/name where it is. */
+static int vf_child(struct vf *v, int dfd, const char *name, size_t len)
+{
+	struct want *w = wants_find(v->wants, v->rel), implicit = { .type = AE_IFDIR };
+	char b[SHOW_MAX + 4];
+	struct stat st;
+	int fd;
+
+	if (++v->n % 256 == 0 && stop_now(v->o, v->e) != 0)
+		return -1;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return err_errno(v->e, ERR_RESTORE, errno, "cannot check the extracted \"%s\"",
+				 show(v->rel, b));
+	if (!w) {
+		/* libarchive makes the missing parent directories of an
+		 * entry (archives without directory entries); nothing else
+		 * may appear. */
+		if (!S_ISDIR(st.st_mode))
+			return err_set(v->e, ERR_RESTORE,
+				       "\"%s\" was extracted but is not in the archive", show(v->rel, b));
+		w = &implicit;
+	}
+	w->seen = true;
+	if ((st.st_mode & S_IFMT) != (w->type & AE_IFMT))
+		return vf_bad(v, "it is %s, the archive has %s", type_name(st.st_mode),
+			      type_name(w->type));
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: {
+		uint32_t crc;
+		uint64_t n;
+		int r;
+		v->cnt.files++;
+		if (w->hard)
+			return st.st_nlink > 1 ? 0 : vf_bad(v, "not a hard link");
+		v->cnt.bytes += (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size != w->size)
+			return vf_bad(v, "it has %llu bytes, the archive %llu",
+				      (unsigned long long)st.st_size, (unsigned long long)w->size);
+		if (!w->crc_ok)
+			return 0;
+		fd = vf_open(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, &st);
+		if (fd < 0)
+			return err_errno(v->e, ERR_RESTORE, errno, "cannot read back the extracted \"%s\"",
+					 show(v->rel, b));
+		r = crc_file(fd, w->size, v->buf, &crc, &n);
+		if (r != 0)
+			err_errno(v->e, ERR_RESTORE, errno, "cannot read back the extracted \"%s\"",
+				  show(v->rel, b));
+		close(fd);
+		if (r != 0)
+			return -1;
+		if (n != w->size || crc != w->crc)
+			return vf_bad(v, "its content differs (CRC-32 %08x, the archive's %08x)",
+				      (unsigned)crc, (unsigned)w->crc);
+		return 0;
+	}
+	case S_IFLNK: {
+		size_t cap = strlen(w->link) + 2;
+		char *t = malloc(cap);
+		ssize_t n;
+		int same;
+		if (!t)
+			return err_set(v->e, ERR_INTERNAL, "out of memory");
+		n = readlinkat(dfd, name, t, cap);
+		same = n >= 0 && (size_t)n == cap - 2 && memcmp(t, w->link, cap - 2) == 0;
+		free(t);
+		v->cnt.symlinks++;
+		return same ? 0 : vf_bad(v, "its link target differs");
+	}
+	case S_IFDIR: {
+		mode_t keep = st.st_mode & 07777;
+		bool as_is = (keep & 0700) == 0700 || geteuid() == 0 || st.st_uid != geteuid();
+		int r;
+		v->cnt.dirs++;
+		/* Lookups below need search permission on the directory for
+		 * as long as the walk is in it. */
+		if (!as_is && fchmodat(dfd, name, keep | 0700, 0) != 0)
+			return err_errno(v->e, ERR_RESTORE, errno, "cannot check the extracted \"%s\"",
+					 show(v->rel, b));
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
+			err_errno(v->e, ERR_RESTORE, errno, "cannot check the extracted \"%s\"",
+				  show(v->rel, b));
+			r = -1;
+		} else {
+			r = vf_dir(v, fd, len);
+		}
+		if (!as_is)
+			(void)fchmodat(dfd, name, keep, 0);
+		return r;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+		v->cnt.other++;
+		return st.st_rdev == w->rdev ? 0 : vf_bad(v, "its device number differs");
+	default:
+		v->cnt.other++;
+		return 0;
+	}
+}
+
+/* Check the entries of staged directory fd (owned: closed here), whose path
+ * below the stage is v->rel[0..len). */
+static int vf_dir(struct vf *v, int fd, size_t len)
+{
+	struct names ns = { 0 };
+	DIR *d = fdopendir(fd);
+	char b[SHOW_MAX + 4];
+	int ret = -1;
+
+	if (!d) {
+		int saved = errno;
+		close(fd);
+		return err_errno(v->e, ERR_RESTORE, saved, "cannot list the extracted \"%s\"",
+				 len ? show(v->rel, b) : "./");
+	}
+	if (names_read(d, &ns) != 0) {
+		err_errno(v->e, ERR_RESTORE, errno, "cannot list the extracted \"%s\"",
+			  len ? show(v->rel, b) : "./");
+		goto out;
+	}
+	for (size_t i = 0; i < ns.n; i++) {
+		size_t ln = strlen(ns.v[i]), at = len ? len + 1 : 0;
+		if (at + ln + 1 > REL_MAX) {
+			err_set(v->e, ERR_RESTORE, "path too long below \"%s\"", show(v->rel, b));
+			goto out;
+		}
+		if (len)
+			v->rel[len] = '/';
+		memcpy(v->rel + at, ns.v[i], ln + 1);
+		if (vf_child(v, dirfd(d), ns.v[i], at + ln) != 0)
+			goto out;
+		v->rel[len] = '\0';
+	}
+	ret = 0;
+out:
+	names_free(&ns);
+	closedir(d);
+	return ret;
+}
+
+/* Compare the staged tree (x->stage) with the listing x->wants: every
+ * entry there with its type, size, content CRC-32, link target or device
+ * number, and nothing else. On success st's counts are set from what was
+ * found. A stop request (o->stop, every 256 entries) ends it. Returns 0 or
+ * -1 with e set (ERR_RESTORE, ERR_INTERRUPTED). */
+static int ext_verify(const struct media_opts *o, struct ext *x, struct media_stats *st,
+		      struct err *e)
+{
+	struct vf v = { .wants = &x->wants, .o = o, .e = e };
+	char b[SHOW_MAX + 4];
+	int fd, ret = -1;
+
+	v.rel = calloc(1, REL_MAX);
+	v.buf = malloc(IO_BUF);
+	if (!v.rel || !v.buf) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	fd = open(x->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err_errno(e, ERR_RESTORE, errno, "cannot open %s", show(x->stage, b));
+		goto out;
+	}
+	if (vf_dir(&v, fd, 0) != 0)
+		goto out;
+	for (size_t i = 0; i < x->wants.cap; i++) {
+		const struct want *w = x->wants.slot[i];
+		if (w && !w->seen) {
+			err_set(e, ERR_RESTORE, "\"%s\" is in the archive but was not extracted",
+				show(w->name, b));
+			goto out;
+		}
+	}
+	st->files = v.cnt.files;
+	st->dirs = v.cnt.dirs + (x->root_seen ? 1 : 0);
+	st->symlinks = v.cnt.symlinks;
+	st->other = v.cnt.other;
+	st->bytes = v.cnt.bytes;
+	ret = 0;
+out:
+	free(v.rel);
+	free(v.buf);
 	return ret;
 }
 
@@ -1361,7 +1842,7 @@ int archive_media_check(struct stream_reader *r, struct media_stats *st, struct 
 	c.r = r;
 	c.e = e;
 	c.st = st;
-	loc_enter(&lg);
+	loc_enter(&lg, "C");
 	ret = rd_run(&c, NULL);
 	rd_free(&c);
 	loc_leave(&lg);
@@ -1716,6 +2197,105 @@ static void apply_meta(struct sw *s, const char *path, const char *rel, uid_t ui
 	}
 }
 
+/* Decode a mountinfo path field in place: the kernel writes space, tab,
+ * newline and backslash as \040, \011, \012, \134 (proc(5)). */
+static void mi_unescape(char *f)
+{
+	char *o = f;
+
+	for (; *f; f++) {
+		if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] >= '0' && f[2] <= '7' &&
+		    f[3] >= '0' && f[3] <= '7') {
+			*o++ = (char)((f[1] - '0') * 64 + (f[2] - '0') * 8 + (f[3] - '0'));
+			f += 3;
+		} else {
+			*o++ = *f;
+		}
+	}
+	*o = '\0';
+}
+
+/* path equals dir or lies below it (both absolute, symlink-free). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n == 1)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* F18: rename(2) cannot move a mount point (EBUSY), so a restore that would
+ * move one aside fails halfway through its swap (and is rolled back). Find
+ * mount points strictly below root (from /proc/self/mountinfo, field 5)
+ * that are not a skip dir or inside one (those are never moved). root and
+ * the skip dirs are realpath'ed. Returns 0 when there is none, or -1 with
+ * e set (ERR_REFUSED naming the first one, relative to root). */
+static int check_mounts_below(const char *root, const struct media_opts *o, struct err *e)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *prot[8] = { 0 };
+	size_t cap = 0, n_prot = 0, rl = strlen(root);
+	char b[SHOW_MAX + 4], b2[SHOW_MAX + 4];
+	int ret = 0;
+
+	if (!f)
+		return 0; /* no /proc: the swap reports EBUSY itself */
+	for (size_t i = 0; i < o->n_skip_dirs && n_prot < 8; i++)
+		if (o->skip_dirs[i] && (prot[n_prot] = realpath(o->skip_dirs[i], NULL)) != NULL)
+			n_prot++;
+	while (ret == 0 && getline(&line, &cap, f) > 0) {
+		char *fld = line, *mp = NULL;
+		bool kept = false;
+
+		for (int k = 0; k < 5 && fld; k++) {
+			char *sp = strchr(fld, ' ');
+			if (k == 4) {
+				if (sp)
+					*sp = '\0';
+				mp = fld;
+			}
+			fld = sp ? sp + 1 : NULL;
+		}
+		if (!mp)
+			continue;
+		mi_unescape(mp);
+		if (strcmp(mp, root) == 0 || !path_within(mp, root))
+			continue;
+		for (size_t i = 0; i < n_prot; i++)
+			kept = kept || path_within(mp, prot[i]);
+		if (kept)
+			continue;
+		ret = err_set(e, ERR_REFUSED,
+			      "%s is a mount point below MEDIA_DIR (%s): a restore cannot move a mounted "
+			      "directory aside; hint: unmount it for the "
+			      "restore and copy its part of the restored tree back into the volume "
+			      "afterwards, or restore it by hand (see the restore runbook)",
+			      show(mp + (rl == 1 ? 1 : rl + 1), b), show(root, b2));
+	}
+	free(line);
+	fclose(f);
+	for (size_t i = 0; i < n_prot; i++)
+		free(prot[i]);
+	return ret;
+}
+
+/* See archive.h. */
+int archive_media_restore_check(const struct media_opts *o, struct err *e)
+{
+	char *root;
+	int ret;
+
+	if (!o || !o->root)
+		return err_set(e, ERR_INTERNAL, "archive_media_restore_check: bad arguments");
+	root = realpath(o->root, NULL);
+	if (!root)
+		return 0; /* a missing MEDIA_DIR is created by the restore */
+	ret = check_mounts_below(root, o, e);
+	free(root);
+	return ret;
+}
+
 /* See archive.h. Steps: realpath(o->root) (a symlinked root is followed and
  * stays a symlink); mkdtemp root/.vigil-restore-XXXXXX (0700); extract every
  * entry into it with archive_write_disk(3) (no user/group name lookups: ids
@@ -1745,7 +2325,7 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	struct timespec root_ts[2];
 	char *root = NULL, *stage = NULL;
 	char b[SHOW_MAX + 4];
-	int ret = -1, staged = 0, keep_old = 0, rc;
+	int ret = -1, staged = 0, keep_old = 0, rc, sig;
 	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 		    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
 		    ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SPARSE;
@@ -1756,7 +2336,7 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	memset(&c, 0, sizeof c);
 	memset(&x, 0, sizeof x);
 	memset(&s, 0, sizeof s);
-	loc_enter(&lg);
+	loc_enter(&lg, "C");
 	if (!o || !o->root || !r) {
 		err_set(e, ERR_INTERNAL, "archive_media_restore: bad arguments");
 		goto out;
@@ -1772,6 +2352,8 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 		err_set(e, ERR_RESTORE, "media directory %s is not a directory", show(o->root, b));
 		goto out;
 	}
+	if (check_mounts_below(root, o, e) != 0)
+		goto out;
 	root_ts[0] = rst.st_atim;
 	root_ts[1] = rst.st_mtim;
 	s.o = o;
@@ -1831,9 +2413,8 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	if (rd_run(&c, &x) != 0)
 		goto out;
 	rc = archive_write_close(x.disk);
-	if (rc < ARCHIVE_WARN) {
-		const char *m = archive_error_string(x.disk);
-		err_set(e, ERR_RESTORE, "cannot finish extraction: %s", m ? m : "unknown error");
+	if (rc < ARCHIVE_WARN || (rc == ARCHIVE_WARN && lost_write(archive_errno(x.disk)))) {
+		ext_fail(&c, &x, "cannot finish extraction in", ".");
 		goto out;
 	}
 	if (rc == ARCHIVE_WARN) {
@@ -1844,6 +2425,13 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	}
 	archive_write_free(x.disk);
 	x.disk = NULL;
+	/* Prove the result before anything live moves. */
+	if (ext_verify(o, &x, st, e) != 0)
+		goto out;
+	if (stop_now(o, e) != 0)
+		goto out;
+	if (o->note)
+		o->note(o->ctx, "extracted tree checked against the archive");
 
 	/* The swap. */
 	if (sw_dir(&s, "") != 0) {
@@ -1856,6 +2444,13 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 		goto out;
 	}
 	staged = 0;
+	/* Committed: the new entries are live. A stop request from here on
+	 * only ends the job after the clean-up (stopping it halfway would
+	 * leave a half-deleted .vigil-old-* that a later restore reports as
+	 * possibly holding live files). */
+	if (o->note)
+		o->note(o->ctx, "swap committed: the restored entries are live; removing the "
+			"replaced ones");
 	if (s.old && rm_tree_at(AT_FDCWD, s.old) != 0) {
 		if (o->warn)
 			o->warn(o->ctx, s.old + strlen(root) + 1, "cannot remove the old entries");
@@ -1873,6 +2468,14 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	if (x.root_seen)
 		apply_meta(&s, root, "./", (uid_t)x.root_uid, (gid_t)x.root_gid, x.root_perm,
 			   x.root_mtime_set ? &x.root_mtime : NULL);
+	if (o->stop && (sig = o->stop(o->ctx)) != 0) {
+		char m[160];
+		snprintf(m, sizeof m, "stop requested (signal %d) after the swap was committed: "
+			 "the restore is complete and its clean-up was finished", sig);
+		if (o->warn)
+			o->warn(o->ctx, "./", m);
+		st->warnings++;
+	}
 	ret = 0;
 out:
 	if (x.disk) {
@@ -1881,6 +2484,7 @@ out:
 		archive_write_free(x.disk);
 	}
 	rd_free(&c);
+	wants_free(&x.wants);
 	if (staged) {
 		if (!keep_old) {
 			(void)rm_tree_at(AT_FDCWD, stage);

@@ -49,6 +49,8 @@ struct media_opts {
 	/* stop request: returns a signal number to abandon the job with
 	 * ERR_INTERRUPTED (checked with progress); may be NULL */
 	int (*stop)(void *ctx);
+	/* restore only: a step reached ("swap committed: ..."); may be NULL */
+	void (*note)(void *ctx, const char *what);
 	void *ctx;
 	/* Test seam, NULL in production: called for each regular file with
 	 * stage 0 after it was listed and before it is opened, and stage 1
@@ -63,8 +65,8 @@ struct media_stats {
 	uint64_t symlinks;
 	uint64_t other;    /* fifos, devices */
 	uint64_t bytes;    /* file content bytes */
-	uint64_t warnings; /* changed/vanished files */
-	uint64_t skipped;  /* excluded entries */
+	uint64_t warnings; /* changed/vanished files, skipped sockets */
+	uint64_t skipped;  /* excluded entries, skipped sockets */
 };
 
 /* Archive o->root into w. Symlinks inside are stored as links, never
@@ -96,6 +98,15 @@ int archive_media_check(struct stream_reader *r, struct media_stats *st, struct 
  * alone. On failure o->root is as it was. Returns 0 or -1 with e set. */
 int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 			  struct media_stats *st, struct err *e);
+
+/* Before anything is changed: refuse a restore into o->root when a mount
+ * point lies below it (rename(2) cannot move a mounted directory aside, so
+ * the swap would fail with EBUSY); mount points that are o->skip_dirs or
+ * inside one are fine (never moved), and so is o->root being one itself.
+ * Reads /proc/self/mountinfo (proc(5)). archive_media_restore checks this
+ * again itself. Returns 0, or -1 with e set (ERR_REFUSED, naming the mount
+ * point and a hint). */
+int archive_media_restore_check(const struct media_opts *o, struct err *e);
 
 /* libarchive's version line ("libarchive 3.6.2 zlib/1.2.13 ..."), for
  * `vigil version`, so no other file needs libarchive's header. Static. */

@@ -1,9 +1,11 @@
 /* backup.c - see backup.h. */
 #include "backup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +338,100 @@ out:
 	return rc;
 }
 
+/* The newest media backup a run manifest in runs_dir recorded as "success"
+ * (regular media_* files only, not restore safety copies): its file count
+ * into *files and its run id into run. false when there is none. */
+static bool last_good_media(const char *runs_dir, uint64_t *files, char *run, size_t n)
+{
+	DIR *d = opendir(runs_dir);
+	struct dirent *de;
+	int64_t best = INT64_MIN;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while ((de = readdir(d)) != NULL) {
+		char p[UTIL_PATH_MAX];
+		struct manifest m;
+		struct err e;
+		size_t l = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
+			continue;
+		snprintf(p, sizeof p, "%s/%s", runs_dir, de->d_name);
+		if (manifest_read(p, &m, &e) < 0)
+			continue;
+		for (size_t i = 0; i < m.n_art; i++) {
+			const struct mf_artifact *a = &m.art[i];
+			if (strcmp(a->kind, "media") == 0 && strcmp(a->result, "success") == 0 &&
+			    util_starts_with(a->path, "media/media_") && m.start > best) {
+				best = m.start;
+				*files = a->files;
+				snprintf(run, n, "%s", m.run_id);
+				found = true;
+			}
+		}
+		manifest_free(&m);
+	}
+	closedir(d);
+	return found;
+}
+
+/* F7: a media backup of a volume that was not mounted looks like any other.
+ * A media artifact a (just committed) with no regular file, or with fewer
+ * than half the files of the last good media backup when that one had
+ * MEDIA_COLLAPSE_MIN or more, becomes a warning: the archive is kept (it is
+ * a true copy of what is there), the run exits 3 and its manifest says
+ * "warning" with the reason in the artifact's warnings, so it never counts
+ * as a good backup. MEDIA_ALLOW_EMPTY=true turns the check off. Returns
+ * true when a was marked. */
+#define MEDIA_COLLAPSE_MIN 10
+static bool media_suspect(const struct config *cfg, struct mf_artifact *a)
+{
+	char runs[UTIL_PATH_MAX], run[48], line[300];
+	uint64_t last = 0;
+
+	if (cfg->media_allow_empty)
+		return false;
+	snprintf(runs, sizeof runs, "%s/runs", cfg->backup_dir);
+	if (a->files == 0) {
+		log_warn("media directory %s holds no files: the backup is kept but the run is a "
+			 "warning; hint: check that the media volume is mounted, or set "
+			 "MEDIA_ALLOW_EMPTY=true if it is empty on purpose", cfg->media_dir);
+		snprintf(line, sizeof line, "./: media directory holds no files");
+	} else if (last_good_media(runs, &last, run, sizeof run) && last >= MEDIA_COLLAPSE_MIN &&
+		   a->files * 2 < last) {
+		log_warn("media file count collapsed: %llu files, the last good media backup (run %s) "
+			 "had %llu: the backup is kept but the run is a warning; hint: check that the "
+			 "media volume is mounted and complete; to accept a deliberate deletion, run "
+			 "one backup with MEDIA_ALLOW_EMPTY=true",
+			 (unsigned long long)a->files, run, (unsigned long long)last);
+		snprintf(line, sizeof line, "./: media file count collapsed: %llu files, the last "
+			 "good media backup (run %s) had %llu", (unsigned long long)a->files, run,
+			 (unsigned long long)last);
+	} else {
+		return false;
+	}
+	snprintf(a->result, sizeof a->result, "warning");
+	mf_add_warning(a, line);
+	return true;
+}
+
+/* F18, told at backup time rather than in the middle of a recovery: a
+ * mount point below MEDIA_DIR is archived like any directory, but a media
+ * restore refuses to replace it (archive_media_restore_check). An INFO line,
+ * not a warning: the backup itself is complete. */
+static void media_mount_note(const struct config *cfg)
+{
+	const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+	struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip, .n_skip_dirs = 2 };
+	struct err e;
+
+	err_clear(&e);
+	if (archive_media_restore_check(&mo, &e) < 0 && e.code == ERR_REFUSED)
+		log_info("media note: %s", e.msg);
+}
+
 static int make_dirs(const struct config *cfg, struct err *e)
 {
 	static const char *const subs[] = { "db", "media", "runs" };
@@ -422,9 +518,10 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 			if (e.code == ERR_INTERRUPTED)
 				interrupted = e.signo;
 			log_error("media backup failed: %s", e.msg);
-		} else if (strcmp(a->result, "warning") == 0) {
+		} else if (media_suspect(cfg, a) || strcmp(a->result, "warning") == 0) {
 			warned = true;
 		}
+		media_mount_note(cfg);
 	}
 	m->end = (int64_t)time(NULL);
 	snprintf(m->result, sizeof m->result, "%s", failed ? "failure" : warned ? "warning" : "success");

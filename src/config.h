@@ -45,6 +45,7 @@ struct config {
 	char *log_dir;
 	char *media_dir;        /* "" = media backups disabled */
 	char *media_exclude;
+	bool media_allow_empty; /* MEDIA_ALLOW_EMPTY: an empty or collapsed media tree is no warning */
 	long file_mode;         /* BACKUP_FILE_MODE, octal */
 
 	/* schedule and retention */

@@ -186,6 +186,7 @@ char *manifest_to_json(const struct manifest *m)
 				char clean[4096];
 				snprintf(clean, sizeof clean, "%s", a->warnings[j]);
 				log_redact(clean, sizeof clean);
+				utf8_clean(clean); /* file names are bytes */
 				cJSON_AddItemToArray(w, cJSON_CreateString(clean));
 			}
 			cJSON_AddItemToObject(o, "warnings", w);

@@ -1165,6 +1165,12 @@ static void restore_warn(void *ctx, const char *rel, const char *what)
 	log_warn("media restore: %s: %s", rel, what);
 }
 
+static void restore_note(void *ctx, const char *what)
+{
+	(void)ctx;
+	log_info("restore media %s", what);
+}
+
 /* Staging directories of an interrupted media restore hold only new,
  * incomplete data and go; ".vigil-old-*" may hold live files of an
  * interrupted swap, so it is reported, never deleted. */
@@ -1496,6 +1502,13 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		}
 		if (verify_against_record(recs, nrecs, &me, mres.sha256, &e) < 0)
 			goto refused;
+		{
+			const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+			struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip,
+						 .n_skip_dirs = 2 };
+			if (archive_media_restore_check(&mo, &e) < 0)
+				goto refused;
+		}
 	}
 
 	/* 3: confirmation. */
@@ -1581,6 +1594,7 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		mo.n_skip_dirs = 2;
 		mo.stop = restore_stop;
 		mo.warn = restore_warn;
+		mo.note = restore_note;
 		fd = open(me.path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			err_errno(&e, ERR_IO, errno, "cannot open %s", me.path);
@@ -1598,6 +1612,8 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 			if (db_done)
 				err_prefix(&e, "the database WAS restored, but the media restore failed "
 					   "and the media directory is unchanged");
+			else if (e.code != ERR_INTERRUPTED && !strstr(e.msg, "could not be moved back"))
+				err_prefix(&e, "the media directory is unchanged");
 			goto failed;
 		}
 		log_info("restore media done dir=%s file=%s files=%llu warnings=%llu", cfg->media_dir,

@@ -277,6 +277,30 @@ int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e)
 	return rc;
 }
 
+/* See stream.h. n zero bytes (a hole of a sparse file, which can be many
+ * GiB) cost O(log n): the CRC of 2^k zeros is squared up by doubling and
+ * appended with zlib's crc32_combine (the same CRC-32 as libdeflate's). */
+uint32_t stream_crc32(uint32_t crc, const void *buf, uint64_t n)
+{
+	static const unsigned char zero[1];
+	uint32_t pow;
+	uint64_t len = 1;
+
+	if (buf)
+		return libdeflate_crc32(crc, buf, (size_t)n);
+	pow = libdeflate_crc32(0, zero, 1); /* CRC of 2^0 zero bytes */
+	while (n > 0) {
+		if (n & 1)
+			crc = (uint32_t)crc32_combine(crc, pow, (z_off_t)len);
+		n >>= 1;
+		if (n) {
+			pow = (uint32_t)crc32_combine(pow, pow, (z_off_t)len);
+			len *= 2;
+		}
+	}
+	return crc;
+}
+
 int stream_crc32_fd(int fd, uint32_t *crc, uint64_t *bytes, struct err *e)
 {
 	uint32_t c = 0;

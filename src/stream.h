@@ -104,6 +104,11 @@ int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e);
  * Returns 0 or -1 with e set (ERR_IO; ERR_INTERNAL when out of memory). */
 int stream_crc32_fd(int fd, uint32_t *crc, uint64_t *bytes, struct err *e);
 
+/* CRC-32 as stream_crc32_fd computes it, continued over n more bytes of
+ * buf (start with crc 0). buf NULL stands for n zero bytes (a hole of a
+ * sparse file), hashed without allocating them. Pure. */
+uint32_t stream_crc32(uint32_t crc, const void *buf, uint64_t n);
+
 /* Incremental SHA-256 for callers that hash data they do not write. */
 struct stream_hash;
 struct stream_hash *stream_hash_new(void);

@@ -1339,7 +1339,32 @@ static void t_reader_sticky_error(void)
 	unlink(path);
 }
 
-UNIT_MAIN(T(t_codec_names), T(t_bad_options), T(t_roundtrip_none),
+/* stream_crc32: byte runs continue a CRC like one call over the whole;
+ * a NULL buffer is that many zeros (computed in O(log n), checked here
+ * against real zero buffers around the powers of two). */
+static void t_crc32_incremental(void)
+{
+	unsigned char *z = calloc(1, 3u << 20);
+	const unsigned char a[] = "abc";
+	uint32_t base;
+
+	REQUIRE(z != NULL);
+	base = stream_crc32(0, a, 3);
+	CHECK(base == (uint32_t)crc32(0L, a, 3));
+	CHECK(stream_crc32(stream_crc32(0, a, 1), a + 1, 2) == base);
+	CHECK(stream_crc32(base, NULL, 0) == base);
+	for (uint64_t n = 1; n <= (3u << 20); n = n * 2 + (n & 1 ? 0 : 1)) {
+		uint32_t want = (uint32_t)crc32(base, z, (uInt)n);
+		if (stream_crc32(base, NULL, n) != want) {
+			fprintf(stderr, "  zeros n=%llu\n", (unsigned long long)n);
+			CHECK(0);
+		}
+	}
+	CHECK(stream_crc32(0, NULL, 3u << 20) == (uint32_t)crc32(0L, z, 3u << 20));
+	free(z);
+}
+
+UNIT_MAIN(T(t_codec_names), T(t_crc32_incremental), T(t_bad_options), T(t_roundtrip_none),
 	  T(t_roundtrip_gzip_inline), T(t_roundtrip_gzip_threads), T(t_roundtrip_zstd),
 	  T(t_gzip_empty_input), T(t_gzip_stored_blocks), T(t_gzip_large_zeros),
 	  T(t_gzip_sparse_5gb), T(t_foreign_and_multi), T(t_truncated_gzip), T(t_truncated_zstd),
