@@ -382,8 +382,9 @@ static bool last_good_media(const char *runs_dir, uint64_t *files, char *run, si
  * than half the files of the last good media backup when that one had
  * MEDIA_COLLAPSE_MIN or more, becomes a warning: the archive is kept (it is
  * a true copy of what is there), the run exits 3 and its manifest says
- * "warning" with the reason in the artifact's warnings, so it never counts
- * as a good backup. MEDIA_ALLOW_EMPTY=true turns the check off. Returns
+ * "warning" with the reason in the artifact's warnings and in its
+ * "suspect" field, so it never counts as a good backup: not as the
+ * daemon's last success (/healthz fails), not as the next run's baseline. MEDIA_ALLOW_EMPTY=true turns the check off. Returns
  * true when a was marked. */
 #define MEDIA_COLLAPSE_MIN 10
 static bool media_suspect(const struct config *cfg, struct mf_artifact *a)
@@ -413,6 +414,7 @@ static bool media_suspect(const struct config *cfg, struct mf_artifact *a)
 		return false;
 	}
 	snprintf(a->result, sizeof a->result, "warning");
+	snprintf(a->suspect, sizeof a->suspect, "%s", line + 4); /* without "./: " */
 	mf_add_warning(a, line);
 	return true;
 }

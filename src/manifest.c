@@ -191,6 +191,8 @@ char *manifest_to_json(const struct manifest *m)
 			}
 			cJSON_AddItemToObject(o, "warnings", w);
 			cJSON_AddNumberToObject(o, "warnings_total", (double)a->warnings_total);
+		if (a->suspect[0])
+			cJSON_AddStringToObject(o, "suspect", a->suspect);
 		}
 		if (a->err_code[0])
 			cJSON_AddItemToObject(o, "error", error_obj(a->err_code, a->err_msg));
@@ -275,6 +277,7 @@ int manifest_parse(const char *json, struct manifest *m, struct err *e)
 		x->dirs = (uint64_t)get_num(a, "dirs");
 		x->symlinks = (uint64_t)get_num(a, "symlinks");
 		x->skipped = (uint64_t)get_num(a, "skipped");
+		get_str(a, "suspect", x->suspect, sizeof x->suspect);
 		t = cJSON_GetObjectItemCaseSensitive(a, "tables");
 		cJSON_ArrayForEach(w, t)
 		{

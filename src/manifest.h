@@ -39,6 +39,10 @@ struct mf_artifact {
 	char **warnings;     /* "relpath: what"; the first 1000 are kept */
 	size_t n_warnings;
 	uint64_t warnings_total; /* all of them, also past the first 1000 */
+	/* Why this complete file is still no good backup ("media directory
+	 * holds no files": a volume that was not mounted), "" when it is one.
+	 * Only with result "warning"; it never counts as the last success. */
+	char suspect[256];
 	char err_code[32];
 	char err_msg[ERR_MSG_MAX];
 };

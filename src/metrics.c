@@ -76,6 +76,10 @@ void metrics_health(const struct state *st, const struct daemon_info *d, int64_t
 			log_time_utc(ks->last_failure, ts);
 			snprintf(reason, sizeof reason, "%s: the last run failed at %s: %s",
 				 state_kind_name(k), ts, ks->last_error);
+		} else if (ks->suspect[0]) {
+			snprintf(reason, sizeof reason,
+				 "%s: the last backup is not a good one: %s", state_kind_name(k),
+				 ks->suspect);
 		} else if (now - ks->last_success > max_age) {
 			fmt_age(now - ks->last_success, a1, sizeof a1);
 			fmt_age(max_age, a2, sizeof a2);
@@ -163,6 +167,9 @@ char *metrics_render(const struct state *st, const struct daemon_info *d, int64_
 	PER_KIND("vigil_warnings_total", "counter",
 		 "Files that changed or vanished while archived, over the manifests on disk.",
 		 "%llu", (unsigned long long)ks->warnings);
+	PER_KIND("vigil_last_backup_suspect", "gauge",
+		 "1 when the newest backup of a kind is complete but no good backup (an empty or "
+		 "collapsed media directory).", "%d", ks->suspect[0] ? 1 : 0);
 	PER_KIND("vigil_consecutive_failures", "gauge",
 		 "Failed runs of a kind since its last success.", "%llu",
 		 (unsigned long long)ks->consecutive_failures);

@@ -46,7 +46,12 @@ void state_add_manifest(struct state *st, const struct manifest *m)
 		ks->last_duration = a->seconds;
 		snprintf(ks->last_result, sizeof ks->last_result, "%s",
 			 res == RES_SUCCESS ? "success" : res == RES_WARNING ? "warning" : "failure");
-		if (res == RES_FAILURE) {
+		snprintf(ks->suspect, sizeof ks->suspect, "%s", a->suspect);
+		if (res == RES_WARNING && a->suspect[0]) {
+			/* A complete file that is no good backup (an empty
+			 * media directory): neither a success nor a failure. */
+			continue;
+		} else if (res == RES_FAILURE) {
 			ks->last_failure = m->end;
 			ks->consecutive_failures++;
 			snprintf(ks->last_error, sizeof ks->last_error, "%s", a->err_msg);

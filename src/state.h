@@ -17,7 +17,7 @@ enum { RES_SUCCESS = 0, RES_WARNING = 1, RES_FAILURE = 2, RES_N = 3 };
 struct kind_state {
 	bool enabled;
 	int64_t last_run;       /* end of the newest run of this kind, 0 = none */
-	int64_t last_success;   /* end of the newest success or warning run */
+	int64_t last_success;   /* end of the newest success or warning run (not a suspect one) */
 	int64_t last_failure;
 	char last_result[12];   /* "success", "warning", "failure", "" */
 	char last_error[512];   /* of the newest failure, secrets already masked */
@@ -28,6 +28,7 @@ struct kind_state {
 	uint64_t consecutive_failures;
 	uint64_t stored_count;  /* regular backups on disk (not pre_restore_) */
 	uint64_t stored_bytes;
+	char suspect[256];      /* the newest run's file is no good backup: why ("" = it is) */
 };
 
 struct state {

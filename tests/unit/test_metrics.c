@@ -143,7 +143,8 @@ static void render_has_every_family_once(void)
 		"vigil_running", "vigil_skipped_runs_total", "vigil_database_up",
 		"vigil_notification_failures_total", "vigil_offsite_last_success_timestamp_seconds",
 		"vigil_verify_last_success_timestamp_seconds", "vigil_run_overdue",
-		"vigil_unrecorded_failures_total", "vigil_future_manifests", NULL
+		"vigil_unrecorded_failures_total", "vigil_future_manifests",
+		"vigil_last_backup_suspect", NULL
 	};
 	struct state st = two_kinds();
 	struct daemon_info d = info_at(1000000);
@@ -268,7 +269,45 @@ static void future_manifests_are_flagged(void)
 	CHECK(state_manifest_future(&m, 1000000));
 }
 
-UNIT_MAIN(T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
+/* A complete media file that is no good backup (an empty directory: a
+ * volume that was not mounted) is neither the last success nor a failure;
+ * /healthz says why until a good one follows (issue 9 item 8). */
+static void suspect_backup_is_503(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m;
+	struct health h;
+	int64_t t = 1000000 + H;
+	char *out;
+
+	m = run(t, "success", "success");
+	state_add_manifest(&st, &m);
+	m = run(t + H, "success", "warning");
+	snprintf(m.art[1].suspect, sizeof m.art[1].suspect, "media directory holds no files");
+	state_add_manifest(&st, &m);
+	metrics_health(&st, &d, t + H + 1, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "media: the last backup is not a good one: media directory holds no "
+			     "files") != NULL);
+	CHECK(st.kind[KIND_MEDIA].last_success == t);
+	CHECK(st.kind[KIND_MEDIA].consecutive_failures == 0);
+	CHECK(st.kind[KIND_MEDIA].runs[RES_WARNING] == 1);
+	out = metrics_render(&st, &d, t + H + 1);
+	REQUIRE(out != NULL);
+	CHECK(strstr(out, "vigil_last_backup_suspect{kind=\"media\"} 1\n") != NULL);
+	CHECK(strstr(out, "vigil_last_backup_suspect{kind=\"db\"} 0\n") != NULL);
+	free(out);
+
+	m = run(t + 2 * H, "success", "success");
+	state_add_manifest(&st, &m);
+	metrics_health(&st, &d, t + 2 * H + 1, MAX_AGE, &h);
+	CHECK(h.status == 200);
+	CHECK(st.kind[KIND_MEDIA].suspect[0] == '\0');
+	CHECK(st.kind[KIND_MEDIA].last_success == t + 2 * H);
+}
+
+UNIT_MAIN(T(suspect_backup_is_503), T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
 	  T(success_failure_recovery_and_stale), T(reasons_are_json_escaped),
 	  T(render_has_every_family_once), T(disabled_media_is_not_rendered),
 	  T(overdue_run_is_503), T(unrecorded_failures_fold_in), T(future_manifests_are_flagged))
