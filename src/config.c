@@ -196,6 +196,14 @@ static int set_row(struct config *c, const struct cfg_row *r, const char *v, boo
 			*long_field(c, r) = -1;
 			return 0;
 		}
+		if (util_parse_long(v, r->min, r->max, &l) < 0 && util_starts_with(v, "tcp://"))
+			/* Kubernetes (and legacy Docker links) put SERVICE_PORT=
+			 * tcp://ip:port into every container for a service or
+			 * link named SERVICE: "postgres" gives POSTGRES_PORT. */
+			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not a port number; it looks like "
+				       "the variable Kubernetes or a Docker link sets for a service named "
+				       "after its prefix; hint: set %s=5432 (or the real port) explicitly "
+				       "in the container's environment", r->name, v, r->name);
 		if (util_parse_long(v, r->min, r->max, &l) < 0)
 			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not an integer in %ld..%ld", r->name,
 				       v, r->min, r->max);

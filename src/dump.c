@@ -86,7 +86,37 @@ static bool has_opt(char **words, const char *opt)
 	return false;
 }
 
-static char **build_argv(const struct config *cfg, bool custom, struct err *e)
+/* dbname as a libpq connection string "dbname='...'" (libpq, "Connection
+ * Strings": single quotes, with ' and \ escaped by a backslash), so that a
+ * name holding '=' or starting with postgres:// is never read as a
+ * connection string itself. Malloc'd; NULL when out of memory. */
+static char *dbname_conninfo(const char *dbname)
+{
+	size_t n = strlen(dbname), o = 0;
+	char *s = malloc(2 * n + 12);
+
+	if (!s)
+		return NULL;
+	memcpy(s, "dbname='", 8);
+	o = 8;
+	for (const char *p = dbname; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			s[o++] = '\\';
+		s[o++] = *p;
+	}
+	s[o++] = '\'';
+	s[o] = '\0';
+	return s;
+}
+
+/* pg_dump's argv: its options, PG_DUMP_EXTRA_OPTS, and the database as the
+ * last, positional argument. pg_dump takes a second positional argument as
+ * an error ("too many command-line arguments"), so a word in
+ * PG_DUMP_EXTRA_OPTS that pg_dump does not take as an option's value (after
+ * an option vigil does not know) fails the dump loudly instead of quietly
+ * naming another database, as PGDATABASE alone allowed. */
+static char **build_argv(const struct config *cfg, const char *dbname, bool custom,
+			 struct err *e)
 {
 	char **extra = NULL, **argv;
 	size_t n_extra = 0, k = 0;
@@ -100,7 +130,7 @@ static char **build_argv(const struct config *cfg, bool custom, struct err *e)
 		while (extra[n_extra])
 			n_extra++;
 	}
-	argv = calloc(n_extra + 5, sizeof *argv);
+	argv = calloc(n_extra + 6, sizeof *argv);
 	if (!argv) {
 		util_free_strv(extra);
 		err_set(e, ERR_INTERNAL, "out of memory");
@@ -121,6 +151,7 @@ static char **build_argv(const struct config *cfg, bool custom, struct err *e)
 	for (size_t i = 0; i < n_extra; i++)
 		argv[k++] = extra[i];
 	free(extra);
+	argv[k++] = dbname_conninfo(dbname ? dbname : cfg->pg_db);
 	argv[k] = NULL;
 	for (size_t i = 0; i < k; i++) {
 		if (!argv[i]) {
@@ -165,6 +196,7 @@ static const char *const long_with_arg[] = {
 	"rows-per-insert", "schema", "section", "snapshot", "superuser", "table", "username",
 };
 static const char *const long_without_arg[] = {
+	"attribute-inserts", "no-acl", "no-reconnect", "no-synchronized-snapshots", /* hidden */
 	"binary-upgrade", "blobs", "clean", "column-inserts", "create", "data-only",
 	"disable-dollar-quoting", "disable-triggers", "enable-row-security", "help", "if-exists",
 	"inserts", "load-via-partition-root", "no-blobs", "no-comments", "no-owner", "no-password",
@@ -286,7 +318,7 @@ int dump_run(const struct config *cfg, const char *dbname, int server_major, boo
 	char magic[5];
 	size_t magic_len = 0;
 
-	argv = build_argv(cfg, custom, e);
+	argv = build_argv(cfg, dbname, custom, e);
 	envp = db_child_env_watched(cfg, dbname, server_major);
 	buf = malloc(READ_CHUNK);
 	if (!argv || !envp || !buf) {

@@ -42,6 +42,29 @@ assert_exit 2 vigil 'PG_DUMP_EXTRA_OPTS=-vFc' check-config
 assert_output_match 'PG_DUMP_EXTRA_OPTS: -vFc is not allowed: the format is BACKUP_FORMAT'
 assert_exit 2 vigil 'PG_DUMP_EXTRA_OPTS=--no-owner otherdb' backup
 assert_output_match 'PG_DUMP_EXTRA_OPTS: "otherdb" is not an option'
+# pg_dump's hidden no-value options are known too: the word after one would
+# be taken by pg_dump as the database (the breaker's trial: a backup of app
+# that held the database "other", restored with exit 0)
+sql "CREATE DATABASE other" postgres >/dev/null
+sql "CREATE TABLE secret(x int); INSERT INTO secret VALUES (42)" other >/dev/null
+for o in '--attribute-inserts other' '--no-acl other' '--attr other'; do
+	assert_exit 2 vigil "PG_DUMP_EXTRA_OPTS=$o" backup --db-only
+	assert_output_match 'PG_DUMP_EXTRA_OPTS: "other" is not an option'
+done
+# An option vigil does not know (a newer pg_dump's) passes the check, and
+# the word after it may be its value; if pg_dump takes it as a database
+# instead, the database vigil names last makes that a second positional
+# argument and pg_dump fails loudly. The wrapper plays a pg_dump that knows
+# --future-flag as a flag without a value.
+make_shim pg_dump 'for a; do shift; [ "$a" = --future-flag ] || set -- "$@" "$a"; done; exec "$REAL" "$@"'
+assert_exit 1 vigil PATH="$T/shim:$PATH" 'PG_DUMP_EXTRA_OPTS=--future-flag other' backup --db-only
+assert_output_match 'pg_dump exited 1: .*too many command-line arguments'
+assert_no_file "$BACKUP_DIR/db/.vigil-tmp-*"
+# a database name that looks like a connection string is still a name
+sql 'CREATE DATABASE "x=y host=nowhere"' postgres >/dev/null
+sql "CREATE TABLE t(i int); INSERT INTO t VALUES (7)" "dbname='x=y host=nowhere'" >/dev/null || fail "cannot fill x=y"
+assert_exit 0 vigil 'POSTGRES_DB=x=y host=nowhere' BACKUP_PREFIX=xy backup --db-only
+assert_output_match 'dump done file=xy_.* tables=1 rows=1'
 # usual options still work, in both spellings of a value
 assert_exit 0 vigil 'PG_DUMP_EXTRA_OPTS=--exclude-table-data items --no-owner' backup --db-only
 assert_output_match 'dump done'

@@ -805,6 +805,8 @@ static void prefix_rules(void)
 	 * hidden, and a later run removes those as stale (TRIAL F2) */
 	expect_bad("BACKUP_PREFIX", ".vigil-tmp-x", "BACKUP_PREFIX");
 	expect_bad("BACKUP_PREFIX", ".hidden", "BACKUP_PREFIX");
+	/* Kubernetes' service variable for a Service named "postgres" */
+	expect_bad("POSTGRES_PORT", "tcp://10.0.0.5:5432", "looks like the variable Kubernetes");
 	fresh_env();
 	setenv("POSTGRES_DB", ".vigil-tmp-db", 1);
 	CHECK(load(&c, &e) == -1);
