@@ -250,6 +250,8 @@ static void media_progress(void *ctx, uint64_t raw)
 	log_progress(raw);
 }
 
+static bool media_suspect(const struct config *cfg, struct mf_artifact *a);
+
 int backup_media_file(const struct config *cfg, const char *dir, const char *base,
 		      bool no_excludes, struct mf_artifact *a, struct err *e)
 {
@@ -323,9 +325,15 @@ int backup_media_file(const struct config *cfg, const char *dir, const char *bas
 	a->symlinks = ms.symlinks;
 	a->skipped = ms.skipped;
 	a->seconds = util_mono() - t0;
+	/* A restore's safety copy is what is there, whatever it holds; a
+	 * regular backup of an empty or collapsed tree is suspect (F7). Judged
+	 * before the summary line, so its warnings= counts that warning too. */
+	if (!no_excludes)
+		media_suspect(cfg, a);
 	log_info("media done file=%s bytes=%llu raw_bytes=%llu files=%llu warnings=%llu secs=%.1f",
 		 art.final_name, (unsigned long long)a->bytes, (unsigned long long)a->raw_bytes,
-		 (unsigned long long)ms.files, (unsigned long long)ms.warnings, a->seconds);
+		 (unsigned long long)ms.files,
+		 (unsigned long long)(ms.warnings + (a->suspect[0] ? 1 : 0)), a->seconds);
 	rc = 0;
 out:
 	if (rc < 0) {
@@ -520,7 +528,7 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 			if (e.code == ERR_INTERRUPTED)
 				interrupted = e.signo;
 			log_error("media backup failed: %s", e.msg);
-		} else if (media_suspect(cfg, a) || strcmp(a->result, "warning") == 0) {
+		} else if (strcmp(a->result, "warning") == 0) {
 			warned = true;
 		}
 		media_mount_note(cfg);

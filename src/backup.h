@@ -39,7 +39,8 @@ int backup_db_file(const struct config *cfg, const char *dbname, const char *dir
 		   const char *base, struct mf_artifact *a, struct err *e);
 
 /* Archive MEDIA_DIR into dir as <base><suffix>, likewise; excludes apply
- * unless no_excludes. Warnings (changed/vanished files) are logged and put
+ * unless no_excludes (a restore's safety copy: the whole tree, never judged an
+ * empty or collapsed backup). Warnings (changed/vanished files) are logged and put
  * in a. Returns 0 or -1 with e set. */
 int backup_media_file(const struct config *cfg, const char *dir, const char *base,
 		      bool no_excludes, struct mf_artifact *a, struct err *e);

@@ -408,7 +408,8 @@ int config_load(struct config *c, struct err *e)
 	    c->prefix[0] == '.')
 		return err_set(e, ERR_CONFIG, "BACKUP_PREFIX \"%s\" clashes with vigil's own names "
 			       "(pre_restore*, media, or a hidden name starting with a dot); "
-			       "hint: set BACKUP_PREFIX", c->prefix);
+			       "hint: set BACKUP_PREFIX to a name that is none of these, e.g. the "
+			       "database name without its leading dot", c->prefix);
 	if (c->threads <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		c->threads = n > 0 ? n : 1;
@@ -483,6 +484,15 @@ void config_print(const struct config *c, FILE *f)
 		value_text(c, &rows[i], v, sizeof v);
 		fprintf(f, "%s=%s\n", rows[i].name, v);
 	}
+	/* What DATABASE_URL's query set, which its *** above hides. */
+	if (c->pg_sslmode)
+		fprintf(f, "# from DATABASE_URL: sslmode=%s\n", c->pg_sslmode);
+	if (c->pg_sslrootcert)
+		fprintf(f, "# from DATABASE_URL: sslrootcert=%s\n", c->pg_sslrootcert);
+	if (c->pg_sslcert)
+		fprintf(f, "# from DATABASE_URL: sslcert=%s\n", c->pg_sslcert);
+	if (c->pg_sslkey)
+		fprintf(f, "# from DATABASE_URL: sslkey=%s\n", c->pg_sslkey);
 }
 
 void config_print_markdown(FILE *f)

@@ -124,16 +124,14 @@ int main(int argc, char **argv)
 	setenv("TZ", cfg.tz, 1);
 	tzset();
 	log_stamp_utc(false);
-	if (!strcmp(cmd, "check-config")) {
-		config_print(&cfg, stdout);
-		status = daemon_print_schedule(&cfg, 5);
-		if (status == 0 && check_config(&cfg, &e) < 0) {
-			log_error("configuration error: %s", e.msg);
-			status = 2;
-		}
-	} else if (check_config(&cfg, &e) < 0) {
+	if (check_config(&cfg, &e) < 0) {
+		/* check-config too: its listing printed above an error would
+		 * scroll the one line that matters out of sight. */
 		log_error("configuration error: %s", e.msg);
 		status = 2;
+	} else if (!strcmp(cmd, "check-config")) {
+		config_print(&cfg, stdout);
+		status = daemon_print_schedule(&cfg, 5);
 	} else if (!strcmp(cmd, "serve")) {
 		open_log(&cfg, "backup.log");
 		status = daemon_main(&cfg);

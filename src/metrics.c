@@ -78,8 +78,9 @@ void metrics_health(const struct state *st, const struct daemon_info *d, int64_t
 				 state_kind_name(k), ts, ks->last_error);
 		} else if (ks->suspect[0]) {
 			snprintf(reason, sizeof reason,
-				 "%s: the last backup is not a good one: %s", state_kind_name(k),
-				 ks->suspect);
+				 "%s: the last backup is not a good one: %s; hint: check that the "
+				 "media volume is mounted, or set MEDIA_ALLOW_EMPTY=true if it is "
+				 "empty on purpose", state_kind_name(k), ks->suspect);
 		} else if (now - ks->last_success > max_age) {
 			fmt_age(now - ks->last_success, a1, sizeof a1);
 			fmt_age(max_age, a2, sizeof a2);

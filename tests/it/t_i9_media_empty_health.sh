@@ -20,7 +20,7 @@ assert_eq success "$(manifest_get "$BACKUP_DIR/runs/$run" artifacts.0.result)" "
 daemon_spawn main vigil serve
 http /healthz
 assert_eq 503 "$HTTP_CODE" "/healthz with an empty media backup as the newest"
-assert_contains "$T/http.body" '"reason":"media: the last backup is not a good one: media directory holds no files"'
+assert_contains "$T/http.body" '"reason":"media: the last backup is not a good one: media directory holds no files; hint: check that the media volume is mounted'
 assert_eq 1 "$(metric 'vigil_last_backup_suspect{kind="media"}')" "suspect gauge (media)"
 assert_eq 0 "$(metric 'vigil_last_backup_suspect{kind="db"}')" "suspect gauge (db)"
 assert_eq 0 "$(metric 'vigil_last_success_timestamp_seconds{kind="media"}')" "media last success"
