@@ -10,6 +10,10 @@
 #    (...); not taken as latest", the good backup restored ("from <good>:
 #    20 files"); MEDIA_DIR is byte-identical to before; no .vigil-* left.
 # 4. `vigil verify latest` checks the good one (its name, "1 checked").
+# 5. With only the suspect backup left (the good one removed): latest takes
+#    it with WARN "only suspect media backups: taking <empty> as latest",
+#    and the restore is then refused as an empty archive (exit 2), MEDIA_DIR
+#    unchanged.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/media_lib.sh"
@@ -58,4 +62,13 @@ assert_exit 0 vigil verify latest
 assert_contains "$OUT" "$good"
 assert_contains "$OUT" "1 checked, 0 failed"
 
+log "5. only the suspect backup left"
+rm "$BACKUP_DIR/media/$good" "$BACKUP_DIR/media/$good.sha256"
+tree_state "$MEDIA_DIR" >"$T/before"
+assert_exit 2 vigil restore --media latest --yes
+assert_contains "$ERR" "only suspect media backups: taking $empty as latest"
+assert_contains "$ERR" "the archive holds no files: restoring it would empty MEDIA_DIR"
+tree_state "$MEDIA_DIR" >"$T/after"
+assert_tree_same "$T/before" "$T/after" "MEDIA_DIR after the refused restore"
+media_no_leftovers
 log "ok"
