@@ -2523,7 +2523,12 @@ out:
 	wants_free(&x.wants);
 	if (staged) {
 		if (!keep_old) {
-			(void)rm_tree_at(AT_FDCWD, stage);
+			/* Fails on a file system that went read-only after
+			 * write-back errors; the next restore removes it. */
+			if (rm_tree_at(AT_FDCWD, stage) != 0 && o->warn)
+				o->warn(o->ctx, stage + strlen(root) + 1,
+					"cannot remove the staging directory (it holds only restored "
+					"files; the next restore removes it)");
 			/* Empty after a complete rollback; never rm -r'ed
 			 * here since it held the live entries. */
 			if (s.old)
