@@ -2301,7 +2301,10 @@ int archive_media_restore_check(const struct media_opts *o, struct err *e)
  * entry into it with archive_write_disk(3) (no user/group name lookups: ids
  * are numeric, which is right in a container); require the end-of-archive
  * marker and the stream's clean end; archive_write_close applies the
- * deferred directory modes and times. Only then the swap: live top-level
+ * deferred directory modes and times; syncfs(2) puts the staged tree on disk
+ * and reports write-back errors (Linux 5.8+); the staged tree is read back
+ * against the archive. Only then the swap (made durable by a second syncfs
+ * before anything is deleted): live top-level
  * entries go to root/.vigil-old-XXXXXX, staged ones come in (all renames in
  * one file system; the root itself is never renamed, so a mount point works).
  * Any failure before that point removes the staging dir and leaves o->root
@@ -2325,7 +2328,7 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	struct timespec root_ts[2];
 	char *root = NULL, *stage = NULL;
 	char b[SHOW_MAX + 4];
-	int ret = -1, staged = 0, keep_old = 0, rc, sig;
+	int ret = -1, staged = 0, keep_old = 0, rc, sig, sfd = -1;
 	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 		    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
 		    ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SPARSE;
@@ -2397,6 +2400,13 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	}
 	staged = 1;
 	s.stage = stage;
+	/* Opened before anything is written: syncfs(2) on it reports the
+	 * write-back errors of the file system since this open (below). */
+	sfd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0) {
+		err_errno(e, ERR_RESTORE, errno, "cannot open %s", show(stage, b));
+		goto out;
+	}
 
 	if (geteuid() == 0)
 		flags |= ARCHIVE_EXTRACT_OWNER;
@@ -2425,6 +2435,20 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	}
 	archive_write_free(x.disk);
 	x.disk = NULL;
+	/* Put the staged tree on disk before it is proved and swapped in: the
+	 * proof reads the page cache, which still holds data the device
+	 * refused at write-back, and the swap deletes the only other copy.
+	 * syncfs(2): "Since Linux 5.8, syncfs() will also report an error if
+	 * one or more inodes failed to be written back since the last syncfs()
+	 * call" - tracked per open file description, so sfd, opened before
+	 * extraction, sees every error of the files written since (man 2
+	 * syncfs, ERRORS: EIO, ENOSPC, EDQUOT). It also writes out unrelated
+	 * dirty data of the same file system; see README "A restore". */
+	if (syncfs(sfd) != 0) {
+		err_errno(e, ERR_RESTORE, errno, "cannot write the extracted files to disk in %s",
+			  show(root, b));
+		goto out;
+	}
 	/* Prove the result before anything live moves. */
 	if (ext_verify(o, &x, st, e) != 0)
 		goto out;
@@ -2444,6 +2468,18 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 		goto out;
 	}
 	staged = 0;
+	/* The renames must reach the disk before the replaced entries are
+	 * deleted: a power cut in between could otherwise lose both trees.
+	 * The swap is committed, so a failure here is a warning. */
+	if (syncfs(sfd) != 0) {
+		char m[300];
+		snprintf(m, sizeof m, "cannot write the swap to disk (syncfs: %s): the restored "
+			 "entries are live but may not survive a crash; hint: check the device and "
+			 "run vigil verify, then the restore again", strerror(errno));
+		if (o->warn)
+			o->warn(o->ctx, "./", m);
+		st->warnings++;
+	}
 	/* Committed: the new entries are live. A stop request from here on
 	 * only ends the job after the clean-up (stopping it halfway would
 	 * leave a half-deleted .vigil-old-* that a later restore reports as
@@ -2487,7 +2523,12 @@ out:
 	wants_free(&x.wants);
 	if (staged) {
 		if (!keep_old) {
-			(void)rm_tree_at(AT_FDCWD, stage);
+			/* Fails on a file system that went read-only after
+			 * write-back errors; the next restore removes it. */
+			if (rm_tree_at(AT_FDCWD, stage) != 0 && o->warn)
+				o->warn(o->ctx, stage + strlen(root) + 1,
+					"cannot remove the staging directory (it holds only restored "
+					"files; the next restore removes it)");
 			/* Empty after a complete rollback; never rm -r'ed
 			 * here since it held the live entries. */
 			if (s.old)
@@ -2496,6 +2537,8 @@ out:
 		/* mkdtemp and the removal changed the root's times. */
 		(void)utimensat(AT_FDCWD, root, root_ts, 0);
 	}
+	if (sfd >= 0)
+		close(sfd);
 	sw_free(&s);
 	free(stage);
 	free(root);

@@ -92,9 +92,12 @@ int archive_media_check(struct stream_reader *r, struct media_stats *st, struct 
  * before libarchive sees them: _SECURE_NOABSOLUTEPATHS itself cannot be used
  * because the names handed to libarchive are the staging dir's absolute path
  * plus the member name);
- * only when extraction fully succeeded are the old entries moved aside and the
- * new ones renamed into place (same file system, so it works when root is a
- * mount point), then the old ones deleted. Paths in o->skip_dirs are left
+ * only when extraction fully succeeded, the staged tree was written to disk
+ * (syncfs(2): a write-back error is ERR_RESTORE) and read back against the
+ * archive, are the old entries moved aside and the new ones renamed into place
+ * (same file system, so it works when root is a mount point), the renames
+ * made durable (syncfs again; a failure is a warning: st->warnings, o->warn),
+ * then the old ones deleted. Paths in o->skip_dirs are left
  * alone. On failure o->root is as it was. Returns 0 or -1 with e set. */
 int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 			  struct media_stats *st, struct err *e);

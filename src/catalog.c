@@ -118,6 +118,7 @@ void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t
 
 		v[i].utc = v[i].when;
 		v[i].recorded = false;
+		v[i].suspect[0] = '\0';
 		if (nrecs > 0 &&
 		    snprintf(key.path, sizeof key.path, "%s/%s", catalog_kind_name(v[i].kind),
 			     v[i].name) < (int)sizeof key.path)
@@ -125,6 +126,7 @@ void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t
 		if (r) {
 			v[i].utc = (time_t)r->start;
 			v[i].recorded = true;
+			snprintf(v[i].suspect, sizeof v[i].suspect, "%s", r->suspect);
 		}
 		v[i].future = v[i].utc > now + CATALOG_FUTURE_SLACK;
 	}
@@ -210,10 +212,18 @@ int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *ar
 	if (strcmp(arg, "latest") == 0) {
 		struct cat_entry *v = NULL;
 		size_t n = 0;
-		const struct cat_entry *future = NULL;
+		/* The first of each: 0 good, 1 future-dated, 2 suspect, 3 both. */
+		const struct cat_entry *best[4] = { NULL, NULL, NULL, NULL };
 		if (catalog_scan(cfg, (int)kind, &v, &n, e) < 0)
 			return -1;
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n && !best[0]; i++) {
+			int rank = (v[i].future ? 1 : 0) + (v[i].suspect[0] ? 2 : 0);
+			if (v[i].pre_restore)
+				continue;
+			if (!best[rank])
+				best[rank] = &v[i];
+		}
+		for (size_t i = 0; i < n && best[0] && &v[i] != best[0]; i++) {
 			if (v[i].pre_restore)
 				continue;
 			if (v[i].future) {
@@ -223,17 +233,25 @@ int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *ar
 				log_warn("%s is dated in the future (made at %s by its run manifest); "
 					 "not taken as latest; hint: check the host's clock", v[i].name,
 					 ts);
-				if (!future)
-					future = &v[i];
-				continue;
+			} else if (v[i].suspect[0]) {
+				/* An unmounted volume backed up as empty must not be
+				 * restored over the real files (issue 9). */
+				log_warn("%s is suspect (%s, by its run manifest); not taken as latest; "
+					 "hint: name it explicitly to restore or verify it anyway",
+					 v[i].name, v[i].suspect);
 			}
-			*out = v[i];
-			free(v);
-			return 0;
 		}
-		if (future) {
-			log_warn("only future-dated %s backups: taking %s as latest", kn, future->name);
-			*out = *future;
+		for (int k = 0; k < 4; k++) {
+			if (!best[k])
+				continue;
+			if (k == 1 || k == 3)
+				log_warn("only future-dated %s backups%s: taking %s as latest", kn,
+					 k == 3 ? " that are suspect" : "", best[k]->name);
+			if (k >= 2)
+				log_warn("only suspect %s backups: taking %s as latest (%s); hint: "
+					 "check it with vigil verify before restoring it", kn,
+					 best[k]->name, best[k]->suspect);
+			*out = *best[k];
 			free(v);
 			return 0;
 		}
@@ -269,5 +287,15 @@ int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *ar
 	out->mtime = st.st_mtime;
 	snprintf(cand, sizeof cand, "%s.sha256", real);
 	out->has_sha256 = stat(cand, &st) == 0;
+	if (util_fmt(want, sizeof want, e, "%s/runs", cfg->backup_dir) == 0) {
+		size_t nrecs = 0;
+		struct mf_record *recs = manifest_records(want, &nrecs);
+		const struct mf_record *r;
+		snprintf(cand, sizeof cand, "%s/%s", kn, out->name);
+		r = manifest_record_find(recs, nrecs, cand);
+		if (r)
+			snprintf(out->suspect, sizeof out->suspect, "%s", r->suspect);
+		free(recs);
+	}
 	return 0;
 }

@@ -31,6 +31,9 @@ struct cat_entry {
 	bool recorded;       /* utc comes from a run manifest */
 	bool future;         /* utc lies more than CATALOG_FUTURE_SLACK s after now */
 	bool pre_restore;
+	/* The run manifest records this file as no good backup (an empty or
+	 * collapsed media directory, manifest field "suspect"): why, else "". */
+	char suspect[256];
 	bool custom;         /* pg_dump -Fc archive (.dump) */
 	enum stream_codec codec;
 	uint64_t size;
@@ -52,9 +55,10 @@ bool catalog_match(enum cat_kind kind, const char *prefix, const char *name,
  * by "<kind>/<name>"), or, for a file no manifest records (a pre_restore_
  * copy, a file whose manifest is gone), its name's stamp read in TZ. Ties
  * go by seq ("-N"), kind and name. Sets utc, recorded and future (utc more
- * than CATALOG_FUTURE_SLACK s after now, Unix seconds); future entries keep
- * their place in the order, callers decide what to do with them. recs is
- * sorted in place. Pure. */
+ * than CATALOG_FUTURE_SLACK s after now, Unix seconds) and suspect (the
+ * record's reason, "" when none); future and suspect entries keep their
+ * place in the order, callers decide what to do with them. recs is sorted
+ * in place. Pure. */
 void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t nrecs,
 		   time_t now);
 
@@ -65,10 +69,13 @@ int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, siz
 		 struct err *e);
 
 /* Resolve what an operator typed: "latest" (the newest regular backup in
- * catalog_scan's order that is not future-dated, never a pre_restore_ copy;
- * a future-dated one is passed over with a WARN, and taken, with a WARN,
- * only when there is nothing else), a name as `vigil list` prints it, or a
- * path inside BACKUP_DIR. Anything resolving outside BACKUP_DIR/<kind dir>,
+ * catalog_scan's order that is neither future-dated nor suspect, never a
+ * pre_restore_ copy; a future-dated or suspect one is passed over with a
+ * WARN naming it, and taken, with a WARN, only when there is nothing else:
+ * then the newest one that is not suspect, else the newest suspect one,
+ * because a wrong clock loses no data while a suspect backup may hold
+ * none), a name as `vigil list` prints it, or a path inside BACKUP_DIR
+ * (out->suspect is filled from the run manifests for these too). Anything resolving outside BACKUP_DIR/<kind dir>,
  * or not matching vigil's names, is refused. Returns 0 or -1 with e set
  * (ERR_REFUSED: outside, no such backup, not a vigil name). */
 int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *arg,

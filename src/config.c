@@ -49,7 +49,7 @@ static const struct cfg_row rows[] = {
 	{ "LOG_DIR", T_STR, F(log_dir), "/logs", 0, 0, NULL, false, "backup.log and restore.log" },
 	{ "MEDIA_DIR", T_STR, F(media_dir), "/media", 0, 0, NULL, false, "uploaded files; empty disables media backups; a symlink here is followed" },
 	{ "MEDIA_EXCLUDE", T_STR, F(media_exclude), NULL, 0, 0, NULL, false, "comma-separated glob patterns relative to MEDIA_DIR" },
-	{ "MEDIA_ALLOW_EMPTY", T_BOOL, F(media_allow_empty), "false", 0, 0, NULL, false, "true: a media backup without any regular file, or with fewer than half the files of the last good one (when that had 10 or more), is a success; false: it is kept but the run is a warning (exit 3)" },
+	{ "MEDIA_ALLOW_EMPTY", T_BOOL, F(media_allow_empty), "false", 0, 0, NULL, false, "true: a media backup without any regular file, or with fewer than half the files of the last good one (when that had 10 or more), is a success, and a media restore of an archive without any regular file empties MEDIA_DIR (with a WARN); false: such a backup is kept but the run is a warning (exit 3), and such a restore is refused (exit 2)" },
 	{ "BACKUP_FILE_MODE", T_OCTAL, F(file_mode), "0600", 0, 0777, NULL, false, "mode of backup files (directories get 0700 plus x bits of readable groups)" },
 	{ "BACKUP_SCHEDULE", T_STR, F(schedule), "0 3 * * *", 0, 0, NULL, false, "5-field cron expression, or @daily, @hourly, @weekly" },
 	{ "TZ", T_TZ, F(tz), "UTC", 0, 0, NULL, false, "IANA time zone of the schedule and of file names; unknown is an error" },

@@ -42,7 +42,7 @@ int list_main(const struct config *cfg, int argc, char **argv)
 {
 	struct cat_entry *v = NULL;
 	struct mf_record *k;
-	size_t n = 0, nk = 0, n_future = 0;
+	size_t n = 0, nk = 0, n_future = 0, n_suspect = 0;
 	struct err e;
 	bool json = false;
 
@@ -73,7 +73,8 @@ int list_main(const struct config *cfg, int argc, char **argv)
 			log_time_utc((int64_t)v[i].utc, tu[i]);
 			rows[i] = (struct mf_list_row){ catalog_kind_name(v[i].kind), v[i].name, v[i].path,
 							tl[i], tu[i], state_of(&v[i], k, nk), v[i].size,
-							v[i].pre_restore, v[i].recorded, v[i].future };
+							v[i].pre_restore, v[i].recorded, v[i].future,
+							v[i].suspect };
 		}
 		out = manifest_list_json(rows, n);
 		if (out)
@@ -90,14 +91,21 @@ int list_main(const struct config *cfg, int argc, char **argv)
 			localtime_r(&v[i].utc, &tm);
 			strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
 			util_human_bytes(v[i].size, size);
-			printf("%-6s %-44s %-20s %10s  %s%s\n", catalog_kind_name(v[i].kind), v[i].name, t,
-			       size, state_of(&v[i], k, nk), v[i].future ? " FUTURE-DATED" : "");
+			printf("%-6s %-44s %-20s %10s  %s%s%s\n", catalog_kind_name(v[i].kind), v[i].name,
+			       t, size, state_of(&v[i], k, nk), v[i].future ? " FUTURE-DATED" : "",
+			       v[i].suspect[0] ? " SUSPECT" : "");
 			n_future += v[i].future;
+			n_suspect += v[i].suspect[0] != '\0';
 		}
 		if (n_future)
 			log_warn("%zu backup(s) are dated in the future (marked FUTURE-DATED) and are "
 				 "never taken as latest while a backup with a past date exists; hint: "
 				 "check the host's clock", n_future);
+		if (n_suspect)
+			log_warn("%zu backup(s) are suspect (marked SUSPECT: their run found an empty or "
+				 "collapsed media directory) and are never taken as latest while a "
+				 "backup that is not exists; hint: vigil list --json gives the reason",
+				 n_suspect);
 		if (n == 0)
 			printf("(no backups in %s)\n", cfg->backup_dir);
 	}

@@ -363,6 +363,8 @@ char *manifest_list_json(const struct mf_list_row *rows, size_t n)
 		cJSON_AddBoolToObject(o, "pre_restore", rows[i].pre_restore);
 		cJSON_AddBoolToObject(o, "recorded", rows[i].recorded);
 		cJSON_AddBoolToObject(o, "future", rows[i].future);
+		if (rows[i].suspect && rows[i].suspect[0])
+			cJSON_AddStringToObject(o, "suspect", rows[i].suspect);
 		cJSON_AddItemToArray(arr, o);
 	}
 	out = cJSON_Print(arr);
@@ -407,6 +409,7 @@ struct mf_record *manifest_records(const char *dir, size_t *n)
 			memcpy(v[*n].sha256, m.art[i].sha256, sizeof v[*n].sha256);
 			v[*n].bytes = m.art[i].bytes;
 			v[*n].start = m.start;
+			snprintf(v[*n].suspect, sizeof v[*n].suspect, "%s", m.art[i].suspect);
 			(*n)++;
 		}
 		manifest_free(&m);

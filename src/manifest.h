@@ -88,6 +88,7 @@ struct mf_record {
 	char sha256[65];
 	uint64_t bytes;
 	int64_t start;    /* the run's recorded start, Unix seconds (UTC instant) */
+	char suspect[256]; /* the artifact's "suspect" reason, "" when it is a good backup */
 };
 
 /* Every file recorded by the manifests in runs_dir ("*.json"; unreadable
@@ -106,6 +107,7 @@ struct mf_list_row {
 	int pre_restore;
 	int recorded; /* the time is a run manifest's recorded start */
 	int future;   /* ... and it lies in the future (a wrong clock) */
+	const char *suspect; /* the run manifest's "suspect" reason; NULL or "" for none */
 };
 
 /* JSON array of rows (malloc'd, caller frees; NULL when out of memory). */

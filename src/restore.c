@@ -1502,6 +1502,25 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		}
 		if (verify_against_record(recs, nrecs, &me, mres.sha256, &e) < 0)
 			goto refused;
+		/* A restore replaces every entry of MEDIA_DIR: an archive without
+		 * a single regular file (a backup of an unmounted volume, a
+		 * hand-made end-of-archive marker) would leave it empty, so it is
+		 * refused unless emptiness is expected (issue 9). */
+		if (mres.media.files == 0) {
+			if (!cfg->media_allow_empty) {
+				err_set(&e, ERR_REFUSED, "%s: the archive holds no files: restoring it "
+					"would empty MEDIA_DIR %s; hint: pick another backup with "
+					"vigil list, or set MEDIA_ALLOW_EMPTY=true to restore it anyway",
+					me.name, cfg->media_dir);
+				goto refused;
+			}
+			log_warn("%s holds no files: MEDIA_DIR %s will be emptied "
+				 "(MEDIA_ALLOW_EMPTY=true)", me.name, cfg->media_dir);
+		}
+		if (me.suspect[0])
+			log_warn("%s is suspect (%s, by its run manifest): restoring it as asked "
+				 "(%llu files); hint: vigil list shows the backups before it",
+				 me.name, me.suspect, (unsigned long long)mres.media.files);
 		{
 			const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
 			struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip,

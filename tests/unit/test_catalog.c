@@ -49,6 +49,17 @@ static void put(const char *rel, const char *text)
 	fclose(f);
 }
 
+static void unlink_rel(const char *rel)
+{
+	char p[600];
+
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	if (unlink(p) < 0) {
+		perror(p);
+		abort();
+	}
+}
+
 static void mk(const char *rel)
 {
 	char p[600];
@@ -748,8 +759,56 @@ static void resolve_latest_skips_future(void)
 	rm_tree();
 }
 
+/* `latest` passes over a suspect media backup (an unmounted volume) while
+ * a good one exists; with none, a future-dated good one beats a suspect
+ * one; with only suspect ones, the newest is taken. A named one carries
+ * its reason. */
+static void resolve_latest_skips_suspect(void)
+{
+	static const char good[] =
+		"{\"run_id\":\"g\",\"command\":\"backup\",\"start\":\"2020-01-01T00:00:00Z\","
+		"\"result\":\"success\",\"artifacts\":[{\"kind\":\"media\",\"result\":"
+		"\"success\",\"path\":\"media/media_20200101_000000.tar.gz\"}]}";
+	static const char bad[] =
+		"{\"run_id\":\"s\",\"command\":\"backup\",\"start\":\"2020-01-02T00:00:00Z\","
+		"\"result\":\"warning\",\"artifacts\":[{\"kind\":\"media\",\"result\":"
+		"\"warning\",\"path\":\"media/media_20200102_000000.tar.gz\",\"suspect\":"
+		"\"media directory holds no files\"}]}";
+	static const char fut[] =
+		"{\"run_id\":\"f\",\"command\":\"backup\",\"start\":\"2099-01-01T00:00:00Z\","
+		"\"result\":\"success\",\"artifacts\":[{\"kind\":\"media\",\"result\":"
+		"\"success\",\"path\":\"media/media_20990101_000000.tar.gz\"}]}";
+	struct config c;
+	struct cat_entry out;
+	struct err e;
+
+	fresh_tree(&c);
+	mk("backups/media");
+	put("backups/media/media_20200101_000000.tar.gz", "x");
+	put("backups/media/media_20200102_000000.tar.gz", "x");
+	put("backups/runs/20200101_000000.json", good);
+	put("backups/runs/20200102_000000.json", bad);
+	REQUIRE(catalog_resolve(&c, CAT_MEDIA, "latest", &out, &e) == 0);
+	CHECK_STR(out.name, "media_20200101_000000.tar.gz");
+	CHECK_STR(out.suspect, "");
+	REQUIRE(catalog_resolve(&c, CAT_MEDIA, "media_20200102_000000.tar.gz", &out, &e) == 0);
+	CHECK_STR(out.suspect, "media directory holds no files");
+	/* a future-dated good one beats the suspect one */
+	unlink_rel("backups/media/media_20200101_000000.tar.gz");
+	put("backups/media/media_20990101_000000.tar.gz", "x");
+	put("backups/runs/20990101_000000.json", fut);
+	REQUIRE(catalog_resolve(&c, CAT_MEDIA, "latest", &out, &e) == 0);
+	CHECK_STR(out.name, "media_20990101_000000.tar.gz");
+	/* only the suspect one: taken (with a WARN) */
+	unlink_rel("backups/media/media_20990101_000000.tar.gz");
+	REQUIRE(catalog_resolve(&c, CAT_MEDIA, "latest", &out, &e) == 0);
+	CHECK_STR(out.name, "media_20200102_000000.tar.gz");
+	CHECK_STR(out.suspect, "media directory holds no files");
+	rm_tree();
+}
+
 UNIT_MAIN(T(order_by_recorded_instant_across_dst), T(order_flags_future),
-	  T(resolve_latest_skips_future), T(match_own_db_names), T(match_rejects_foreign_names), T(match_media_and_pre_restore),
+	  T(resolve_latest_skips_future), T(resolve_latest_skips_suspect), T(match_own_db_names), T(match_rejects_foreign_names), T(match_media_and_pre_restore),
 	  T(match_prefix_is_literal), T(match_when_is_local_time_in_tz), T(scan_newest_first),
 	  T(resolve_names_and_latest), T(resolve_latest_with_only_pre_restore),
 	  T(resolve_refuses_outside_and_foreign), T(resolve_through_symlinked_backup_dir))
