@@ -282,9 +282,38 @@ static int push_env(char ***v, size_t *n, const char *name, const char *value)
 	return 0;
 }
 
+/* Messages in English for every PostgreSQL tool vigil runs, whatever
+ * locale the operator set (setlocale(3), locale(7)): vigil quotes them in
+ * logs that its tests and hints read, and never has to understand a
+ * translation. LC_ALL would override LC_MESSAGES, so an LC_ALL of the
+ * operator's is turned into the same value for every other category it
+ * covers (data keep its collation, character type and formats). -1 when
+ * out of memory. */
+static int child_locale(char ***v, size_t *n)
+{
+	static const char *const cats[] = { "LC_CTYPE", "LC_COLLATE", "LC_NUMERIC", "LC_TIME",
+					     "LC_MONETARY" };
+	const char *all = getenv("LC_ALL");
+
+	if (all && *all) {
+		for (size_t i = 0; i < *n; i++) {
+			if (strncmp((*v)[i], "LC_ALL=", 7) == 0) {
+				free((*v)[i]);
+				memmove(&(*v)[i], &(*v)[i + 1], (*n - i) * sizeof **v);
+				(*n)--;
+				break;
+			}
+		}
+		for (size_t i = 0; i < sizeof cats / sizeof cats[0]; i++)
+			if (push_env(v, n, cats[i], all) < 0)
+				return -1;
+	}
+	return push_env(v, n, "LC_MESSAGES", "C");
+}
+
 /* vigil's environment without secrets and without the connection
- * settings db_child_env sets itself; *n gets the count. NULL when out of
- * memory. */
+ * settings db_child_env sets itself, with English messages
+ * (child_locale); *n gets the count. NULL when out of memory. */
 static char **env_without_secrets(size_t *n)
 {
 	char **v = calloc(1, sizeof *v);
@@ -304,10 +333,19 @@ static char **env_without_secrets(size_t *n)
 			goto fail;
 		v[++*n] = NULL;
 	}
+	if (child_locale(&v, n) < 0)
+		goto fail;
 	return v;
 fail:
 	util_free_strv(v);
 	return NULL;
+}
+
+char **db_tool_env(void)
+{
+	size_t n;
+
+	return env_without_secrets(&n);
 }
 
 char **db_child_env(const struct config *cfg, const char *dbname)

@@ -70,9 +70,17 @@ char *db_quote_literal(struct db *db, const char *s);
  * cfg->pg_db): the current environment minus every variable that holds a
  * secret of vigil's (names containing PASSWORD or SECRET, DATABASE_URL) or
  * a PG* connection setting, plus PGHOST, PGPORT, PGUSER, PGPASSWORD,
- * PGDATABASE, PGCONNECT_TIMEOUT, PGAPPNAME. Free with util_free_strv.
- * NULL when out of memory. */
+ * PGDATABASE, PGCONNECT_TIMEOUT, PGAPPNAME, and LC_MESSAGES=C (an LC_ALL
+ * of the operator's becomes the same value for the other categories, so
+ * messages are English and data keep their locale). Free with
+ * util_free_strv. NULL when out of memory. */
 char **db_child_env(const struct config *cfg, const char *dbname);
+
+/* The environment of a PostgreSQL tool that needs no connection
+ * (pg_restore --list, --version): vigil's own without secrets (I5), with
+ * LC_MESSAGES=C as every child gets it. Malloc'd vector, free with
+ * util_free_strv; NULL when out of memory. */
+char **db_tool_env(void);
 
 /* db_child_env plus, for servers of major version 14 and later,
  * "-c client_connection_check_interval=1000" added to PGOPTIONS: the

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 #include "manifest.h"
 #include "pid1.h"
@@ -136,13 +137,16 @@ static int check_custom(const char *path, struct stream_reader *r, struct verify
 	char *argv[] = { "pg_restore", "--list", (char *)path, NULL };
 	struct child c;
 	struct child_tail tail = { .len = 0 };
-	char line[512];
+	char line[512], **envp = db_tool_env(); /* no secrets, English messages */
 	size_t ll = 0;
 	int status, rc = -1;
 	bool first = true;
 
-	if (!buf)
+	if (!buf || !envp) {
+		free(buf);
+		util_free_strv(envp);
 		return err_set(e, ERR_INTERNAL, "out of memory");
+	}
 	for (;;) {
 		ssize_t n = stream_read(r, buf, CHUNK, e);
 		if (n < 0)
@@ -160,7 +164,7 @@ static int check_custom(const char *path, struct stream_reader *r, struct verify
 		err_set(e, ERR_CORRUPT, "the archive is empty");
 		goto out;
 	}
-	if (pid1_spawn(&c, argv, NULL, CHILD_STDOUT | CHILD_STDERR, e) < 0)
+	if (pid1_spawn(&c, argv, envp, CHILD_STDOUT | CHILD_STDERR, e) < 0)
 		goto out;
 	for (;;) {
 		ssize_t n = read(c.out, buf, CHUNK);
@@ -197,6 +201,7 @@ static int check_custom(const char *path, struct stream_reader *r, struct verify
 	}
 	rc = 0;
 out:
+	util_free_strv(envp);
 	free(buf);
 	return rc;
 }
