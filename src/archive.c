@@ -1887,7 +1887,6 @@ struct sw {
 	size_t n_dt, cap_dt;
 	struct fixmeta *fx; /* kept directories: metadata from the archive */
 	size_t n_fx, cap_fx;
-	uint64_t seq;
 };
 
 static int grow(void **v, size_t *cap, size_t n, size_t size)
@@ -2005,9 +2004,37 @@ static int sw_list(struct sw *s, const char *path, struct names *ns, int missing
 	return r;
 }
 
+/* The directory old/rel and its parents inside s->old (0700), where the
+ * live entries of rel go under their own names: a restore killed in the
+ * middle of its swap (SIGKILL, a power cut) leaves a tree that mirrors
+ * MEDIA_DIR, from which an operator can move back what is missing. */
+static int sw_old_dir(struct sw *s, const char *rel)
+{
+	char *p = path_join(s->old, rel);
+	int rc = 0;
+
+	if (!p)
+		return sw_oom(s);
+	for (char *q = p + strlen(s->old) + 1; rc == 0; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			rc = err_errno(s->e, ERR_RESTORE, errno, "cannot create a directory in %s",
+				       s->old);
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
 /* Swap the directory rel (relative to root, "" = root): move the live
- * entries out to s->old, except vigil's own (top level), protected ones and
- * ancestors of protected ones (recursed into), then move the staged ones in. */
+ * entries out to s->old under the same relative path, except vigil's own
+ * (top level), protected ones and ancestors of protected ones (recursed
+ * into), then move the staged ones in. */
 static int sw_dir(struct sw *s, const char *rel)
 {
 	struct names live = { 0 }, staged = { 0 };
@@ -2025,7 +2052,6 @@ static int sw_dir(struct sw *s, const char *rel)
 		goto out;
 	for (size_t i = 0; i < live.n; i++) {
 		struct stat st;
-		char num[32];
 
 		free(child);
 		free(from);
@@ -2088,8 +2114,9 @@ static int sw_dir(struct sw *s, const char *rel)
 				goto out;
 			}
 		}
-		snprintf(num, sizeof num, "%llu", (unsigned long long)s->seq++);
-		to = path_join(s->old, num);
+		if (rel[0] && sw_old_dir(s, rel) != 0)
+			goto out;
+		to = path_join(s->old, child);
 		if (!to) {
 			sw_oom(s);
 			goto out;
@@ -2462,8 +2489,10 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 		size_t bad = sw_rollback(&s);
 		if (bad) {
 			keep_old = 1;
-			err_prefix(e, "restore failed and %zu entries could not be moved back "
-				   "(they are in %s)", bad, s.old ? s.old : stage);
+			err_prefix(e, "restore failed and %zu entries could not be moved back: "
+				   "MEDIA_DIR lacks them, they are in %s under their paths relative "
+				   "to MEDIA_DIR (hint: move them back by hand, then delete that "
+				   "directory)", bad, s.old ? s.old : stage);
 		}
 		goto out;
 	}

@@ -251,6 +251,7 @@ static void media_progress(void *ctx, uint64_t raw)
 }
 
 static bool media_suspect(const struct config *cfg, struct mf_artifact *a);
+static unsigned media_swap_leftovers(const struct config *cfg, struct mf_artifact *a);
 
 int backup_media_file(const struct config *cfg, const char *dir, const char *base,
 		      bool no_excludes, struct mf_artifact *a, struct err *e)
@@ -328,12 +329,14 @@ int backup_media_file(const struct config *cfg, const char *dir, const char *bas
 	/* A restore's safety copy is what is there, whatever it holds; a
 	 * regular backup of an empty or collapsed tree is suspect (F7). Judged
 	 * before the summary line, so its warnings= counts that warning too. */
-	if (!no_excludes)
-		media_suspect(cfg, a);
+	unsigned extra = 0;
+	if (!no_excludes) {
+		extra += media_suspect(cfg, a) ? 1 : 0;
+		extra += media_swap_leftovers(cfg, a);
+	}
 	log_info("media done file=%s bytes=%llu raw_bytes=%llu files=%llu warnings=%llu secs=%.1f",
 		 art.final_name, (unsigned long long)a->bytes, (unsigned long long)a->raw_bytes,
-		 (unsigned long long)ms.files,
-		 (unsigned long long)(ms.warnings + (a->suspect[0] ? 1 : 0)), a->seconds);
+		 (unsigned long long)ms.files, (unsigned long long)(ms.warnings + extra), a->seconds);
 	rc = 0;
 out:
 	if (rc < 0) {
@@ -425,6 +428,38 @@ static bool media_suspect(const struct config *cfg, struct mf_artifact *a)
 	snprintf(a->suspect, sizeof a->suspect, "%s", line + 4); /* without "./: " */
 	mf_add_warning(a, line);
 	return true;
+}
+
+/* A ".vigil-old-*" directory at the top of MEDIA_DIR is what a media restore
+ * killed in the middle of its swap leaves: live files set aside under
+ * their relative paths, which backups never archive (they are vigil's own
+ * names) and so silently leave out every night. Each is a warning of the
+ * media artifact a, with a hint, until the operator deals with it. Returns
+ * the number found. */
+static unsigned media_swap_leftovers(const struct config *cfg, struct mf_artifact *a)
+{
+	DIR *d = opendir(cfg->media_dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char line[400];
+		if (!util_starts_with(de->d_name, ".vigil-old-"))
+			continue;
+		log_warn("media %s/%s was left by an interrupted media restore and may hold live "
+			 "files that this backup leaves out; hint: move back what is missing from "
+			 "it (paths inside are relative to MEDIA_DIR), then delete it",
+			 cfg->media_dir, de->d_name);
+		snprintf(line, sizeof line, "%.200s: left by an interrupted media restore; live "
+			 "files in it are not in this backup", de->d_name);
+		mf_add_warning(a, line);
+		snprintf(a->result, sizeof a->result, "warning");
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* F18, told at backup time rather than in the middle of a recovery: a

@@ -1189,8 +1189,8 @@ static void clean_media_leftovers(const char *media_dir)
 				log_info("removed %s, left by an interrupted media restore", p);
 		} else if (util_starts_with(de->d_name, ".vigil-old-")) {
 			log_warn("%s was left by an interrupted media restore and may hold files "
-				 "that were live then; hint: inspect it, move back what is missing, "
-				 "then delete it", p);
+				 "that were live then, under their paths relative to MEDIA_DIR; hint: "
+				 "inspect it, move back what is missing, then delete it", p);
 		}
 	}
 	closedir(d);
