@@ -36,6 +36,7 @@ void backup_stream_opts(const struct config *cfg, struct stream_opts *o)
 						       : STREAM_NONE;
 	o->level = (int)cfg->compression_level;
 	o->threads = (int)cfg->threads;
+	o->stop = pid1_stop_requested;
 }
 
 const char *backup_db_suffix(const struct config *cfg)
@@ -122,8 +123,26 @@ static void deadline_err(struct err *e, long timeout)
 		return;
 	e->signo = 0;
 	err_set(e, ERR_TIMEOUT, "the run was still going after BACKUP_RUN_TIMEOUT (%lds) and was "
-		"stopped; hint: look for a session holding a lock, or raise BACKUP_RUN_TIMEOUT",
-		timeout);
+		"stopped; hint: a dump waits on any session holding a lock, an archive on a slow "
+		"disk or a very large MEDIA_DIR (or a high compression level); raise "
+		"BACKUP_RUN_TIMEOUT if the run needs longer", timeout);
+}
+
+/* A stop request (SIGTERM/SIGINT, or the run's deadline) that came while
+ * the compressor flushed its last blocks (minutes at zstd's highest levels)
+ * is taken before the commit: the file is dropped, never committed as if
+ * nothing had been asked. Returns -1 with e set (ERR_INTERRUPTED) then. */
+static int stop_before_commit(struct err *e)
+{
+	int sig = pid1_stop_requested();
+
+	if (!sig)
+		return 0;
+	err_clear(e);
+	e->code = ERR_INTERRUPTED;
+	e->signo = sig;
+	snprintf(e->msg, sizeof e->msg, "stopped by signal %d", sig);
+	return -1;
 }
 
 static void fail_artifact(const struct config *cfg, struct mf_artifact *a, struct err *e)
@@ -192,7 +211,7 @@ int backup_db_file(const struct config *cfg, const char *dbname, const char *dir
 		goto out;
 	if (dump_run(cfg, dbname, info.server_major, custom, art.w, &scan, e) < 0)
 		goto out;
-	if (artifact_finish(&art, e) < 0)
+	if (artifact_finish(&art, e) < 0 || stop_before_commit(e) < 0)
 		goto out;
 	if (check_before_commit(&art, CAT_DB, o.codec, custom, &res, e) < 0)
 		goto out;
@@ -310,7 +329,7 @@ int backup_media_file(const struct config *cfg, const char *dir, const char *bas
 	if (rc < 0)
 		goto out;
 	rc = -1;
-	if (artifact_finish(&art, e) < 0)
+	if (artifact_finish(&art, e) < 0 || stop_before_commit(e) < 0)
 		goto out;
 	if (check_before_commit(&art, CAT_MEDIA, o.codec, false, &res, e) < 0)
 		goto out;

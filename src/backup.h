@@ -24,7 +24,8 @@ mode_t backup_dir_mode(const struct config *cfg);
  * Returns 0 or -1 with e set (ERR_CONFIG). */
 int backup_check_dirs(const struct config *cfg, struct err *e);
 
-/* Stream options for cfg's compression settings. */
+/* Stream options for cfg's compression settings; a stop request
+ * (pid1_stop_requested) abandons a long final flush. */
 void backup_stream_opts(const struct config *cfg, struct stream_opts *o);
 
 /* File suffix of database backups for cfg (".sql.gz", ".sql.zst", ".sql",

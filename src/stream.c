@@ -431,6 +431,8 @@ struct stream_writer {
 	pthread_cond_t cv_work; /* workers wait for queued slots */
 	pthread_cond_t cv_done; /* the caller waits for finished slots */
 
+	int (*stop_fn)(void); /* stream_opts.stop */
+
 	/* zstd */
 	ZSTD_CCtx *cctx;
 	unsigned char *zbuf;
@@ -952,6 +954,15 @@ static int zstd_pump(struct stream_writer *w, const void *buf, size_t n,
 			return -1;
 		if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
 			break;
+		if (w->stop_fn) {
+			/* With workers a call may wait for a job to finish. */
+			int sig = w->stop_fn();
+			if (sig) {
+				err_set(e, ERR_INTERRUPTED, "stopped by signal %d", sig);
+				e->signo = sig;
+				return -1;
+			}
+		}
 	}
 	if (mode == ZSTD_e_end &&
 	    (w->zcheck_left != 0 || w->zcheck_raw != w->raw_bytes + n))
@@ -1005,6 +1016,7 @@ int stream_writer_open(struct stream_writer **wp, int fd, const struct stream_op
 	w->codec = o->codec;
 	w->fd = fd;
 	w->level = level;
+	w->stop_fn = o->stop;
 	w->md = md_new();
 	if (!w->md) {
 		err_set(e, ERR_INTERNAL, "stream: out of memory");

@@ -35,6 +35,11 @@ struct stream_opts {
 	int level;         /* on the codec's own scale; -1 = vigil's default */
 	int threads;       /* compression threads, >= 1 */
 	size_t block_size; /* bytes per block, 0 = default */
+	/* Polled between zstd jobs while stream_writer_close flushes (at high
+	 * levels most of the work happens there): a non-zero result (a signal
+	 * number) abandons the flush with ERR_INTERRUPTED, e->signo set. NULL =
+	 * never. */
+	int (*stop)(void);
 };
 
 struct stream_stats {
