@@ -123,6 +123,13 @@ void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t
 		    snprintf(key.path, sizeof key.path, "%s/%s", catalog_kind_name(v[i].kind),
 			     v[i].name) < (int)sizeof key.path)
 			r = bsearch(&key, recs, nrecs, sizeof *recs, by_path);
+		if (r && r->start <= 0) {
+			/* Its manifest's start is missing or unreadable (edited by
+			 * hand, damaged): as 1970 it would sort last. */
+			log_warn("the run manifest that records %s has no readable start time; the "
+				 "stamp in its name is used instead", v[i].name);
+			r = NULL;
+		}
 		if (r) {
 			v[i].utc = (time_t)r->start;
 			v[i].recorded = true;

@@ -222,9 +222,12 @@ static int64_t parse_utc(const char *s)
 {
 	struct tm tm;
 
+	const char *end;
+
 	memset(&tm, 0, sizeof tm);
-	if (!strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return 0;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return 0; /* 0 = no readable time; callers refuse it */
 	return (int64_t)timegm(&tm);
 }
 

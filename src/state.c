@@ -135,6 +135,15 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 			log_warn("ignoring unreadable manifest %s", me.msg);
 			continue;
 		}
+		if (m.start <= 0 || m.end <= 0) {
+			/* A hand-edited or damaged manifest: as 1970 it would
+			 * count as the oldest run, or the newest as "never". */
+			st->bad_manifests++;
+			log_warn("ignoring run manifest %s: its start or end time is missing or "
+				 "unreadable", de->d_name);
+			manifest_free(&m);
+			continue;
+		}
 		if (state_manifest_future(&m, now)) {
 			char ts[32];
 			st->future_manifests++;

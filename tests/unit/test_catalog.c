@@ -720,6 +720,26 @@ static void order_flags_future(void)
 	CHECK(!v[0].future);
 }
 
+/* A manifest whose start is missing or unreadable (0 after parsing) does
+ * not date its file 1970: the name's stamp is used, as for an unrecorded
+ * file, and the newer file stays first. */
+static void order_ignores_unreadable_recorded_time(void)
+{
+	struct cat_entry v[2];
+	struct mf_record recs[2];
+	const time_t now = 1796500000;
+
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261206_211007.sql.gz", &v[0]));
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261206_211006.sql.gz", &v[1]));
+	recs[0] = rec("db/app_20261206_211006.sql.gz", v[1].when);
+	recs[1] = rec("db/app_20261206_211007.sql.gz", 0);
+	catalog_order(v, 2, recs, 2, now);
+	CHECK_STR(v[0].name, "app_20261206_211007.sql.gz");
+	CHECK(!v[0].recorded && v[0].utc == v[0].when);
+	CHECK_STR(v[1].name, "app_20261206_211006.sql.gz");
+	CHECK(v[1].recorded);
+}
+
 /* `latest` passes over a future-dated file while an older one exists. */
 static void fresh_tree(struct config *c)
 {
@@ -808,6 +828,7 @@ static void resolve_latest_skips_suspect(void)
 }
 
 UNIT_MAIN(T(order_by_recorded_instant_across_dst), T(order_flags_future),
+	  T(order_ignores_unreadable_recorded_time),
 	  T(resolve_latest_skips_future), T(resolve_latest_skips_suspect), T(match_own_db_names), T(match_rejects_foreign_names), T(match_media_and_pre_restore),
 	  T(match_prefix_is_literal), T(match_when_is_local_time_in_tz), T(scan_newest_first),
 	  T(resolve_names_and_latest), T(resolve_latest_with_only_pre_restore),
