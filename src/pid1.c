@@ -74,6 +74,19 @@ int pid1_stop_requested(void)
 	return stop_signal;
 }
 
+int pid1_take_hangup(void)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sig = sigtimedwait(&set, NULL, &zero);
+	return sig > 0 ? sig : 0;
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)

@@ -76,6 +76,12 @@ bool pid1_ok(int status);
  * and the job's top turns it into ERR_TIMEOUT. */
 int pid1_stop_requested(void);
 
+/* For an interactive prompt only: take a pending SIGHUP (the terminal went
+ * away) or SIGQUIT (^\), which vigil keeps blocked like every asynchronous
+ * signal, and return its number (0 when none is pending). The daemon gives
+ * SIGHUP another meaning (reopen the log) and never calls this. */
+int pid1_take_hangup(void);
+
 /* The pseudo-signal pid1_stop_requested returns after the deadline. SIGALRM
  * is never blocked or taken by vigil, so it cannot be a real stop request. */
 #define PID1_DEADLINE SIGALRM

@@ -1355,7 +1355,7 @@ static int take_safety_copies(void *ctx, struct err *e)
  * SIGTERM are blocked process-wide and taken with sigtimedwait
  * (pid1_stop_requested), so a blocking read would leave ^C pending until
  * Enter (TRIAL F14): stdin is polled 100 ms at a time between checks for a
- * stop request. Returns 0, or -1 with e set: ERR_INTERRUPTED (signo set)
+ * stop request, or a SIGHUP or SIGQUIT (^\\), which end a prompt too. Returns 0, or -1 with e set: ERR_INTERRUPTED (signo set)
  * on a signal, ERR_REFUSED at end of input (^D), ERR_IO. Nothing has been
  * changed at this point, which the messages say. */
 static int read_answer(char *line, size_t n, struct err *e)
@@ -1365,6 +1365,9 @@ static int read_answer(char *line, size_t n, struct err *e)
 	for (;;) {
 		struct pollfd p = { .fd = 0, .events = POLLIN };
 		int sig = pid1_stop_requested(), r;
+
+		if (!sig)
+			sig = pid1_take_hangup();
 		char c;
 		ssize_t got;
 

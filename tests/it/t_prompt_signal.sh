@@ -1,7 +1,7 @@
 #!/bin/bash
 # TRIAL F14: at the restore confirmation prompt (on a terminal: a pty made
 # by python's pty module), ^C ends vigil with exit 130 and SIGTERM with 143,
-# within 3 s, logging "stopped by signal N at the confirmation prompt;
+# within 3 s (^\ SIGQUIT 131 and SIGHUP 129 too: breaker 2), logging "stopped by signal N at the confirmation prompt;
 # nothing was changed"; the database is unchanged and no scratch database
 # or safety copy exists. Typing the name still proceeds (exit 0), a wrong
 # name still gives 2.
@@ -38,6 +38,10 @@ at_prompt() {
 	    os.write(fd, b"\x03")
 	elif action == "term":
 	    os.kill(pid, signal.SIGTERM)
+	elif action == "ctrl-backslash":
+	    os.write(fd, b"\x1c")
+	elif action == "hup":
+	    os.kill(pid, signal.SIGHUP)
 	else:
 	    os.write(fd, action.split(":", 1)[1].encode() + b"\n")
 	status = None
@@ -72,7 +76,7 @@ unchanged() {
 	assert_no_file "$BACKUP_DIR/db/pre_restore_*"
 }
 
-for case in "ctrl-c 130 2" "term 143 15"; do
+for case in "ctrl-c 130 2" "term 143 15" "ctrl-backslash 131 3" "hup 129 1"; do
 	read -r action code sig <<<"$case"
 	log "$action at the prompt"
 	res=$(at_prompt "$action")
