@@ -270,7 +270,7 @@ static void opts_init(struct media_opts *o, struct tctx *t, const char *root)
 static int write_to(const struct media_opts *o, const char *path, enum stream_codec codec,
 		    struct media_stats *st, struct err *e)
 {
-	struct stream_opts so = { codec, -1, 1, 0 };
+	struct stream_opts so = { codec, -1, 1, 0, NULL };
 	struct stream_writer *w = NULL;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = -1;
 
@@ -1087,7 +1087,7 @@ static void t_unreadable_file(void)
  * and nothing leaks (valgrind). */
 static void t_stream_error(void)
 {
-	struct stream_opts so = { STREAM_NONE, -1, 1, 0 };
+	struct stream_opts so = { STREAM_NONE, -1, 1, 0, NULL };
 	struct stream_writer *w = NULL;
 	struct media_opts o;
 	struct tctx t;
@@ -1191,7 +1191,7 @@ static void t_binary_name(void)
 static void t_gzip_when_available(void)
 {
 	char root[256], tarf[256];
-	struct stream_opts so = { STREAM_GZIP, -1, 1, 0 };
+	struct stream_opts so = { STREAM_GZIP, -1, 1, 0, NULL };
 	struct stream_writer *w = NULL;
 	struct media_opts o;
 	struct tctx t;

@@ -44,7 +44,7 @@ static unsigned char *text(size_t n)
  * and the read-back saw the writer's CRC-32. */
 static void commit_codec(enum stream_codec c, const char *suffix)
 {
-	struct stream_opts o = { c, c == STREAM_ZSTD ? 1 : 5, 2, (size_t)1 << 20 };
+	struct stream_opts o = { c, c == STREAM_ZSTD ? 1 : 5, 2, (size_t)1 << 20, NULL };
 	struct artifact a;
 	struct err e;
 	char dir[64], cmd[256];
@@ -88,7 +88,7 @@ static void commit_none(void)
 /* Start a gzip artifact holding 3 MiB of text, not finished. */
 static int start(struct artifact *a, const char *dir, struct err *e)
 {
-	struct stream_opts o = { STREAM_GZIP, 5, 2, (size_t)1 << 20 };
+	struct stream_opts o = { STREAM_GZIP, 5, 2, (size_t)1 << 20, NULL };
 	size_t n = (size_t)3 << 20;
 	unsigned char *data = text(n);
 	int rc;

@@ -321,7 +321,7 @@ static void sha256sum_of(const char *path, char hex[65])
 static void roundtrip(enum stream_codec c, enum kind k, size_t n, int threads,
 		      size_t block, int level, int check_tools)
 {
-	struct stream_opts o = { c, level, threads, block };
+	struct stream_opts o = { c, level, threads, block, NULL };
 	struct stream_stats ws, rs;
 	struct err e;
 	unsigned char *data = gen(k, n), *back = NULL, *file = NULL;
@@ -410,7 +410,7 @@ static unsigned char *make_file_from(enum stream_codec c, const unsigned char *d
 				     size_t n, size_t block, int threads, char path[256],
 				     size_t *fn)
 {
-	struct stream_opts o = { c, -1, threads, block };
+	struct stream_opts o = { c, -1, threads, block, NULL };
 	struct err e;
 	int fd = tmp_file(path);
 
@@ -458,10 +458,10 @@ static void t_bad_options(void)
 {
 	struct stream_writer *w = (struct stream_writer *)1;
 	struct stream_opts bad[] = {
-		{ STREAM_GZIP, -1, 0, 0 },         { STREAM_GZIP, 13, 1, 0 },
-		{ STREAM_GZIP, -2, 1, 0 },         { STREAM_GZIP, -1, 1, 100 },
-		{ STREAM_ZSTD, 99, 1, 0 },         { (enum stream_codec)7, -1, 1, 0 },
-		{ STREAM_GZIP, -1, 1, (size_t)1 << 40 },
+		{ STREAM_GZIP, -1, 0, 0, NULL },         { STREAM_GZIP, 13, 1, 0, NULL },
+		{ STREAM_GZIP, -2, 1, 0, NULL },         { STREAM_GZIP, -1, 1, 100, NULL },
+		{ STREAM_ZSTD, 99, 1, 0, NULL },         { (enum stream_codec)7, -1, 1, 0, NULL },
+		{ STREAM_GZIP, -1, 1, (size_t)1 << 40, NULL },
 	};
 	struct err e;
 	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -576,7 +576,7 @@ static void t_gzip_stored_blocks(void)
 /* 64 MiB of zeros through two threads: small output, exact count back. */
 static void t_gzip_large_zeros(void)
 {
-	struct stream_opts o = { STREAM_GZIP, -1, 2, 0 };
+	struct stream_opts o = { STREAM_GZIP, -1, 2, 0, NULL };
 	struct stream_writer *w = NULL;
 	struct stream_reader *r = NULL;
 	struct stream_stats st;
@@ -783,7 +783,7 @@ static int64_t sparse_zlib_decode(int fd, uint64_t *members, uint64_t *bad)
 
 static void t_gzip_sparse_5gb(void)
 {
-	struct stream_opts o = { STREAM_GZIP, -1, 2, 0 };
+	struct stream_opts o = { STREAM_GZIP, -1, 2, 0, NULL };
 	struct stream_writer *w = NULL;
 	struct stream_reader *r = NULL;
 	struct stream_stats ws, rs;
@@ -1087,9 +1087,9 @@ static void t_sha256(void)
 static void t_enospc(void)
 {
 	struct stream_opts opts[] = {
-		{ STREAM_NONE, -1, 1, 0 }, { STREAM_GZIP, -1, 1, 65536 },
-		{ STREAM_GZIP, -1, 3, 65536 }, { STREAM_ZSTD, -1, 1, 0 },
-		{ STREAM_ZSTD, -1, 2, 0 },
+		{ STREAM_NONE, -1, 1, 0, NULL }, { STREAM_GZIP, -1, 1, 65536, NULL },
+		{ STREAM_GZIP, -1, 3, 65536, NULL }, { STREAM_ZSTD, -1, 1, 0, NULL },
+		{ STREAM_ZSTD, -1, 2, 0, NULL },
 	};
 	size_t n = 3000000;
 	unsigned char *data = gen(K_MIXED, n);
@@ -1125,7 +1125,7 @@ static void t_enospc(void)
 /* Other write errors are ERR_IO, not ERR_NOSPACE. */
 static void t_write_error_io(void)
 {
-	struct stream_opts o = { STREAM_GZIP, -1, 2, 65536 };
+	struct stream_opts o = { STREAM_GZIP, -1, 2, 65536, NULL };
 	struct stream_writer *w = NULL;
 	unsigned char *data = gen(K_TEXT, 1000000);
 	struct err e;
@@ -1145,7 +1145,7 @@ static void t_write_error_io(void)
 static void t_enospc_tmpfs(void)
 {
 	char dir[256], path[300];
-	struct stream_opts o = { STREAM_GZIP, -1, 2, 0 };
+	struct stream_opts o = { STREAM_GZIP, -1, 2, 0, NULL };
 	struct stream_writer *w = NULL;
 	struct err e;
 	size_t n = (size_t)2 << 20;
@@ -1230,7 +1230,7 @@ static void t_eintr_partial_writes(void)
 	for (size_t i = 0; i < 3; i++) {
 		struct sigaction sa, old;
 		struct itimerval it = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
-		struct stream_opts o = { codecs[i], 0, threads[i], 65536 }; /* level 0: big output */
+		struct stream_opts o = { codecs[i], 0, threads[i], 65536, NULL }; /* level 0: big output */
 		struct drain d = { -1, malloc(1 << 20), 0, 1 << 20 };
 		sigset_t set, prev;
 		size_t n = (size_t)3 << 20;
@@ -1289,7 +1289,7 @@ static void t_writer_free_midway(void)
 	unsigned char *data = gen(K_MIXED, n);
 
 	for (int threads = 1; threads <= 4; threads++) {
-		struct stream_opts o = { STREAM_GZIP, -1, threads, 65536 };
+		struct stream_opts o = { STREAM_GZIP, -1, threads, 65536, NULL };
 		struct stream_writer *w = NULL;
 		struct err e;
 
