@@ -432,6 +432,7 @@ struct stream_writer {
 	pthread_cond_t cv_done; /* the caller waits for finished slots */
 
 	int (*stop_fn)(void); /* stream_opts.stop */
+	bool zstd_abandoned;  /* stopped mid-stream: never wait for libzstd's workers */
 
 	/* zstd */
 	ZSTD_CCtx *cctx;
@@ -958,6 +959,7 @@ static int zstd_pump(struct stream_writer *w, const void *buf, size_t n,
 			/* With workers a call may wait for a job to finish. */
 			int sig = w->stop_fn();
 			if (sig) {
+				w->zstd_abandoned = true;
 				err_set(e, ERR_INTERRUPTED, "stopped by signal %d", sig);
 				e->signo = sig;
 				return -1;
@@ -1123,7 +1125,13 @@ void stream_writer_free(struct stream_writer *w)
 		free(w->slots[i].out);
 	}
 	free(w->slots);
-	ZSTD_freeCCtx(w->cctx);
+	/* ZSTD_freeCCtx (and ZSTD_CCtx_reset) join libzstd's worker threads,
+	 * which first finish the job they hold: minutes at levels 19-22. After
+	 * a stop request the process is on its way out (exit 128+N), so the
+	 * context is left to the exit instead of keeping a stop waiting past
+	 * Docker's grace period (then SIGKILL, no manifest). */
+	if (!w->zstd_abandoned)
+		ZSTD_freeCCtx(w->cctx);
 	free(w->zbuf);
 	ZSTD_freeDCtx(w->zcheck);
 	free(w->zcheck_buf);

@@ -35,10 +35,12 @@ struct stream_opts {
 	int level;         /* on the codec's own scale; -1 = vigil's default */
 	int threads;       /* compression threads, >= 1 */
 	size_t block_size; /* bytes per block, 0 = default */
-	/* Polled between zstd jobs while stream_writer_close flushes (at high
-	 * levels most of the work happens there): a non-zero result (a signal
-	 * number) abandons the flush with ERR_INTERRUPTED, e->signo set. NULL =
-	 * never. */
+	/* Polled between libzstd's calls while writing and flushing (at high
+	 * levels most of the work happens in the flush): a non-zero result (a
+	 * signal number) abandons the stream with ERR_INTERRUPTED, e->signo
+	 * set, and stream_writer_free then does not wait for libzstd's worker
+	 * threads (it leaves that context to the process's exit, which a stop
+	 * request leads to). NULL = never. */
 	int (*stop)(void);
 };
 
