@@ -23,7 +23,6 @@ const char *catalog_kind_name(enum cat_kind kind)
 /* "YYYYMMDD_HHMMSS[-N]" followed exactly by one of exts. */
 static bool match_tail(const char *p, const char *const *exts, struct cat_entry *out)
 {
-	struct tm tm;
 	int seq = 1;
 
 	for (int i = 0; i < 15; i++) {
@@ -49,15 +48,8 @@ static bool match_tail(const char *p, const char *const *exts, struct cat_entry 
 			out->seq = seq;
 			out->custom = strcmp(exts[i], ".dump") == 0;
 			out->codec = stream_codec_for_name(exts[i]);
-			memset(&tm, 0, sizeof tm);
-			if (sscanf(out->stamp, "%4d%2d%2d_%2d%2d%2d", &tm.tm_year, &tm.tm_mon,
-				   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-				return false;
-			tm.tm_year -= 1900;
-			tm.tm_mon -= 1;
-			tm.tm_isdst = -1;
-			out->when = mktime(&tm);
-			return true;
+			out->when = util_stamp_parse(out->stamp);
+			return out->when != -1;
 		}
 	}
 	return false;
@@ -123,11 +115,16 @@ void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t
 		    snprintf(key.path, sizeof key.path, "%s/%s", catalog_kind_name(v[i].kind),
 			     v[i].name) < (int)sizeof key.path)
 			r = bsearch(&key, recs, nrecs, sizeof *recs, by_path);
-		if (r && r->start <= 0) {
-			/* Its manifest's start is missing or unreadable (edited by
-			 * hand, damaged): as 1970 it would sort last. */
-			log_warn("the run manifest that records %s has no readable start time; the "
-				 "stamp in its name is used instead", v[i].name);
+		/* The name's stamp is the run's start in the TZ of that run, so
+		 * the two differ by a zone's offset at most (26 h from UTC-12 to
+		 * UTC+14). A recorded start that is missing, unreadable, before
+		 * 2000 or further off than that was damaged or edited: as 1970
+		 * it would sort last. */
+		if (r && (r->start < MANIFEST_MIN_TIME ||
+			  llabs((long long)(r->start - (int64_t)v[i].when)) > CATALOG_STAMP_SLACK)) {
+			log_warn("the run manifest that records %s has no readable start time, or one "
+				 "that disagrees with the stamp in its name; the name's stamp is used "
+				 "instead", v[i].name);
 			r = NULL;
 		}
 		if (r) {

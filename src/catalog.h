@@ -50,11 +50,18 @@ bool catalog_match(enum cat_kind kind, const char *prefix, const char *name,
 /* Seconds after "now" beyond which a recorded time is "in the future". */
 #define CATALOG_FUTURE_SLACK 300
 
+/* Seconds a recorded start may differ from the stamp in the file's name,
+ * read in the current TZ: the widest gap between two zones' offsets
+ * (UTC-12 to UTC+14) plus an hour. Further apart, the record is not used. */
+#define CATALOG_STAMP_SLACK (27 * 3600)
+
 /* Order v[0..n) newest first by the time each backup was made (F8): the
  * start recorded by the run manifest that made it (recs[0..nrecs), matched
  * by "<kind>/<name>"), or, for a file no manifest records (a pre_restore_
  * copy, a file whose manifest is gone), its name's stamp read in TZ. Ties
- * go by seq ("-N"), kind and name. Sets utc, recorded and future (utc more
+ * go by seq ("-N"), kind and name. A record whose start is before
+ * MANIFEST_MIN_TIME or more than CATALOG_STAMP_SLACK from the name's stamp
+ * is not used (a WARN names the file). Sets utc, recorded and future (utc more
  * than CATALOG_FUTURE_SLACK s after now, Unix seconds) and suspect (the
  * record's reason, "" when none); future and suspect entries keep their
  * place in the order, callers decide what to do with them. recs is sorted

@@ -223,12 +223,22 @@ static int64_t parse_utc(const char *s)
 	struct tm tm;
 
 	const char *end;
+	struct tm want, back;
+	time_t t;
 
 	memset(&tm, 0, sizeof tm);
 	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (!end || *end)
 		return 0; /* 0 = no readable time; callers refuse it */
-	return (int64_t)timegm(&tm);
+	want = tm;
+	t = timegm(&tm);
+	/* timegm normalises February 31 into March 3: such a time is no
+	 * time vigil wrote. */
+	if (!gmtime_r(&t, &back) || back.tm_year != want.tm_year || back.tm_mon != want.tm_mon ||
+	    back.tm_mday != want.tm_mday || back.tm_hour != want.tm_hour ||
+	    back.tm_min != want.tm_min || back.tm_sec != want.tm_sec)
+		return 0;
+	return (int64_t)t;
 }
 
 int manifest_parse(const char *json, struct manifest *m, struct err *e)

@@ -67,8 +67,16 @@ int mf_add_warning(struct mf_artifact *a, const char *text);
 /* Serialise m as a JSON text; malloc'd, caller frees. NULL when out of memory. */
 char *manifest_to_json(const struct manifest *m);
 
-/* Parse JSON text into m (zeroed first). Returns 0 or -1 with e set
- * (ERR_CORRUPT). Free with manifest_free. */
+/* No vigil run predates 2000-01-01T00:00:00Z: a recorded time before this
+ * (Unix seconds) is a damaged or hand-edited manifest, or a clock reset to
+ * 1970, and is not used to order or judge backups. */
+#define MANIFEST_MIN_TIME 946684800
+
+/* Parse JSON text into m (zeroed first). The start and end times must be
+ * RFC 3339 UTC instants as vigil writes them ("2026-11-29T08:00:04Z"), a
+ * real calendar date and time (no February 31); one that is missing or
+ * not such a time parses as 0. Returns 0 or -1 with e set (ERR_CORRUPT).
+ * Free with manifest_free. */
 int manifest_parse(const char *json, struct manifest *m, struct err *e);
 
 /* Write m to runs_dir/<stamp>.json atomically, never replacing: on a clash

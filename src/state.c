@@ -127,6 +127,7 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 		char p[UTIL_PATH_MAX + 300];
 		struct manifest m;
 		struct err me;
+		time_t stamp;
 		if (de->d_name[0] == '.' || !util_ends_with(de->d_name, ".json"))
 			continue;
 		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
@@ -135,12 +136,16 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 			log_warn("ignoring unreadable manifest %s", me.msg);
 			continue;
 		}
-		if (m.start <= 0 || m.end <= 0) {
+		stamp = util_stamp_parse(m.run_id);
+		if (m.start < MANIFEST_MIN_TIME || m.end < m.start ||
+		    (stamp != -1 && llabs((long long)(m.start - (int64_t)stamp)) > CATALOG_STAMP_SLACK)) {
 			/* A hand-edited or damaged manifest: as 1970 it would
-			 * count as the oldest run, or the newest as "never". */
+			 * count as the oldest run, an end before its start as a
+			 * success long ago. Its run id is the start's local stamp,
+			 * so the two agree within any zone's offset. */
 			st->bad_manifests++;
-			log_warn("ignoring run manifest %s: its start or end time is missing or "
-				 "unreadable", de->d_name);
+			log_warn("ignoring run manifest %s: its start or end time is missing, "
+				 "unreadable or out of order", de->d_name);
 			manifest_free(&m);
 			continue;
 		}

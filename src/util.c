@@ -187,6 +187,23 @@ void util_stamp_local(time_t t, char out[16])
 	strftime(out, 16, "%Y%m%d_%H%M%S", &tm);
 }
 
+time_t util_stamp_parse(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	for (int i = 0; i < 15; i++)
+		if (i == 8 ? s[i] != '_' : (s[i] < '0' || s[i] > '9'))
+			return -1;
+	if (sscanf(s, "%4d%2d%2d_%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	tm.tm_isdst = -1;
+	return mktime(&tm);
+}
+
 int util_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;

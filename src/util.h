@@ -40,8 +40,13 @@ int util_write_file_atomic(const char *dir, const char *name, const void *data, 
 int util_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e);
 
 /* "YYYYMMDD_HHMMSS" of t in local time (TZ), as the seed's scripts named
- * backups (SPEC section 3). */
+ * backups. */
 void util_stamp_local(time_t t, char out[16]);
+
+/* The instant a stamp "YYYYMMDD_HHMMSS" (the first 15 characters of s)
+ * names in local time (TZ; mktime(3) picks the offset in an ambiguous
+ * hour), or -1 when s does not start with one. */
+time_t util_stamp_parse(const char *s);
 
 /* Parse a decimal integer in [min, max]. Returns 0 or -1. */
 int util_parse_long(const char *s, long min, long max, long *out);

@@ -715,9 +715,37 @@ static void order_flags_future(void)
 	CHECK(v[0].future);
 	CHECK(!v[1].future);
 	/* within the slack it is not "future" */
-	recs[0] = rec("db/app_20270105_192937.sql.gz", now + CATALOG_FUTURE_SLACK);
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261205_195140.sql.gz", &v[0]));
+	recs[0] = rec("db/app_20261205_195140.sql.gz", now + CATALOG_FUTURE_SLACK);
 	catalog_order(v, 1, recs, 1, now);
-	CHECK(!v[0].future);
+	CHECK(v[0].recorded && !v[0].future);
+}
+
+/* A recorded start before 2000, or further from the name's stamp than any
+ * two zones' offsets, was damaged or edited (breaker: "1970-01-01T00:00:01Z"
+ * made the newer backup sort last): the name's stamp is used. */
+static void order_ignores_implausible_recorded_time(void)
+{
+	struct cat_entry v[2];
+	struct mf_record recs[2];
+	const time_t now = 1796600000;
+
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261206_211007.sql.gz", &v[0]));
+	REQUIRE(catalog_match(CAT_DB, "app", "app_20261206_211006.sql.gz", &v[1]));
+	recs[0] = rec("db/app_20261206_211006.sql.gz", v[1].when);
+	recs[1] = rec("db/app_20261206_211007.sql.gz", 1);
+	catalog_order(v, 2, recs, 2, now);
+	CHECK_STR(v[0].name, "app_20261206_211007.sql.gz");
+	CHECK(!v[0].recorded);
+	recs[1] = rec("db/app_20261206_211007.sql.gz", v[0].when - 28 * 3600);
+	catalog_order(v, 2, recs, 2, now);
+	CHECK_STR(v[0].name, "app_20261206_211007.sql.gz");
+	CHECK(!v[0].recorded);
+	/* 26 h apart (a TZ change from UTC-12 to UTC+14) is still believed */
+	recs[1] = rec("db/app_20261206_211007.sql.gz", v[0].when - 26 * 3600);
+	catalog_order(v, 2, recs, 2, now);
+	CHECK_STR(v[0].name, "app_20261206_211006.sql.gz");
+	CHECK(v[1].recorded);
 }
 
 /* A manifest whose start is missing or unreadable (0 after parsing) does
@@ -828,7 +856,7 @@ static void resolve_latest_skips_suspect(void)
 }
 
 UNIT_MAIN(T(order_by_recorded_instant_across_dst), T(order_flags_future),
-	  T(order_ignores_unreadable_recorded_time),
+	  T(order_ignores_unreadable_recorded_time), T(order_ignores_implausible_recorded_time),
 	  T(resolve_latest_skips_future), T(resolve_latest_skips_suspect), T(match_own_db_names), T(match_rejects_foreign_names), T(match_media_and_pre_restore),
 	  T(match_prefix_is_literal), T(match_when_is_local_time_in_tz), T(scan_newest_first),
 	  T(resolve_names_and_latest), T(resolve_latest_with_only_pre_restore),

@@ -478,12 +478,44 @@ static void warnings_are_capped(void)
 	free(a.warnings);
 }
 
+/* Times vigil wrote parse; anything else, including dates that do not
+ * exist (timegm would turn February 31 into March 3), parses as 0. */
+static void times_parse_strictly(void)
+{
+	static const struct {
+		const char *t;
+		int ok;
+	} cases[] = {
+		{ "\"2026-11-29T08:00:04Z\"", 1 },   { "\"2024-02-29T23:59:59Z\"", 1 },
+		{ "\"2026-02-31T00:00:00Z\"", 0 },  { "\"2026-13-45T99:99:99Z\"", 0 },
+		{ "\"2026-12-06T24:00:00Z\"", 0 },  { "\"2026-12-06T21:10:07Zjunk\"", 0 },
+		{ "\"2026-12-06 21:10:07Z\"", 0 },  { "\"garbage\"", 0 },
+		{ "null", 0 },                      { "12345", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char json[256];
+		struct manifest m;
+		struct err e;
+
+		snprintf(json, sizeof json, "{\"run_id\":\"x\",\"start\":%s,\"end\":%s}", cases[i].t,
+			 cases[i].t);
+		REQUIRE(manifest_parse(json, &m, &e) == 0);
+		if ((m.start != 0) != cases[i].ok || (m.end != 0) != cases[i].ok) {
+			fprintf(stderr, "  %s: start %lld\n", cases[i].t, (long long)m.start);
+			CHECK(0);
+		}
+		manifest_free(&m);
+	}
+}
+
 int main(void)
 {
 	static const struct unit_test t_[] = {
 		T(round_trip_all_fields), T(round_trip_failure), T(parse_rejects_non_objects),
 		T(write_never_replaces), T(redacts_registered_secrets),
 		T(redacting_a_secret_of_stars_terminates), T(warnings_are_capped), T(error_text_is_made_valid_utf8),
+		T(times_parse_strictly),
 	};
 
 	setenv("TZ", "UTC", 1);
