@@ -60,6 +60,7 @@
 #include <archive_entry.h>
 
 #include "archive.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -2558,10 +2559,12 @@ out:
 				o->warn(o->ctx, stage + strlen(root) + 1,
 					"cannot remove the staging directory (it holds only restored "
 					"files; the next restore removes it)");
-			/* Empty after a complete rollback; never rm -r'ed
-			 * here since it held the live entries. */
+			/* After a complete rollback it holds at most the
+			 * directories sw_old_dir made; never rm -r'ed here since
+			 * it held the live entries. A file left in it keeps it
+			 * (and the next backup and restore warn about it). */
 			if (s.old)
-				(void)rmdir(s.old);
+				(void)util_rmdir_empty(s.old);
 		}
 		/* mkdtemp and the removal changed the root's times. */
 		(void)utimensat(AT_FDCWD, root, root_ts, 0);

@@ -187,6 +187,33 @@ void util_stamp_local(time_t t, char out[16])
 	strftime(out, 16, "%Y%m%d_%H%M%S", &tm);
 }
 
+int util_rmdir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		size_t n;
+		char *sub;
+		struct stat st;
+		if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) || !strcmp(de->d_name, ".") ||
+		    !strcmp(de->d_name, ".."))
+			continue;
+		n = strlen(path) + strlen(de->d_name) + 2;
+		sub = malloc(n);
+		if (!sub)
+			continue;
+		snprintf(sub, n, "%s/%s", path, de->d_name);
+		if (de->d_type == DT_DIR || (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)))
+			(void)util_rmdir_empty(sub);
+		free(sub);
+	}
+	closedir(d);
+	return rmdir(path);
+}
+
 time_t util_stamp_parse(const char *s)
 {
 	struct tm tm;

@@ -39,6 +39,12 @@ int util_write_file_atomic(const char *dir, const char *name, const void *data, 
  * buffer owned by the caller. Returns 0 or -1 with e set. */
 int util_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e);
 
+/* Remove the directory path and every directory below it that is empty or
+ * becomes empty, deepest first; anything else (a file, a symlink, a
+ * directory that still holds one) stays where it is. Never follows a
+ * symlink. Returns 0 when path itself is gone, -1 otherwise (errno). */
+int util_rmdir_empty(const char *path);
+
 /* "YYYYMMDD_HHMMSS" of t in local time (TZ), as the seed's scripts named
  * backups. */
 void util_stamp_local(time_t t, char out[16]);

@@ -12,6 +12,10 @@
 #                     than PATH_MAX are fine; sorted by path bytes.
 #   assert_tree_same A B WHAT   two tree_state files are equal (shows the diff).
 #   media_no_leftovers   no .vigil-* entry in $MEDIA_DIR.
+#   rename_shim N kill|eio   build $T/rename_shim.so, an LD_PRELOAD library
+#                     whose rename(2) kills the process (SIGKILL) or fails
+#                     with EIO at the Nth move into a ".vigil-old-" path:
+#                     a media swap interrupted half-way.
 
 media_only_env() {
 	require_vigil
@@ -72,4 +76,32 @@ media_no_leftovers() {
 	local left
 	left=$(find "$MEDIA_DIR" -maxdepth 1 -name '.vigil-*')
 	[[ -z $left ]] || fail "left in MEDIA_DIR: $left"
+}
+
+rename_shim() {
+	local n=$1 action
+	case $2 in
+	kill) action='raise(SIGKILL);' ;;
+	eio) action='errno = EIO; return -1;' ;;
+	*) fail "rename_shim: kill or eio, not $2" ;;
+	esac
+	cat >"$T/rename_shim.c" <<-C
+		#define _GNU_SOURCE
+		#include <dlfcn.h>
+		#include <errno.h>
+		#include <signal.h>
+		#include <string.h>
+		int rename(const char *from, const char *to)
+		{
+			static int (*real)(const char *, const char *);
+			static int n;
+			if (!real)
+				real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+			if (strstr(to, "/.vigil-old-") && ++n == $n) {
+				$action
+			}
+			return real(from, to);
+		}
+	C
+	cc -shared -fPIC -o "$T/rename_shim.so" "$T/rename_shim.c" -ldl || fail "cannot build the rename shim"
 }

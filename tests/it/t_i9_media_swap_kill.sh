@@ -6,7 +6,7 @@
 # Until that directory is dealt with, every media backup is a warning
 # (exit 3) naming it: backups never archive vigil's own names, so those
 # files would silently be missing from every later backup.
-# A preloaded shim kills vigil at its third rename into .vigil-old-*.
+# rename_shim (media_lib.sh) kills vigil at its third rename into .vigil-old-*.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/media_lib.sh"
@@ -19,27 +19,8 @@ assert_exit 0 vigil backup --media-only
 printf 'changed after the backup\n' >"$MEDIA_DIR/alpha.txt"
 tree_state "$MEDIA_DIR" >"$T/live"
 
-cat >"$T/shim.c" <<'C'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <signal.h>
-#include <stdio.h>
-#include <string.h>
-/* rename(2) as vigil calls it, killed hard at the third move into
- * ".vigil-old-": the swap is half done. */
-int rename(const char *from, const char *to)
-{
-	static int (*real)(const char *, const char *);
-	static int n;
-	if (!real)
-		real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
-	if (strstr(to, "/.vigil-old-") && ++n == 3)
-		raise(SIGKILL);
-	return real(from, to);
-}
-C
-cc -shared -fPIC -o "$T/shim.so" "$T/shim.c" -ldl || fail "cannot build the shim"
-assert_exit 137 vigil LD_PRELOAD="$T/shim.so" restore --media latest --yes --no-safety-backup
+rename_shim 3 kill
+assert_exit 137 vigil LD_PRELOAD="$T/rename_shim.so" restore --media latest --yes --no-safety-backup
 
 old=$(cd "$MEDIA_DIR" && ls -d .vigil-old-* 2>/dev/null | head -n 1)
 [[ -n $old ]] || fail "no .vigil-old-* left by the killed swap"
