@@ -35,8 +35,14 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
 
 all: $(B)/vigil
 
-$(B)/%.o: src/%.c $(wildcard src/*.h) | $(B)
-	$(CC) $(CFLAGS) -c -o $@ $<
+# -MMD -MP: each object's header dependencies are written beside it
+# ($(B)/x.d) by the compiler and included below, so a header change rebuilds
+# exactly what includes it (and a deleted header breaks nothing). An object
+# without its .d yet (an older build directory) is rebuilt once.
+$(B)/%.o: src/%.c $(B)/%.d | $(B)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/%.d: ;
+.PRECIOUS: $(B)/%.d
 
 $(B):
 	mkdir -p $(B)
@@ -51,8 +57,10 @@ FORCE:
 $(B)/vigil: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
-$(B)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIBOBJ)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIBOBJ) $(LDLIBS)
+$(B)/test_%: tests/unit/test_%.c $(LIBOBJ)
+	$(CC) $(CFLAGS) -MMD -MP -Isrc -o $@ $< $(LIBOBJ) $(LDLIBS)
+
+-include $(OBJ:.o=.d) $(UNITBIN:=.d)
 
 unit: $(UNITBIN)
 	@sh tests/unit/run.sh $(UNITBIN)
