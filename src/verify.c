@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,29 +168,60 @@ static int check_custom(const char *path, struct stream_reader *r, struct verify
 	}
 	if (pid1_spawn(&c, argv, envp, CHILD_STDOUT | CHILD_STDERR, e) < 0)
 		goto out;
-	for (;;) {
-		ssize_t n = read(c.out, buf, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				line[ll] = '\0';
-				res->scan.lock_objects += toc_locks(line);
-				ll = 0;
-			} else if (ll + 1 < sizeof line) {
-				line[ll++] = buf[i];
+	/* Both pipes at once (poll(2)): a child that fills its stderr pipe
+	 * before it ends its stdout would otherwise block forever on a reader
+	 * waiting for stdout's end. A stop request ends the child too. */
+	while (c.out >= 0 || c.errfd >= 0) {
+		struct pollfd pf[2];
+		int np = 0, sig, ready;
+
+		if (c.out >= 0)
+			pf[np++] = (struct pollfd){ .fd = c.out, .events = POLLIN };
+		if (c.errfd >= 0)
+			pf[np++] = (struct pollfd){ .fd = c.errfd, .events = POLLIN };
+		ready = poll(pf, (nfds_t)np, 200);
+		if ((sig = pid1_stop_requested()) != 0) {
+			pid1_kill(&c, SIGTERM);
+			(void)pid1_wait(&c, &status, e);
+			err_set(e, ERR_INTERRUPTED, "stopped by signal %d", sig);
+			e->signo = sig;
+			goto out;
+		}
+		if (ready < 0 && errno != EINTR) {
+			err_errno(e, ERR_INTERNAL, errno, "poll");
+			pid1_kill(&c, SIGKILL);
+			(void)pid1_wait(&c, &status, e);
+			goto out;
+		}
+		for (int i = 0; ready > 0 && i < np; i++) {
+			ssize_t n;
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(pf[i].fd, buf, CHUNK);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0) {
+				close(pf[i].fd);
+				if (pf[i].fd == c.out)
+					c.out = -1;
+				else
+					c.errfd = -1;
+				continue;
+			}
+			if (pf[i].fd == c.errfd) {
+				pid1_tail_add(&tail, buf, (size_t)n);
+				continue;
+			}
+			for (ssize_t j = 0; j < n; j++) {
+				if (buf[j] == '\n') {
+					line[ll] = '\0';
+					res->scan.lock_objects += toc_locks(line);
+					ll = 0;
+				} else if (ll + 1 < sizeof line) {
+					line[ll++] = buf[j];
+				}
 			}
 		}
-	}
-	for (;;) {
-		ssize_t n = read(c.errfd, buf, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		pid1_tail_add(&tail, buf, (size_t)n);
 	}
 	if (pid1_wait(&c, &status, e) < 0)
 		goto out;
@@ -395,6 +428,15 @@ static int verify_entry(const struct config *cfg, struct lock_probe *lp, const s
 	return rc;
 }
 
+/* The signal of a stop request (SIGINT/SIGTERM), 0 when none. verify has
+ * no run deadline, so PID1_DEADLINE cannot come. */
+static int stopped(void)
+{
+	int sig = pid1_stop_requested();
+
+	return sig == PID1_DEADLINE ? 0 : sig;
+}
+
 int verify_main(const struct config *cfg, int argc, char **argv)
 {
 	const char *what = "latest";
@@ -432,11 +474,11 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			free(recs);
 			return 1;
 		}
-		for (size_t i = 0; i < n; i++, checked++)
+		for (size_t i = 0; i < n && !stopped(); i++, checked++)
 			failed += verify_entry(cfg, &lp, recs, nrecs, &v[i]) < 0;
 		free(v);
 	} else if (strcmp(what, "latest") == 0) {
-		for (int k = CAT_DB; k <= CAT_MEDIA; k++) {
+		for (int k = CAT_DB; k <= CAT_MEDIA && !stopped(); k++) {
 			if (catalog_resolve(cfg, (enum cat_kind)k, "latest", &one, &e) == 0) {
 				failed += verify_entry(cfg, &lp, recs, nrecs, &one) < 0;
 				checked++;
@@ -455,6 +497,12 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 		checked++;
 	}
 	free(recs);
+	if (stopped()) {
+		/* SIGINT/SIGTERM: the exit status says so (128+N), as for
+		 * every command, not "a file failed". */
+		log_error("verify stopped by signal %d after %d checked", stopped(), checked);
+		return 128 + stopped();
+	}
 	if (checked == 0) {
 		log_error("verify: no backups found in %s", cfg->backup_dir);
 		return 1;
