@@ -253,13 +253,9 @@ int dump_check_extra_opts(const char *opts, struct err *e)
 	w = util_split_words(opts, e);
 	if (!w) {
 		err_prefix(e, "PG_DUMP_EXTRA_OPTS");
-		if (e->code == ERR_CONFIG) {
-			char m[ERR_MSG_MAX];
-			snprintf(m, sizeof m, "%s; hint: close the quote, or escape a literal quote "
-				 "with a backslash (the value is split as a shell would, without "
-				 "expansion)", e->msg);
-			snprintf(e->msg, sizeof e->msg, "%s", m);
-		}
+		if (e->code == ERR_CONFIG)
+			err_suffix(e, "; hint: close the quote, or escape a literal quote with a "
+				   "backslash (the value is split as a shell would, without expansion)");
 		e->code = ERR_CONFIG;
 		return -1;
 	}

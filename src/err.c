@@ -64,6 +64,20 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	snprintf(e->msg, sizeof e->msg, "%s: %s", ctx, old);
 }
 
+void err_suffix(struct err *e, const char *fmt, ...)
+{
+	char tail[ERR_MSG_MAX], old[ERR_MSG_MAX];
+	va_list ap;
+
+	if (!e)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(tail, sizeof tail, fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof old);
+	snprintf(e->msg, sizeof e->msg, "%s%s", old, tail);
+}
+
 int err_exit_code(const struct err *e)
 {
 	switch (e->code) {

@@ -59,6 +59,10 @@ int err_errno(struct err *e, enum err_code code, int errnum, const char *fmt, ..
 void err_prefix(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Append text (a "; hint: ..." the caller knows) to the message, keeping
+ * the code; cut at ERR_MSG_MAX like every message. */
+void err_suffix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Exit status for a code (SPEC section 9); ERR_INTERRUPTED gives 128+signo. */
 int err_exit_code(const struct err *e);
 

@@ -285,12 +285,9 @@ int http_start(const char *listen, http_page_fn fn, void *ctx, struct http_serve
 		pthread_cond_destroy(&s->cv);
 		free(s);
 		err_errno(e, ERR_IO, saved ? saved : EADDRINUSE, "cannot listen on %s", listen);
-		if ((saved ? saved : EADDRINUSE) == EADDRINUSE) {
-			char m[ERR_MSG_MAX];
-			snprintf(m, sizeof m, "%s; hint: another process (another vigil?) holds that "
-				 "port: stop it, or set HTTP_LISTEN to a free address:port", e->msg);
-			snprintf(e->msg, sizeof e->msg, "%s", m);
-		}
+		if ((saved ? saved : EADDRINUSE) == EADDRINUSE)
+			err_suffix(e, "; hint: another process (another vigil?) holds that port: stop "
+				   "it, or set HTTP_LISTEN to a free address:port");
 		return -1;
 	}
 	/* Without the watcher only the inactivity timeout applies: degraded,
