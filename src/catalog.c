@@ -99,6 +99,12 @@ static int by_path(const void *a, const void *b)
 	return strcmp(((const struct mf_record *)a)->path, ((const struct mf_record *)b)->path);
 }
 
+bool catalog_time_plausible(int64_t start, time_t stamp)
+{
+	return start >= MANIFEST_MIN_TIME &&
+	       (stamp == -1 || llabs((long long)(start - (int64_t)stamp)) <= CATALOG_STAMP_SLACK);
+}
+
 void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t nrecs,
 		   time_t now)
 {
@@ -120,8 +126,7 @@ void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t
 		 * UTC+14). A recorded start that is missing, unreadable, before
 		 * 2000 or further off than that was damaged or edited: as 1970
 		 * it would sort last. */
-		if (r && (r->start < MANIFEST_MIN_TIME ||
-			  llabs((long long)(r->start - (int64_t)v[i].when)) > CATALOG_STAMP_SLACK)) {
+		if (r && !catalog_time_plausible(r->start, v[i].when)) {
 			log_warn("the run manifest that records %s has no readable start time, or one "
 				 "that disagrees with the stamp in its name; the name's stamp is used "
 				 "instead", v[i].name);

@@ -55,6 +55,13 @@ bool catalog_match(enum cat_kind kind, const char *prefix, const char *name,
  * (UTC-12 to UTC+14) plus an hour. Further apart, the record is not used. */
 #define CATALOG_STAMP_SLACK (27 * 3600)
 
+/* Whether a run's recorded start (Unix seconds) can be believed next to
+ * the stamp its name carries (stamp: that start in local time as
+ * util_stamp_parse reads it, or -1 when there is none): not before
+ * MANIFEST_MIN_TIME, and within CATALOG_STAMP_SLACK of the stamp. The one
+ * rule for list/latest (catalog_order) and the daemon (state_load). Pure. */
+bool catalog_time_plausible(int64_t start, time_t stamp);
+
 /* Order v[0..n) newest first by the time each backup was made (F8): the
  * start recorded by the run manifest that made it (recs[0..nrecs), matched
  * by "<kind>/<name>"), or, for a file no manifest records (a pre_restore_

@@ -127,7 +127,6 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 		char p[UTIL_PATH_MAX + 300];
 		struct manifest m;
 		struct err me;
-		time_t stamp;
 		if (de->d_name[0] == '.' || !util_ends_with(de->d_name, ".json"))
 			continue;
 		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
@@ -136,9 +135,7 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 			log_warn("ignoring unreadable manifest %s", me.msg);
 			continue;
 		}
-		stamp = util_stamp_parse(m.run_id);
-		if (m.start < MANIFEST_MIN_TIME || m.end < m.start ||
-		    (stamp != -1 && llabs((long long)(m.start - (int64_t)stamp)) > CATALOG_STAMP_SLACK)) {
+		if (!catalog_time_plausible(m.start, util_stamp_parse(m.run_id)) || m.end < m.start) {
 			/* A hand-edited or damaged manifest: as 1970 it would
 			 * count as the oldest run, an end before its start as a
 			 * success long ago. Its run id is the start's local stamp,
