@@ -183,8 +183,8 @@ static int scan_dir(const struct config *cfg, enum cat_kind kind, struct cat_ent
 	return 0;
 }
 
-int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, size_t *n,
-		 struct err *e)
+int catalog_scan_recs(const struct config *cfg, int kind, struct mf_record *recs, size_t nrecs,
+		      struct cat_entry **out, size_t *n, struct err *e)
 {
 	struct cat_entry *v = NULL;
 	size_t cnt = 0;
@@ -193,22 +193,30 @@ int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, siz
 		goto fail;
 	if ((kind < 0 || kind == CAT_MEDIA) && scan_dir(cfg, CAT_MEDIA, &v, &cnt, e) < 0)
 		goto fail;
-	if (cnt > 0) {
-		char runs[UTIL_PATH_MAX];
-		struct mf_record *recs = NULL;
-		size_t nrecs = 0;
-		if (util_fmt(runs, sizeof runs, e, "%s/runs", cfg->backup_dir) < 0)
-			goto fail;
-		recs = manifest_records(runs, &nrecs);
+	if (cnt > 0)
 		catalog_order(v, cnt, recs, nrecs, time(NULL));
-		free(recs);
-	}
 	*out = v;
 	*n = cnt;
 	return 0;
 fail:
 	free(v);
 	return -1;
+}
+
+int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, size_t *n,
+		 struct err *e)
+{
+	char runs[UTIL_PATH_MAX];
+	struct mf_record *recs;
+	size_t nrecs = 0;
+	int rc;
+
+	if (util_fmt(runs, sizeof runs, e, "%s/runs", cfg->backup_dir) < 0)
+		return -1;
+	recs = manifest_records(runs, &nrecs);
+	rc = catalog_scan_recs(cfg, kind, recs, nrecs, out, n, e);
+	free(recs);
+	return rc;
 }
 
 int catalog_resolve(const struct config *cfg, enum cat_kind kind, const char *arg,

@@ -82,6 +82,12 @@ void catalog_order(struct cat_entry *v, size_t n, struct mf_record *recs, size_t
 int catalog_scan(const struct config *cfg, int kind, struct cat_entry **out, size_t *n,
 		 struct err *e);
 
+/* catalog_scan with the run manifests' records already read (recs[0..nrecs),
+ * e.g. by verify_records_load; not freed, sorted in place), for commands
+ * that need the records themselves too and so read runs/ once. */
+int catalog_scan_recs(const struct config *cfg, int kind, struct mf_record *recs, size_t nrecs,
+		      struct cat_entry **out, size_t *n, struct err *e);
+
 /* Resolve what an operator typed: "latest" (the newest regular backup in
  * catalog_scan's order that is neither future-dated nor suspect, never a
  * pre_restore_ copy; a future-dated or suspect one is passed over with a

@@ -55,11 +55,12 @@ int list_main(const struct config *cfg, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (catalog_scan(cfg, -1, &v, &n, &e) < 0) {
+	k = verify_records_load(cfg, &nk);
+	if (catalog_scan_recs(cfg, -1, k, nk, &v, &n, &e) < 0) {
 		log_error("list: %s", e.msg);
+		free(k);
 		return 1;
 	}
-	k = verify_records_load(cfg, &nk);
 	if (json) {
 		struct mf_list_row *rows = calloc(n ? n : 1, sizeof *rows);
 		char (*tl)[32] = calloc(n ? n : 1, 32), (*tu)[32] = calloc(n ? n : 1, 32);

@@ -469,7 +469,7 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 	}
 	recs = verify_records_load(cfg, &nrecs);
 	if (strcmp(what, "all") == 0) {
-		if (catalog_scan(cfg, -1, &v, &n, &e) < 0) {
+		if (catalog_scan_recs(cfg, -1, recs, nrecs, &v, &n, &e) < 0) {
 			log_error("verify: %s", e.msg);
 			free(recs);
 			return 1;
