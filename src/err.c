@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,49 +79,64 @@ void err_suffix(struct err *e, const char *fmt, ...)
 	snprintf(e->msg, sizeof e->msg, "%s%s", old, tail);
 }
 
+/* The one table from error code to reason name and exit status. A code
+ * missing here is a bug that err_reason() shows as "unknown" and
+ * tests/unit/test_err.c catches. */
+static const struct {
+	const char *reason; /* stable: written into run manifests and /metrics */
+	int exit_status;
+} err_table[ERR_CODE_COUNT] = {
+	[ERR_OK] = { "ok", EXIT_OK },
+	[ERR_USAGE] = { "usage", EXIT_REFUSED },
+	[ERR_CONFIG] = { "config", EXIT_REFUSED },
+	[ERR_REFUSED] = { "refused", EXIT_REFUSED },
+	[ERR_LOCKED] = { "locked", EXIT_LOCKED },
+	[ERR_IO] = { "io", EXIT_FAILED },
+	[ERR_NOSPACE] = { "nospace", EXIT_FAILED },
+	[ERR_DB_CONNECT] = { "db_connect", EXIT_FAILED },
+	[ERR_DB_VERSION] = { "db_version", EXIT_FAILED },
+	[ERR_DUMP] = { "dump", EXIT_FAILED },
+	[ERR_MEDIA] = { "media", EXIT_FAILED },
+	[ERR_CORRUPT] = { "corrupt", EXIT_FAILED },
+	[ERR_RESTORE] = { "restore", EXIT_FAILED },
+	[ERR_CHILD] = { "child", EXIT_FAILED },
+	[ERR_INTERRUPTED] = { "interrupted", EXIT_SIGNAL }, /* + signo, below */
+	[ERR_INTERNAL] = { "internal", EXIT_FAILED },
+	[ERR_UNSAFE] = { "unsafe", EXIT_REFUSED },
+	[ERR_TIMEOUT] = { "timeout", EXIT_FAILED },
+	[ERR_DB_QUERY] = { "db_query", EXIT_FAILED },
+};
+
+int exit_for_signal(int signo)
+{
+	return EXIT_SIGNAL + (signo > 0 ? signo : SIGTERM);
+}
+
+int exit_is_success(int status)
+{
+	return status == EXIT_OK || status == EXIT_WARNINGS;
+}
+
 int err_exit_code(const struct err *e)
 {
-	switch (e->code) {
-	case ERR_OK:
-		return 0;
-	case ERR_USAGE:
-	case ERR_CONFIG:
-	case ERR_REFUSED:
-	case ERR_UNSAFE:
-		return 2;
-	case ERR_LOCKED:
-		return 75;
-	case ERR_INTERRUPTED:
-		return 128 + (e->signo > 0 ? e->signo : 15);
-	default:
-		return 1;
-	}
+	if (e->code == ERR_INTERRUPTED)
+		return exit_for_signal(e->signo);
+	if ((size_t)e->code < ERR_CODE_COUNT && err_table[e->code].reason)
+		return err_table[e->code].exit_status;
+	return EXIT_FAILED;
 }
 
 const char *err_reason(enum err_code code)
 {
-	static const char *const names[] = {
-		[ERR_OK] = "ok",
-		[ERR_USAGE] = "usage",
-		[ERR_CONFIG] = "config",
-		[ERR_REFUSED] = "refused",
-		[ERR_LOCKED] = "locked",
-		[ERR_IO] = "io",
-		[ERR_NOSPACE] = "nospace",
-		[ERR_DB_CONNECT] = "db_connect",
-		[ERR_DB_VERSION] = "db_version",
-		[ERR_DUMP] = "dump",
-		[ERR_MEDIA] = "media",
-		[ERR_CORRUPT] = "corrupt",
-		[ERR_RESTORE] = "restore",
-		[ERR_CHILD] = "child",
-		[ERR_INTERRUPTED] = "interrupted",
-		[ERR_INTERNAL] = "internal",
-		[ERR_UNSAFE] = "unsafe",
-		[ERR_TIMEOUT] = "timeout",
-	};
-
-	if ((size_t)code < sizeof names / sizeof names[0] && names[code])
-		return names[code];
+	if ((size_t)code < ERR_CODE_COUNT && err_table[code].reason)
+		return err_table[code].reason;
 	return "unknown";
+}
+
+enum err_code err_code_from_reason(const char *name)
+{
+	for (int c = 0; c < ERR_CODE_COUNT; c++)
+		if (err_table[c].reason && strcmp(err_table[c].reason, name) == 0)
+			return (enum err_code)c;
+	return ERR_CODE_COUNT;
 }

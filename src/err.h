@@ -32,6 +32,22 @@ enum err_code {
 	ERR_INTERNAL,    /* a bug or an out-of-memory              -> exit 1 */
 	ERR_UNSAFE,      /* archive entry would escape MEDIA_DIR   -> exit 2 */
 	ERR_TIMEOUT,     /* the run passed BACKUP_RUN_TIMEOUT      -> exit 1 */
+	ERR_DB_QUERY,    /* a statement failed on a live connection -> exit 1 */
+	ERR_CODE_COUNT   /* not a code: the number of codes (moves when one is appended) */
+};
+
+/* The exit statuses of every vigil command (SPEC section 9; README "Exit
+ * statuses"). These names, err_exit_code() and exit_for_signal() are the only
+ * place a number becomes an exit status; `make lint` rejects a literal one
+ * anywhere else. */
+enum exit_status {
+	EXIT_OK = 0,        /* success */
+	EXIT_FAILED = 1,    /* a failure */
+	EXIT_REFUSED = 2,   /* usage or configuration error, or a refused restore */
+	EXIT_WARNINGS = 3,  /* completed, with warnings */
+	EXIT_LOCKED = 75,   /* another run holds the lock (EX_TEMPFAIL, sysexits.h) */
+	EXIT_SIGNAL = 128,  /* + N: stopped by signal N (the shells' convention) */
+	EXIT_EXEC_FAILED = 127, /* a child whose exec failed (the shells' convention) */
 };
 
 #define ERR_MSG_MAX 1024
@@ -63,11 +79,26 @@ void err_prefix(struct err *e, const char *fmt, ...)
  * the code; cut at ERR_MSG_MAX like every message. */
 void err_suffix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Exit status for a code (SPEC section 9); ERR_INTERRUPTED gives 128+signo. */
+/* Exit status for e's code, from the one table in err.c (SPEC section 9):
+ * ERR_OK 0; usage, configuration, refused and unsafe 2; locked 75;
+ * ERR_INTERRUPTED 128 + e->signo (SIGTERM's when unset); every other code 1. */
 int err_exit_code(const struct err *e);
+
+/* Exit status of a command stopped by signal signo: 128 + signo (SIGTERM's
+ * when signo <= 0). */
+int exit_for_signal(int signo);
+
+/* True for the statuses that mean "the run finished": EXIT_OK and
+ * EXIT_WARNINGS. */
+int exit_is_success(int status);
 
 /* Short stable name of a code ("nospace", "dump", ...), for metrics labels
  * and manifests. Never NULL. */
 const char *err_reason(enum err_code code);
+
+/* The code whose err_reason() is name (as read back from a run manifest),
+ * or ERR_CODE_COUNT when no code has that name (an older or damaged
+ * manifest): callers count that as "unknown". */
+enum err_code err_code_from_reason(const char *name);
 
 #endif

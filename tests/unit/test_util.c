@@ -699,6 +699,32 @@ static void err_exit_codes(void)
 	}
 }
 
+/* The table covers every code: a name of its own (distinct, lowercase,
+ * usable as a Prometheus label value) and one of the SPEC's statuses. */
+static void err_table_complete(void)
+{
+	struct err e;
+
+	err_clear(&e);
+	for (int c = 0; c < ERR_CODE_COUNT; c++) {
+		const char *r = err_reason((enum err_code)c);
+		CHECK(strcmp(r, "unknown") != 0);
+		for (const char *p = r; *p; p++)
+			CHECK((*p >= 'a' && *p <= 'z') || *p == '_');
+		for (int d = 0; d < c; d++)
+			CHECK(strcmp(r, err_reason((enum err_code)d)) != 0);
+		e.code = (enum err_code)c;
+		e.signo = SIGINT;
+		int x = err_exit_code(&e);
+		CHECK(x == 0 || x == 1 || x == 2 || x == 75 || x == 130);
+	}
+	CHECK_STR(err_reason(ERR_DB_QUERY), "db_query");
+	CHECK_STR(err_reason(ERR_CODE_COUNT), "unknown");
+	CHECK(exit_for_signal(SIGHUP) == 129 && exit_for_signal(0) == 143);
+	CHECK(exit_is_success(0) && exit_is_success(3) && !exit_is_success(1) &&
+	      !exit_is_success(75));
+}
+
 static void err_reason_names(void)
 {
 	CHECK_STR(err_reason(ERR_OK), "ok");
@@ -863,5 +889,5 @@ UNIT_MAIN(T(display_width_counts_columns), T(split_words_plain_and_quotes), T(sp
 	  T(parse_duration_edges), T(rename_noreplace_never_replaces),
 	  T(write_file_atomic_contract), T(read_file_bounds), T(rm_rf_keeps_symlink_targets),
 	  T(mkdir_p_nested), T(small_helpers), T(err_errno_nospace), T(err_set_prefix_clear),
-	  T(err_exit_codes), T(err_reason_names), T(tail_add_bounded), T(tail_text_format),
+	  T(err_exit_codes), T(err_table_complete), T(err_reason_names), T(tail_add_bounded), T(tail_text_format),
 	  T(tail_text_prefers_first_error_line), T(tail_text_bounded_keeps_newest))
