@@ -155,8 +155,9 @@ static void record_failed_job(struct daemon *d, const char *how)
 	m.start = d->job_start;
 	m.end = (int64_t)time(NULL);
 	snprintf(m.result, sizeof m.result, "failure");
-	snprintf(m.err_code, sizeof m.err_code, "%s",
-		 err_reason(d->job_kill_stage ? ERR_TIMEOUT : ERR_IO));
+	enum err_code code = d->job_kill_stage ? ERR_TIMEOUT : ERR_IO;
+
+	snprintf(m.err_code, sizeof m.err_code, "%s", err_reason(code));
 	snprintf(m.err_msg, sizeof m.err_msg,
 		 "the run %s and left no run manifest%s; hint: see backup.log, and check that "
 		 "BACKUP_DIR is writable and not full", how,
@@ -187,6 +188,7 @@ static void record_failed_job(struct daemon *d, const char *how)
 	u = &d->unrec[d->n_unrec++];
 	u->start = m.start;
 	u->end = m.end;
+	u->code = code;
 	u->kinds = 0;
 	for (int k = 0; k < KIND_N; k++)
 		if (d->st.kind[k].enabled)

@@ -165,6 +165,18 @@ char *metrics_render(const struct state *st, const struct daemon_info *d, int64_
 				state_kind_name(k), results[r],
 				(unsigned long long)st->kind[k].runs[r]);
 	}
+	family(f, "vigil_failures_total", "counter",
+	       "Failed runs by kind and reason (the error code of the run manifest, as in "
+	       "README's error table), over the run manifests on disk.");
+	for (int k = 0; k < KIND_N; k++) {
+		if (!st->kind[k].enabled)
+			continue;
+		for (int c = 0; c <= ERR_CODE_COUNT; c++)
+			if (st->kind[k].failures[c])
+				fprintf(f, "vigil_failures_total{kind=\"%s\",reason=\"%s\"} %llu\n",
+					state_kind_name(k), err_reason((enum err_code)c),
+					(unsigned long long)st->kind[k].failures[c]);
+	}
 	PER_KIND("vigil_warnings_total", "counter",
 		 "Files that changed or vanished while archived, over the manifests on disk.",
 		 "%llu", (unsigned long long)ks->warnings);

@@ -52,6 +52,8 @@ void state_add_manifest(struct state *st, const struct manifest *m)
 			 * media directory): neither a success nor a failure. */
 			continue;
 		} else if (res == RES_FAILURE) {
+			ks->failures[err_code_from_reason(a->err_code[0] ? a->err_code
+									 : m->err_code)]++;
 			ks->last_failure = m->end;
 			ks->consecutive_failures++;
 			snprintf(ks->last_error, sizeof ks->last_error, "%s", a->err_msg);
@@ -77,6 +79,7 @@ void state_add_unrecorded(struct state *st, const struct unrecorded_run *u)
 		if (!ks->enabled || !(u->kinds & (1u << k)))
 			continue;
 		ks->runs[RES_FAILURE]++;
+		ks->failures[u->code > ERR_OK && u->code < ERR_CODE_COUNT ? u->code : ERR_CODE_COUNT]++;
 		if (u->end > ks->last_failure)
 			ks->last_failure = u->end;
 		if (u->end < ks->last_run)

@@ -21,6 +21,10 @@ struct kind_state {
 	int64_t last_failure;
 	char last_result[12];   /* "success", "warning", "failure", "" */
 	char last_error[512];   /* of the newest failure, secrets already masked */
+	/* Failed runs by error code (err.h), over the manifests on disk and the
+	 * unrecorded failures; [ERR_CODE_COUNT] counts codes this build does not
+	 * know ("unknown"). /metrics shows them as vigil_failures_total{reason}. */
+	uint64_t failures[ERR_CODE_COUNT + 1];
 	double last_duration;   /* seconds, newest run */
 	uint64_t last_size;     /* bytes on disk of the newest kept file */
 	uint64_t runs[RES_N];   /* runs by result, over the manifests on disk */
@@ -58,6 +62,7 @@ struct unrecorded_run {
 	int64_t start, end; /* Unix seconds, as the daemon saw the child */
 	unsigned kinds;     /* bit (1u << KIND_DB), (1u << KIND_MEDIA) */
 	char msg[256];      /* why, for /healthz */
+	enum err_code code; /* the failure's code, for vigil_failures_total */
 };
 
 /* Fold an unrecorded failure into st (after the manifests): it counts in
