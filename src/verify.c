@@ -482,6 +482,12 @@ int verify_main(const struct config *cfg, int argc, char **argv)
 			if (catalog_resolve(cfg, (enum cat_kind)k, "latest", &one, &e) == 0) {
 				failed += verify_entry(cfg, &lp, recs, nrecs, &one) < 0;
 				checked++;
+			} else if (e.code != ERR_REFUSED) {
+				/* Not "no backup of this kind" but a directory that
+				 * cannot be read: a failure, never "no backups found". */
+				log_error("verify: %s", e.msg);
+				failed++;
+				checked++;
 			}
 		}
 	} else {
