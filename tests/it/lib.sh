@@ -17,6 +17,7 @@
 #                     With IT_PG_LC_MESSAGES set (e.g. es_ES.UTF-8, see
 #                     need_locale), the server's messages are in that language.
 #   need_locale L     generate locale L (localedef) unless it exists.
+#   srvmsg EN ES      the server message to expect, in the cluster's language.
 #   pg_server start|stop [NAME]   stop/start the server, keep its data.
 #   pg_stop [NAME]    stop and remove it (all clusters are removed on exit).
 #   sql "SQL" [DB]    psql as superuser over the unix socket, -XAtq,
@@ -271,6 +272,17 @@ pg_start() {
 	pg_use "$name"
 	sql "CREATE DATABASE app" postgres >/dev/null || fail "CREATE DATABASE app failed"
 	log "cluster $name: port $port, dir $dir"
+}
+
+# srvmsg ENGLISH SPANISH: the server message text to expect from the test
+# cluster, in the language of its lc_messages (IT_PG_LC_MESSAGES, Spanish by
+# default, see run.sh). Only tests that check what the operator is shown
+# use it; vigil itself never decides by such text.
+srvmsg() {
+	case ${IT_PG_LC_MESSAGES:-} in
+	es*) printf '%s' "$2" ;;
+	*) printf '%s' "$1" ;;
+	esac
 }
 
 # need_locale es_ES.UTF-8: make the locale exist (the locales package is in

@@ -3,12 +3,12 @@
 # arguments (t_roundtrip, roundtrip, t_roundtrip.sh, a path, or a prefix
 # such as b13). Each runs in its own
 # bash process under `timeout` (IT_TIMEOUT, default 900 s), its output goes
-# to build/it-logs/NAME.log; a failure prints the last 30 lines of that log.
+# to build/it-logs/NAME.log (IT_LOGS= another folder); a failure prints the last 30 lines of that log.
 # The last line is "it: N passed, N failed"; exit 0 only if none failed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
-LOGS=$ROOT/build/it-logs
+LOGS=${IT_LOGS:-$ROOT/build/it-logs}
 mkdir -p "$LOGS"
 
 tests=()
@@ -29,6 +29,20 @@ else
 	for f in tests/it/t_*.sh; do
 		[[ -e $f ]] && tests+=("$f")
 	done
+fi
+
+# The test clusters speak Spanish (lc_messages = es_ES.UTF-8), as this
+# project's operators' servers do: vigil must decide by SQLSTATE, catalogs
+# and exit statuses, never by a server's (translated) message text. The
+# locale is generated here with locale-gen (the locales package comes from
+# scripts/deps.sh). IT_PG_LC_MESSAGES= (empty) runs them in English.
+if [[ -z ${IT_PG_LC_MESSAGES+set} ]]; then
+	export IT_PG_LC_MESSAGES=es_ES.UTF-8
+	if ! locale -a 2>/dev/null | grep -qix 'es_ES.utf8'; then
+		grep -qx 'es_ES.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null ||
+			echo 'es_ES.UTF-8 UTF-8' >>/etc/locale.gen
+		locale-gen >/dev/null 2>&1 || { echo "it: locale-gen es_ES.UTF-8 failed" >&2; exit 1; }
+	fi
 fi
 
 # Leftovers of a test that was killed before its own EXIT trap ran:

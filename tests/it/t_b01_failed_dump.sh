@@ -42,9 +42,9 @@ run_case() {
 	expect_failed_dump "$cause"
 }
 
-run_case "wrong password" 'password authentication failed' POSTGRES_PASSWORD=wrong
+run_case "wrong password" "$(srvmsg 'password authentication failed' 'la autentificación password falló')" POSTGRES_PASSWORD=wrong
 run_case "unknown host" 'could not translate host name' POSTGRES_HOST=nonexistent.invalid
-run_case "no such database" 'database "nope" does not exist' POSTGRES_DB=nope
+run_case "no such database" "$(srvmsg 'database "nope" does not exist' 'no existe la base de datos «nope»')" POSTGRES_DB=nope
 assert_no_file "$BACKUP_DIR/db/nope_*"
 
 # pg_dump shims; `--version` goes to the real pg_dump.

@@ -65,8 +65,8 @@ unchanged() {
 log "(a) default mode, restorer with CREATEDB"
 wait_next_second
 assert_exit 1 vigil restore --db "$good" --yes
-assert_contains "$ERR" 'role "app_owner" does not exist'
-assert_contains "$LOG_DIR/restore.log" 'role "app_owner" does not exist'
+assert_contains "$ERR" "$(srvmsg 'role "app_owner" does not exist' 'no existe el rol «app_owner»')"
+assert_contains "$LOG_DIR/restore.log" "$(srvmsg 'role "app_owner" does not exist' 'no existe el rol «app_owner»')"
 assert_match "$ERR" 'ERROR .*restore failed'
 unchanged "(a) default mode"
 
@@ -76,8 +76,8 @@ sql "ALTER ROLE restorer NOCREATEDB" postgres >/dev/null
 wait_next_second
 : >"$LOG_DIR/restore.log"
 assert_exit 1 vigil restore --db "$good" --yes --in-place
-assert_contains "$ERR" 'role "app_owner" does not exist'
-assert_contains "$LOG_DIR/restore.log" 'role "app_owner" does not exist'
+assert_contains "$ERR" "$(srvmsg 'role "app_owner" does not exist' 'no existe el rol «app_owner»')"
+assert_contains "$LOG_DIR/restore.log" "$(srvmsg 'role "app_owner" does not exist' 'no existe el rol «app_owner»')"
 unchanged "(a) --in-place"
 # Without --in-place and without CREATEDB it cannot even make the scratch
 # database: still exit 1, still unchanged.

@@ -87,8 +87,8 @@ for f in "$late" "$mid"; do
 		log "case: $f $mode"
 		wait_next_second
 		assert_exit 1 vigil "${args[@]}"
-		assert_contains "$ERR" 'relation "nonexistent" does not exist'
-		assert_contains "$LOG_DIR/restore.log" 'relation "nonexistent" does not exist'
+		assert_contains "$ERR" "$(srvmsg 'relation "nonexistent" does not exist' 'no existe la relación «nonexistent»')"
+		assert_contains "$LOG_DIR/restore.log" "$(srvmsg 'relation "nonexistent" does not exist' 'no existe la relación «nonexistent»')"
 		unchanged "$f $mode"
 	done
 done
