@@ -4,7 +4,7 @@
 #   make unit       unit tests only
 #   make it         integration tests only (needs PostgreSQL 15, see tests/it/lib.sh)
 #   make demo       the demo of README.md
-#   make asan       build with AddressSanitizer/UBSan into build-asan/
+#   make asan       unit + integration tests under ASan/UBSan (build-asan/)
 #   make deps       install the Debian packages vigil and its tests need
 #   make bench      throughput against pg_dump|gzip, tar czf & co. (bench/run.sh)
 
@@ -78,9 +78,16 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh
 
+# The sanitizer build and both test suites under it (tests/asan.sh); any
+# sanitizer report fails it. .ci/run runs it after `make check`.
+ASANB   := build-asan
+ASANOPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 asan:
-	$(MAKE) B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
-		LDLIBS='$(LDLIBS) -fsanitize=address,undefined' all
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory B=$(ASANB) OPT='$(ASANOPT)' WERROR=1 \
+		LDLIBS='$(LDLIBS) -fsanitize=address,undefined' \
+		all $(UNITSRC:tests/unit/%.c=$(ASANB)/%)
+	@bash tests/asan.sh $(UNITSRC:tests/unit/%.c=$(ASANB)/%)
 
 deps:
 	@bash scripts/deps.sh
