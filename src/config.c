@@ -94,6 +94,12 @@ static char **str_field(struct config *c, const struct cfg_row *r)
 	return (char **)(void *)((char *)c + r->off);
 }
 
+/* True for the rows whose field is a char * (str_field may be used). */
+static bool is_str_row(const struct cfg_row *r)
+{
+	return r->type == T_STR || r->type == T_TZ;
+}
+
 static long *long_field(struct config *c, const struct cfg_row *r)
 {
 	return (long *)(void *)((char *)c + r->off);
@@ -438,7 +444,7 @@ void config_free(struct config *c)
 	free(c->pg_sslkey);
 	c->pg_sslmode = c->pg_sslrootcert = c->pg_sslcert = c->pg_sslkey = NULL;
 	for (size_t i = 0; i < N_ROWS; i++) {
-		if (rows[i].type == T_STR || rows[i].type == T_TZ) {
+		if (is_str_row(&rows[i])) {
 			free(*str_field(c, &rows[i]));
 			*str_field(c, &rows[i]) = NULL;
 		}
@@ -508,7 +514,7 @@ static const char *public_twin(struct config *c, const char *v)
 {
 	for (size_t i = 0; i < N_ROWS; i++) {
 		const char *o;
-		if (rows[i].secret || rows[i].type != T_STR)
+		if (rows[i].secret || !is_str_row(&rows[i]))
 			continue;
 		o = *str_field(c, &rows[i]);
 		if (o && strcmp(o, v) == 0)
@@ -522,8 +528,11 @@ void config_each_secret(const struct config *cc, void (*fn)(const char *))
 	struct config *c = (struct config *)(uintptr_t)cc;
 
 	for (size_t i = 0; i < N_ROWS; i++) {
-		const char *v = *str_field(c, &rows[i]);
-		if (rows[i].secret && v && *v && !public_twin(c, v))
+		const char *v;
+		if (!rows[i].secret || !is_str_row(&rows[i]))
+			continue; /* only a string row's field is a char * */
+		v = *str_field(c, &rows[i]);
+		if (v && *v && !public_twin(c, v))
 			fn(v);
 	}
 }
@@ -536,8 +545,11 @@ void config_each_secret(const struct config *cc, void (*fn)(const char *))
 static void warn_public_secrets(struct config *c)
 {
 	for (size_t i = 0; i < N_ROWS; i++) {
-		const char *v = *str_field(c, &rows[i]), *twin;
-		if (!rows[i].secret || !v || !*v || !(twin = public_twin(c, v)))
+		const char *v, *twin;
+		if (!rows[i].secret || !is_str_row(&rows[i]))
+			continue; /* only a string row's field is a char * */
+		v = *str_field(c, &rows[i]);
+		if (!v || !*v || !(twin = public_twin(c, v)))
 			continue;
 		log_warn("%s is the same as %s, which vigil prints in logs and file names, so it "
 			 "cannot be kept secret; hint: give it a value of its own", rows[i].name, twin);
