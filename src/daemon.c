@@ -263,29 +263,30 @@ static void start_job(struct daemon *d, const char *why)
 	log_info("%s run started pid=%d", why, (int)d->job.pid);
 }
 
+/* The run child ended with wait status `status`. The state is reloaded (and
+ * a failure without a manifest recorded) before "run finished" is logged,
+ * so whoever reads that line and then asks /healthz sees the new state. */
 static void job_done(struct daemon *d, int status)
 {
 	char how[128];
+	bool skipped = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_LOCKED;
 
 	d->job_running = false;
 	d->job.pid = -1;
 	pid1_describe(status, how, sizeof how);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 75) {
+	if (skipped) {
 		log_info("scheduled run skipped: another run is in progress");
 		pthread_mutex_lock(&d->mu);
 		d->info.skipped_ticks++;
 		pthread_mutex_unlock(&d->mu);
-	} else {
-		log_info("run finished: %s", how);
 	}
 	if (d->job_kill_stage)
 		remove_temporaries(d->cfg);
 	reload_state(d);
-	/* Exit 0 and 3 wrote a manifest; 75 is a skip. Anything else (1, a
-	 * signal) that left no manifest is still a failure (F4). */
-	if (!d->stopping && !(WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
-						    WEXITSTATUS(status) == 3 ||
-						    WEXITSTATUS(status) == 75)) &&
+	/* Success and warnings wrote a manifest; EXIT_LOCKED is a skip.
+	 * Anything else (1, a signal) that left no manifest is still a failure
+	 * (F4). */
+	if (!d->stopping && !skipped && !(WIFEXITED(status) && exit_is_success(WEXITSTATUS(status))) &&
 	    d->st.manifests <= d->job_pre_manifests && d->st.newest_start <= d->job_pre_newest) {
 		record_failed_job(d, how);
 		reload_state(d);
@@ -294,6 +295,8 @@ static void job_done(struct daemon *d, int status)
 	d->info.running = false;
 	d->info.run_started = 0;
 	pthread_mutex_unlock(&d->mu);
+	if (!skipped)
+		log_info("run finished: %s", how);
 }
 
 static int reap_all(struct daemon *d)
