@@ -4,6 +4,7 @@
 #   make unit       unit tests only
 #   make it         integration tests only (needs PostgreSQL 15, see tests/it/lib.sh)
 #   make demo       the demo of README.md
+#   make lint       layer, library-home and exit-status rules (scripts/lint.sh)
 #   make asan       unit + integration tests under ASan/UBSan (build-asan/)
 #   make deps       install the Debian packages vigil and its tests need
 #   make bench      throughput against pg_dump|gzip, tar czf & co. (bench/run.sh)
@@ -25,24 +26,29 @@ GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS  += -DVIGIL_VERSION='"$(VERSION)"' -DVIGIL_BUILD='"$(GITREV)"'
 
 B       ?= build
-SRC     := $(wildcard src/*.c)
-OBJ     := $(SRC:src/%.c=$(B)/%.o)
-LIBOBJ  := $(filter-out $(B)/main.o,$(OBJ))
+# Sources live in one folder per layer (src/base, src/infra, src/pipeline,
+# src/cmd; docs/design.md); objects mirror them under $(B)/obj/. Includes
+# name their folder ("infra/db.h"), resolved from -Isrc.
+SRC     := $(sort $(wildcard src/*.c src/*/*.c))
+OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
+LIBOBJ  := $(filter-out %/main.o,$(OBJ))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
+CFLAGS  += -Isrc
 
-.PHONY: all check unit it demo asan deps clean bench FORCE
+.PHONY: all check unit it demo asan deps clean bench lint FORCE
 
 all: $(B)/vigil
 
 # -MMD -MP: each object's header dependencies are written beside it
-# ($(B)/x.d) by the compiler and included below, so a header change rebuilds
-# exactly what includes it (and a deleted header breaks nothing). An object
-# without its .d yet (an older build directory) is rebuilt once.
-$(B)/%.o: src/%.c $(B)/%.d | $(B)
+# ($(B)/obj/x.d) by the compiler and included below, so a header change
+# rebuilds exactly what includes it (and a deleted header breaks nothing).
+# An object without its .d yet (an older build directory) is rebuilt once.
+$(B)/obj/%.o: src/%.c $(B)/obj/%.d
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
-$(B)/%.d: ;
-.PRECIOUS: $(B)/%.d
+$(B)/obj/%.d: ;
+.PRECIOUS: $(B)/obj/%.d
 
 $(B):
 	mkdir -p $(B)
@@ -51,14 +57,14 @@ $(B):
 # when HEAD moves, so `vigil version` and the bench header name the code.
 $(B)/gitrev: FORCE | $(B)
 	@echo '$(GITREV)' | cmp -s - $@ || echo '$(GITREV)' >$@
-$(B)/main.o $(B)/daemon.o: $(B)/gitrev
+$(filter %/main.o %/daemon.o %/serve.o,$(OBJ)): $(B)/gitrev
 FORCE:
 
 $(B)/vigil: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
-$(B)/test_%: tests/unit/test_%.c $(LIBOBJ)
-	$(CC) $(CFLAGS) -MMD -MP -Isrc -o $@ $< $(LIBOBJ) $(LDLIBS)
+$(B)/test_%: tests/unit/test_%.c $(LIBOBJ) | $(B)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBOBJ) $(LDLIBS)
 
 -include $(OBJ:.o=.d) $(UNITBIN:=.d)
 
@@ -81,7 +87,8 @@ demo:
 # The sanitizer build and both test suites under it (tests/asan.sh); any
 # sanitizer report fails it. .ci/run runs it after `make check`.
 ASANB   := build-asan
-ASANOPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+ASANOPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+           -fno-omit-frame-pointer
 asan:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory B=$(ASANB) OPT='$(ASANOPT)' WERROR=1 \
@@ -96,6 +103,11 @@ bench:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
+
+# The structure rules of docs/design.md: layers, one home per library, no
+# literal exit status (scripts/lint.sh).
+lint:
+	@bash scripts/lint.sh
 
 clean:
 	rm -rf build build-asan

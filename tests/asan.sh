@@ -3,9 +3,13 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/ (unit
 # binaries given as arguments by the Makefile, vigil as build-asan/vigil).
 #
-# Every sanitizer report goes to a file under build-asan/san/ (log_path),
-# never only to a stderr that a test may have captured or discarded; the run
-# fails when any report exists, even if every test passed. LeakSanitizer
+# ASan and LSan reports go to files under build-asan/san/ (log_path), never
+# only to a stderr that a test may have captured or discarded; the run fails
+# when any report exists, even if every test passed. GCC's UBSan runtime,
+# linked beside ASan's, ignores log_path and writes to stderr: the build
+# uses -fno-sanitize-recover=undefined, so undefined behaviour also ends the
+# process (a test then fails on its exit status), and the test logs (which
+# hold every vigil command's stderr) are searched for "runtime error:". LeakSanitizer
 # runs too (detect_leaks=1), with the suppressions in tests/lsan.supp, each
 # with its reason. verify_asan_link_order=0: some tests preload a shim
 # (LD_PRELOAD) in front of the instrumented binary, which ASan otherwise
@@ -15,7 +19,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 SAN=$ROOT/build-asan/san
-rm -rf "$SAN"
+rm -rf "$SAN" "$ROOT/build-asan/it-logs"
 mkdir -p "$SAN"
 export ASAN_OPTIONS="log_path=$SAN/asan:detect_leaks=1:verify_asan_link_order=0:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$SAN/ubsan:print_stacktrace=1:halt_on_error=1"
@@ -41,5 +45,10 @@ for r in "$SAN"/*; do
 	echo "== sanitizer report $r"
 	head -n 40 "$r"
 done
+while IFS= read -r r; do
+	reports=$((reports + 1))
+	echo "== sanitizer report in $r"
+	grep -m 5 -A 12 -E 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$r"
+done < <(grep -lE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$ROOT"/build-asan/it-logs/*.log 2>/dev/null)
 echo "asan: $((up + ip)) passed, $((uf + if_)) failed, $reports sanitizer reports"
 ((urc == 0 && irc == 0 && uf + if_ == 0 && reports == 0))
