@@ -512,19 +512,22 @@ static int make_dirs(const struct config *cfg, struct err *e)
 	return 0;
 }
 
-int backup_run(const struct config *cfg, int kinds, struct manifest *m)
+enum run_result backup_run(const struct config *cfg, int kinds, struct manifest *m, struct err *out)
 {
 	char stamp[16], base[300], dir[UTIL_PATH_MAX], runs[UTIL_PATH_MAX];
 	struct err e, me;
-	int lockfd = -1, status = 0, interrupted = 0;
+	int lockfd = -1, interrupted = 0;
+	enum run_result result;
 	bool failed = false, warned = false;
 
 	memset(m, 0, sizeof *m);
 	err_clear(&e);
+	err_clear(out);
 	snprintf(m->command, sizeof m->command, "backup");
 	if (make_dirs(cfg, &e) < 0) {
 		log_error("backup failed: %s", e.msg);
-		return 1;
+		*out = e;
+		return RUN_FAILURE;
 	}
 	lockfd = lock_take(cfg->backup_dir, &e);
 	if (lockfd < 0) {
@@ -533,7 +536,8 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 			log_warn("backup not started: %s", e.msg);
 		else
 			log_error("backup not started: %s", e.msg);
-		return err_exit_code(&e);
+		*out = e;
+		return RUN_FAILURE;
 	}
 	for (int k = 0; k < 3; k++) {
 		static const char *const subs[] = { "db", "media", "runs" };
@@ -605,46 +609,23 @@ int backup_run(const struct config *cfg, int kinds, struct manifest *m)
 		log_error("cannot write the run manifest: %s", me.msg);
 		failed = true;
 	}
-	if (interrupted)
-		status = 128 + interrupted;
-	else
-		status = failed ? 1 : warned ? 3 : 0;
+	result = failed || interrupted ? RUN_FAILURE : warned ? RUN_WARNING : RUN_SUCCESS;
+	if (interrupted) {
+		out->code = ERR_INTERRUPTED;
+		out->signo = interrupted;
+		snprintf(out->msg, sizeof out->msg, "stopped by signal %d", interrupted);
+	} else if (failed) {
+		out->code = err_code_from_reason(m->err_code);
+		if (out->code == ERR_CODE_COUNT || out->code == ERR_OK)
+			out->code = ERR_IO; /* only the run manifest could not be written */
+		snprintf(out->msg, sizeof out->msg, "%s", m->err_msg);
+	}
 	if (failed)
-		log_error("backup failed run=%s result=%s exit=%d", m->run_id, m->result, status);
+		log_error("backup failed run=%s result=%s exit=%d", m->run_id, m->result,
+			  interrupted ? exit_for_signal(interrupted) : EXIT_FAILED);
 	else
 		log_info("backup done run=%s result=%s secs=%lld", m->run_id, m->result,
 			 (long long)(m->end - m->start));
 	lock_release(lockfd);
-	return status;
-}
-
-int backup_main(const struct config *cfg, int argc, char **argv)
-{
-	struct manifest m;
-	int kinds = BACKUP_DB | BACKUP_MEDIA, status;
-
-	for (int i = 0; i < argc; i++) {
-		bool db = strcmp(argv[i], "--db-only") == 0, media = strcmp(argv[i], "--media-only") == 0;
-		if ((db || media) && kinds != (BACKUP_DB | BACKUP_MEDIA)) {
-			fprintf(stderr, "vigil backup: --db-only and --media-only exclude each other and "
-				"are given once\nusage: vigil backup [--db-only|--media-only]\n");
-			return 2;
-		}
-		if (db)
-			kinds = BACKUP_DB;
-		else if (media)
-			kinds = BACKUP_MEDIA;
-		else {
-			fprintf(stderr, "vigil backup: unknown argument %s\nusage: vigil backup "
-				"[--db-only|--media-only]\n", argv[i]);
-			return 2;
-		}
-	}
-	if (kinds == BACKUP_MEDIA && !cfg->media_dir[0]) {
-		fprintf(stderr, "vigil backup: --media-only but MEDIA_DIR is empty (media disabled)\n");
-		return 2;
-	}
-	status = backup_run(cfg, kinds, &m);
-	manifest_free(&m);
-	return status;
+	return result;
 }

@@ -46,13 +46,22 @@ int backup_db_file(const struct config *cfg, const char *dbname, const char *dir
 int backup_media_file(const struct config *cfg, const char *dir, const char *base,
 		      bool no_excludes, struct mf_artifact *a, struct err *e);
 
-/* One run of the kinds in `kinds` (BACKUP_DB | BACKUP_MEDIA). Takes the run
- * lock (ERR_LOCKED if held), writes the run manifest into m (caller frees
- * with manifest_free). Returns the exit status (SPEC section 9): 0, 1, 3,
- * 75, or 128+N when stopped by a signal. */
-int backup_run(const struct config *cfg, int kinds, struct manifest *m);
+/* How a run ended, as its run manifest's "result" says. */
+enum run_result {
+	RUN_SUCCESS = 0,
+	RUN_WARNING, /* complete, with warnings (changed files, a suspect media tree) */
+	RUN_FAILURE, /* a kind failed, the lock was busy, or the run was stopped */
+};
 
-/* `vigil backup [--db-only|--media-only]`; returns the exit status. */
-int backup_main(const struct config *cfg, int argc, char **argv);
+/* One run of the kinds in `kinds` (BACKUP_DB | BACKUP_MEDIA). Takes the run
+ * lock, writes the run manifest into m (caller frees with manifest_free;
+ * written to disk too, except when the lock was busy or BACKUP_DIR could
+ * not be prepared). Logs each step. On RUN_FAILURE, e says why: ERR_LOCKED
+ * (another run holds the lock, nothing done), ERR_INTERRUPTED with e->signo
+ * (stopped by that signal, or PID1_DEADLINE), or the code and message of the
+ * first failed kind (ERR_IO when only the manifest could not be written).
+ * The command turns that into an exit status (cmd.h: backup_exit_status). */
+enum run_result backup_run(const struct config *cfg, int kinds, struct manifest *m,
+			   struct err *e);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "archive.h"
 #include "backup.h"
+#include "cmd.h"
 #include "config.h"
 #include "daemon.h"
 #include "db.h"

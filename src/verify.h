@@ -75,12 +75,5 @@ int verify_against_record(const struct mf_record *recs, size_t n, const struct c
  * rounded up to a multiple of 64), and returns true. Pure. */
 bool verify_lock_shortfall(uint64_t needed, const struct db_lock_cap *cap, char *out, size_t n);
 
-/* `vigil verify [NAME|latest|all]`: prints one line per file checked and
- * returns the exit status (0 all good, 1 a file failed, 2 usage). A
- * database backup too large to restore in one transaction at the server's
- * lock settings (verify_lock_shortfall; read from the server when it can be
- * reached, else that check is skipped with a note) is a WARN, not a
- * failure: the default restore does not need one transaction. */
-int verify_main(const struct config *cfg, int argc, char **argv);
 
 #endif
