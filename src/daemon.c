@@ -390,14 +390,14 @@ int daemon_print_schedule(const struct config *cfg, int n)
 
 	if (load_schedule(cfg, &s, &z, &e) < 0) {
 		log_error("configuration error: %s", e.msg);
-		return 2;
+		return EXIT_REFUSED;
 	}
 	printf("# next %d runs of BACKUP_SCHEDULE=\"%s\" in %s:\n", n, cfg->schedule, cfg->tz);
 	sched_format_next(&s, z, (int64_t)time(NULL), n, stdout);
 	printf("# /healthz fails when the last success is older than %lds\n",
 	       daemon_max_age(cfg, (long)sched_period(&s, z, (int64_t)time(NULL))));
 	sched_zone_free(z);
-	return 0;
+	return EXIT_OK;
 }
 
 int daemon_healthcheck(const struct config *cfg)
@@ -408,14 +408,14 @@ int daemon_healthcheck(const struct config *cfg)
 
 	if (strcmp(cfg->http_listen, "off") == 0) {
 		fprintf(stderr, "vigil healthcheck: HTTP_LISTEN=off, nothing to ask\n");
-		return 1;
+		return EXIT_FAILED;
 	}
 	if (http_get_local(cfg->http_listen, "/healthz", 5000, &status, body, sizeof body, &e) < 0) {
 		fprintf(stderr, "vigil healthcheck: %s\n", e.msg);
-		return 1;
+		return EXIT_FAILED;
 	}
 	printf("%d %s", status, body);
-	return status == 200 ? 0 : 1;
+	return status == 200 ? EXIT_OK : EXIT_FAILED;
 }
 
 int daemon_main(const struct config *cfg)
@@ -427,7 +427,7 @@ int daemon_main(const struct config *cfg)
 	struct dump_info di;
 	struct err e;
 	int64_t now, next, last_now, stop_deadline_ms = 0;
-	int stop = 0, rc = 0, job_stopped_by = 0;
+	int stop = 0, rc = EXIT_OK, job_stopped_by = 0;
 
 	memset(&d, 0, sizeof d);
 	d.cfg = cfg;
@@ -437,7 +437,7 @@ int daemon_main(const struct config *cfg)
 	pthread_cond_init(&d.quit_cv, NULL);
 	if (load_schedule(cfg, &d.sched, &d.zone, &e) < 0) {
 		log_error("configuration error: %s", e.msg);
-		return 2;
+		return EXIT_REFUSED;
 	}
 	now = (int64_t)time(NULL);
 	d.max_age = daemon_max_age(cfg, (long)sched_period(&d.sched, d.zone, now));
@@ -460,7 +460,7 @@ int daemon_main(const struct config *cfg)
 	if (strcmp(cfg->http_listen, "off") != 0 && http_start(cfg->http_listen, page, &d, &http, &e) < 0) {
 		log_error("%s", e.msg);
 		sched_zone_free(d.zone);
-		return e.code == ERR_CONFIG ? 2 : 1;
+		return err_exit_code(&e);
 	}
 	if (pthread_create(&d.probe, NULL, probe_main, &d) == 0)
 		d.probe_started = true;
@@ -526,7 +526,7 @@ int daemon_main(const struct config *cfg)
 	}
 	if (job_stopped_by) {
 		remove_temporaries(cfg);
-		rc = 128 + job_stopped_by;
+		rc = exit_for_signal(job_stopped_by);
 	}
 	pthread_mutex_lock(&d.quit_mu);
 	d.quit = true;

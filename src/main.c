@@ -104,20 +104,20 @@ int main(int argc, char **argv)
 	log_stamp_utc(true);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
-		return 0;
+		return EXIT_OK;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
 		return version_main();
 	if (!strcmp(cmd, "check-config") && argc > 2 && !strcmp(argv[2], "--markdown")) {
 		/* The README's variable table is made from the config table. */
 		config_print_markdown(stdout);
-		return 0;
+		return EXIT_OK;
 	}
 	err_clear(&e);
 	if (config_load(&cfg, &e) < 0) {
 		log_error("configuration error: %s", e.msg);
 		config_free(&cfg);
-		return 2;
+		return EXIT_REFUSED;
 	}
 	config_each_secret(&cfg, log_add_secret);
 	/* File names and log lines use TZ; an unset TZ means UTC (SPEC section 4),
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 		/* check-config too: its listing printed above an error would
 		 * scroll the one line that matters out of sight. */
 		log_error("configuration error: %s", e.msg);
-		status = 2;
+		status = EXIT_REFUSED;
 	} else if (!strcmp(cmd, "check-config")) {
 		config_print(&cfg, stdout);
 		status = daemon_print_schedule(&cfg, 5);
@@ -151,11 +151,11 @@ int main(int argc, char **argv)
 		status = restore_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "prune")) {
 		log_error("vigil %s is not available in this version yet", cmd);
-		status = 2;
+		status = EXIT_REFUSED;
 	} else {
 		fprintf(stderr, "vigil: unknown command \"%s\"\n\n", cmd);
 		usage(stderr);
-		status = 2;
+		status = EXIT_REFUSED;
 	}
 	log_close_file();
 	config_free(&cfg);
