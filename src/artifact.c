@@ -185,24 +185,38 @@ void artifact_abort(struct artifact *a)
 	}
 }
 
-int artifact_remove_stale(const char *dir)
+int artifact_remove_stale(const char *dir, int *removed, struct err *e)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	int n = 0;
+	int failed = 0;
+	struct err first;
 
+	*removed = 0;
+	err_clear(&first);
 	if (!d)
-		return 0;
+		return errno == ENOENT ? 0 : err_errno(e, ERR_IO, errno, "cannot read %s", dir);
 	while ((de = readdir(d)) != NULL) {
 		char p[UTIL_PATH_MAX];
+		struct err one;
 		if (!util_starts_with(de->d_name, ARTIFACT_TMP_PREFIX))
 			continue;
 		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		if (util_rm_rf(p, NULL) == 0)
-			n++;
+		if (util_rm_rf(p, &one) == 0) {
+			(*removed)++;
+		} else if (failed++ == 0) {
+			first = one;
+			err_prefix(&first, "%s", p);
+		}
 	}
 	closedir(d);
-	return n;
+	if (failed) {
+		*e = first;
+		if (failed > 1)
+			err_suffix(e, " (and %d more)", failed - 1);
+		return -1;
+	}
+	return 0;
 }
 
 int artifact_check_sha256(const char *path, char hex[65], struct err *e)

@@ -64,8 +64,12 @@ int artifact_commit(struct artifact *a, struct err *e);
 void artifact_abort(struct artifact *a);
 
 /* Remove ".vigil-tmp-*" files and directories in dir (left by a killed
- * run). Call only while holding the run lock. Returns how many were removed. */
-int artifact_remove_stale(const char *dir);
+ * run). Call only while holding the run lock. *removed gets how many were
+ * removed. Returns 0, or -1 with e set (ERR_IO) when dir cannot be read or
+ * an entry could not be removed: e names the first such path and its errno
+ * text, and how many more failed; every other entry was still tried. A
+ * missing dir is no error. */
+int artifact_remove_stale(const char *dir, int *removed, struct err *e);
 
 /* Check path against its "<path>.sha256" file. Returns 0 when it matches,
  * or -1 with e set: ERR_CORRUPT (mismatch, missing or malformed checksum

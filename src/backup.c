@@ -543,7 +543,9 @@ enum run_result backup_run(const struct config *cfg, int kinds, struct manifest 
 		static const char *const subs[] = { "db", "media", "runs" };
 		int n;
 		snprintf(dir, sizeof dir, "%s/%s", cfg->backup_dir, subs[k]);
-		n = artifact_remove_stale(dir);
+		if (artifact_remove_stale(dir, &n, &e) < 0)
+			log_warn("cannot remove a stale temporary file of an interrupted run: %s; "
+				 "hint: it takes space until removed by hand", e.msg);
 		if (n > 0)
 			log_info("removed %d stale temporary file(s) in %s", n, dir);
 	}

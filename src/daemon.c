@@ -132,8 +132,11 @@ static void remove_temporaries(const struct config *cfg)
 		return; /* someone else (a manual run) holds it: their files */
 	for (size_t i = 0; i < 3; i++) {
 		char dir[UTIL_PATH_MAX];
+		int n;
 		snprintf(dir, sizeof dir, "%s/%s", cfg->backup_dir, subs[i]);
-		artifact_remove_stale(dir);
+		if (artifact_remove_stale(dir, &n, &e) < 0)
+			log_warn("cannot remove a temporary file of the stopped run: %s; hint: it "
+				 "takes space until removed by hand", e.msg);
 	}
 	lock_release(fd);
 }
