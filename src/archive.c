@@ -1,36 +1,11 @@
 /* archive.c - media directory <-> pax tar stream; see archive.h.
  *
  * Writing walks MEDIA_DIR with openat/fstatat (never following a symlink
- * below the root) and feeds libarchive's pax writer, whose output goes
- * through our own write callback into a stream_writer: libarchive never
+ * below the root) and feeds the pax writer of tar.c (libarchive's home, which
+ * also documents the format and the character set handling), whose output
+ * goes through our own write callback into a stream_writer: libarchive never
  * compresses (stream.c does). Reading pulls the tar bytes from a
  * stream_reader through a read callback; libarchive only parses tar.
- *
- * Format: POSIX.1-2001 pax interchange format (IEEE Std 1003.1-2001,
- * POSIX.1-2008 "pax" utility, extended header records "path", "linkpath",
- * "size", "mtime", "uid", "gid"), written with libarchive's pax writer: a
- * plain ustar header unless a field does not fit (long or non-ASCII names,
- * sizes of 8 GiB and more, sub-second mtimes, large ids).
- * See libarchive-formats(5), tar(5), archive_write(3), archive_read(3),
- * archive_write_disk(3).
- *
- * Character set: names are byte strings, as Linux has them; no entry point
- * depends on the caller's locale. Each switches its own thread's LC_CTYPE
- * with uselocale(3) (thread-local, other threads are not affected) and back:
- * - Writing runs in "C.UTF-8": libarchive converts names from the locale's
- *   charset to the UTF-8 of pax records, which is then an identity copy. A
- *   name that is not valid UTF-8 is still stored byte for byte, with the
- *   pax "hdrcharset=BINARY" record (GNU tar lists it but warns about the
- *   keyword).
- * - Reading runs in "C": converting a pax UTF-8 name to a UTF-8 locale,
- *   libarchive 3.6 also normalises it to NFC (archive_string.c sets
- *   SCONV_NORMALIZATION_C for every conversion from UTF-8), so "An\xcc\x83o"
- *   (NFD) came back as "A\xc3\xb1o" (NFC) and overwrote its NFC twin. In
- *   the C locale libarchive's conversion is "best effort": bytes are copied
- *   unchanged and a non-ASCII name only makes archive_read_next_header
- *   return ARCHIVE_WARN, which the reader accepts. Observed with libarchive
- *   3.6.2 (Debian 12); tests/it/t_i9_media_names.sh guards it, and the
- *   check of the staged tree would catch two names collapsing into one.
  *
  * The walk is ours rather than archive_read_disk(3)'s: it gives the strcmp
  * entry order (deterministic archives), the skip_dirs/excludes pruning, the
@@ -41,11 +16,6 @@
  *   mean NSS in a static binary, and restore ignores names anyway).
  * - Hard links are stored as separate regular files: restore gives each
  *   name its own copy of the content.
- * - libarchive's full pax writer, not the "restricted" one: the latter only
- *   keeps sub-second mtimes when some other field already needs an extended
- *   header. As no atime, ctime, xattrs, ACLs or file flags are set on the
- *   entries, the full writer also emits an extended header only when a
- *   field needs it.
  * - FIFOs and device nodes are stored as such; sockets are skipped (they are
  *   recreated by whatever listens on them) and reported through o->warn with
  *   "socket skipped", counted in st->skipped and st->warnings: something in
@@ -55,18 +25,14 @@
  * - Top-level ".vigil-restore-*" and ".vigil-old-*" entries (left-overs of
  *   an interrupted restore) are never archived.
  */
-#define VIGIL_WANT_LIBARCHIVE
-#include <archive.h> /* libarchive's, see the top of our archive.h */
-#include <archive_entry.h>
-
 #include "archive.h"
+#include "tar.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <locale.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,7 +46,6 @@
 #define IO_BUF         (1024u * 1024u) /* file reads and stream reads */
 #define TAR_BLOCK      512u
 #define TAR_EOA        (2u * TAR_BLOCK) /* end-of-archive marker */
-#define WRITE_BLOCK    65536            /* libarchive's output block */
 #define PROGRESS_EVERY (16ull << 20)
 #define REL_MAX        65536u           /* cap on a relative path */
 #define LINK_MAX_LEN   65536u           /* cap on a symlink target */
@@ -91,28 +56,6 @@ static const char OLD_PREFIX[] = ".vigil-old-";
 
 /* ---------------------------------------------------------------------- */
 /* small helpers                                                          */
-
-/* Run libarchive with LC_CTYPE name ("C.UTF-8" to write, "C" to read) on
- * this thread (see the top). */
-struct loc_guard {
-	locale_t loc, old;
-};
-
-static void loc_enter(struct loc_guard *g, const char *name)
-{
-	g->old = (locale_t)0;
-	g->loc = newlocale(LC_CTYPE_MASK, name, (locale_t)0);
-	if (g->loc)
-		g->old = uselocale(g->loc);
-}
-
-static void loc_leave(struct loc_guard *g)
-{
-	if (g->loc) {
-		uselocale(g->old);
-		freelocale(g->loc);
-	}
-}
 
 /* malloc'ed a + "/" + b; an empty a or b gives a copy of the other. NULL
  * when out of memory. */
@@ -270,8 +213,7 @@ struct wr {
 	struct stream_writer *w;
 	struct media_stats *st;
 	struct err *e;
-	struct archive *a;
-	struct archive_entry *ent;
+	struct tar_writer *tw;
 	char *buf; /* IO_BUF bytes */
 	struct excl *ex;
 	size_t n_ex;
@@ -279,9 +221,10 @@ struct wr {
 	size_t n_skip;
 	uint64_t raw, last_progress;
 	int cb_failed; /* e holds the stream's error */
-	int abandon;   /* failed: swallow what libarchive still writes */
 	char *rel;     /* current path relative to root, "" for root */
 	size_t rel_len, rel_cap;
+	struct tar_region *sp; /* the sparse map of the current file */
+	size_t n_sp, cap_sp;
 };
 
 /* Take a stop request: returns -1 with e set to ERR_INTERRUPTED when asked
@@ -306,14 +249,11 @@ static int progress_or_stop(const struct media_opts *o, uint64_t bytes, struct e
 	return stop_now(o, e);
 }
 
-/* libarchive's client writer: tar bytes go to the stream. */
-static la_ssize_t wr_cb(struct archive *a, void *cd, const void *buf, size_t n)
+/* The tar writer's client callback: tar bytes go to the stream. */
+static int wr_cb(void *cd, const void *buf, size_t n)
 {
 	struct wr *c = cd;
 
-	(void)a;
-	if (c->abandon)
-		return (la_ssize_t)n; /* failed run: see archive_media_write */
 	if (stream_write(c->w, buf, n, c->e) != 0) {
 		c->cb_failed = 1;
 		return -1;
@@ -326,19 +266,19 @@ static la_ssize_t wr_cb(struct archive *a, void *cd, const void *buf, size_t n)
 			return -1;
 		}
 	}
-	return (la_ssize_t)n;
+	return 0;
 }
 
-/* A libarchive call failed: keep the stream's error if it was that. */
+/* A tar writer call failed: add which entry, or keep the stream's error if
+ * it was that. */
 static int wr_fail(struct wr *c, const char *what)
 {
-	const char *m = archive_error_string(c->a);
 	char b[SHOW_MAX + 4];
 
 	if (c->cb_failed)
 		return -1;
-	return err_set(c->e, ERR_MEDIA, "%s %s: %s", what, c->rel[0] ? show(c->rel, b) : "./",
-		       m ? m : "unknown libarchive error");
+	err_prefix(c->e, "%s %s", what, c->rel[0] ? show(c->rel, b) : "./");
+	return -1;
 }
 
 static void wr_warn(struct wr *c, const char *what)
@@ -405,54 +345,65 @@ static int is_skip_dir(const struct wr *c, const struct stat *s)
 	return 0;
 }
 
-/* Fill c->ent from s under name (a relative path, or "./" for the root). */
-static void wr_entry_from_stat(struct wr *c, const char *name, const struct stat *s)
+/* Fill te from s under name (a relative path, or "./" for the root). */
+static void wr_entry_from_stat(struct tar_entry *te, const char *name, const struct stat *s)
 {
-	struct archive_entry *ent = c->ent;
-
-	archive_entry_clear(ent);
-	archive_entry_copy_pathname(ent, name);
-	archive_entry_set_mode(ent, s->st_mode);
-	archive_entry_set_uid(ent, (la_int64_t)s->st_uid);
-	archive_entry_set_gid(ent, (la_int64_t)s->st_gid);
-	archive_entry_set_mtime(ent, s->st_mtim.tv_sec, s->st_mtim.tv_nsec);
-	archive_entry_set_size(ent, S_ISREG(s->st_mode) ? (la_int64_t)s->st_size : 0);
+	memset(te, 0, sizeof *te);
+	te->path = name;
+	te->mode = s->st_mode;
+	te->uid = (int64_t)s->st_uid;
+	te->gid = (int64_t)s->st_gid;
+	te->mtime_sec = (int64_t)s->st_mtim.tv_sec;
+	te->mtime_nsec = s->st_mtim.tv_nsec;
+	te->size = S_ISREG(s->st_mode) ? (int64_t)s->st_size : 0;
 	if (S_ISCHR(s->st_mode) || S_ISBLK(s->st_mode))
-		archive_entry_set_rdev(ent, s->st_rdev);
+		te->rdev = s->st_rdev;
 }
 
-static int wr_header(struct wr *c)
+static int wr_header(struct wr *c, const struct tar_entry *te)
 {
-	int r = archive_write_header(c->a, c->ent);
-
-	/* ARCHIVE_WARN: the header was written, e.g. with hdrcharset=BINARY
-	 * for a name that is not valid UTF-8. */
-	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
+	if (tar_write_header(c->tw, te, c->e) == 0)
 		return 0;
 	return wr_fail(c, "cannot write tar header for");
 }
 
 static int wr_data(struct wr *c, const void *p, size_t n)
 {
-	la_ssize_t k = archive_write_data(c->a, p, n);
-
-	if (k < 0 || (size_t)k != n)
+	if (tar_write_data(c->tw, p, n, c->e) != 0)
 		return wr_fail(c, "cannot write tar data for");
 	return 0;
 }
 
+/* Append a data region to c->sp. Returns 0 or -1 (out of memory). */
+static int wr_region(struct wr *c, off_t off, off_t len)
+{
+	if (c->n_sp == c->cap_sp) {
+		size_t cap = c->cap_sp ? c->cap_sp * 2 : 16;
+		struct tar_region *p = realloc(c->sp, cap * sizeof *p);
+		if (!p)
+			return -1;
+		c->sp = p;
+		c->cap_sp = cap;
+	}
+	c->sp[c->n_sp].off = (int64_t)off;
+	c->sp[c->n_sp++].len = (int64_t)len;
+	return 0;
+}
+
 /* Record the data regions of a file with holes (lseek(2) SEEK_DATA /
- * SEEK_HOLE) in c->ent, so the pax writer stores it as a GNU sparse 1.0
- * entry (GNU.sparse.* records, which GNU tar and libarchive read): a 9 GiB
- * file of zeros then costs a read of its holes, not 9 GiB of compression,
- * and extracts sparse again. Files without holes, and file systems that
- * cannot tell, are stored as usual. */
-static void wr_sparse_map(struct wr *c, int fd, const struct stat *s)
+ * SEEK_HOLE) in te (in c->sp), so the pax writer stores it as a GNU sparse
+ * 1.0 entry (GNU.sparse.* records, which GNU tar and libarchive read): a
+ * 9 GiB file of zeros then costs a read of its holes, not 9 GiB of
+ * compression, and extracts sparse again. Files without holes, and file
+ * systems that cannot tell, are stored as usual (so is a file whose map
+ * finds no memory). */
+static void wr_sparse_map(struct wr *c, int fd, const struct stat *s, struct tar_entry *te)
 {
 	off_t size = s->st_size, off = 0;
 	bool hole = false;
 	int regions = 0;
 
+	c->n_sp = 0;
 	if (size <= 0 || (off_t)s->st_blocks * 512 >= size)
 		return;
 	while (off < size) {
@@ -470,18 +421,22 @@ static void wr_sparse_map(struct wr *c, int fd, const struct stat *s)
 			goto plain;
 		if (h > size)
 			h = size;
-		archive_entry_sparse_add_entry(c->ent, d, h - d);
+		if (wr_region(c, d, h - d) != 0)
+			goto plain;
 		regions++;
 		off = h;
 	}
 	if (!hole)
 		goto plain;
-	if (regions == 0) /* all hole: one empty data region at the end */
-		archive_entry_sparse_add_entry(c->ent, size, 0);
+	/* all hole: one empty data region at the end */
+	if (regions == 0 && wr_region(c, size, 0) != 0)
+		goto plain;
+	te->sparse = c->sp;
+	te->n_sparse = c->n_sp;
 	lseek(fd, 0, SEEK_SET);
 	return;
 plain:
-	archive_entry_sparse_clear(c->ent);
+	c->n_sp = 0;
 	lseek(fd, 0, SEEK_SET);
 }
 
@@ -489,6 +444,7 @@ static int wr_file(struct wr *c, int dfd, const char *name)
 {
 	const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 	struct stat s, s2;
+	struct tar_entry te;
 	const char *what = NULL;
 	uint64_t size, done = 0;
 	int fd, ret = -1;
@@ -519,9 +475,9 @@ static int wr_file(struct wr *c, int dfd, const char *name)
 	}
 	/* The header is made from the open file, so a file replaced by
 	 * rename(2) since the listing is archived consistently. */
-	wr_entry_from_stat(c, c->rel, &s);
-	wr_sparse_map(c, fd, &s);
-	if (wr_header(c) != 0)
+	wr_entry_from_stat(&te, c->rel, &s);
+	wr_sparse_map(c, fd, &s, &te);
+	if (wr_header(c, &te) != 0)
 		goto out;
 	c->st->files++;
 	if (c->o->test_hook)
@@ -578,6 +534,7 @@ out:
 static int wr_symlink(struct wr *c, int dfd, const char *name, const struct stat *s)
 {
 	size_t cap = s->st_size > 0 && (uint64_t)s->st_size < LINK_MAX_LEN ? (size_t)s->st_size + 1 : 256;
+	struct tar_entry te;
 	char *t = NULL;
 	int ret = -1;
 
@@ -610,9 +567,9 @@ static int wr_symlink(struct wr *c, int dfd, const char *name, const struct stat
 		}
 		cap *= 2;
 	}
-	wr_entry_from_stat(c, c->rel, s);
-	archive_entry_copy_symlink(c->ent, t);
-	if (wr_header(c) != 0)
+	wr_entry_from_stat(&te, c->rel, s);
+	te.symlink = t;
+	if (wr_header(c, &te) != 0)
 		goto out;
 	c->st->symlinks++;
 	ret = 0;
@@ -626,6 +583,7 @@ static int wr_dir(struct wr *c, int fd, int top);
 static int wr_subdir(struct wr *c, int dfd, const char *name, const struct stat *s)
 {
 	struct stat s2;
+	struct tar_entry te;
 	int fd;
 
 	if (is_skip_dir(c, s)) {
@@ -650,8 +608,8 @@ static int wr_subdir(struct wr *c, int dfd, const char *name, const struct stat 
 		c->st->skipped++;
 		return 0;
 	}
-	wr_entry_from_stat(c, c->rel, &s2);
-	if (wr_header(c) != 0) {
+	wr_entry_from_stat(&te, c->rel, &s2);
+	if (wr_header(c, &te) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -662,6 +620,7 @@ static int wr_subdir(struct wr *c, int dfd, const char *name, const struct stat 
 /* One directory entry; c->rel is already its relative path. */
 static int wr_child(struct wr *c, int dfd, const char *name, int top)
 {
+	struct tar_entry te;
 	struct stat s;
 
 	if (top && is_vigil_temp(name)) {
@@ -691,8 +650,8 @@ static int wr_child(struct wr *c, int dfd, const char *name, int top)
 		c->st->skipped++;
 		return 0;
 	default: /* FIFO, character or block device: a header only */
-		wr_entry_from_stat(c, c->rel, &s);
-		if (wr_header(c) != 0)
+		wr_entry_from_stat(&te, c->rel, &s);
+		if (wr_header(c, &te) != 0)
 			return -1;
 		c->st->other++;
 		return 0;
@@ -792,17 +751,18 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 			struct media_stats *st, struct err *e)
 {
 	struct media_stats local;
-	struct loc_guard lg;
+	struct tar_locale lg;
+	struct tar_entry te;
 	struct wr c;
 	struct stat rs;
-	int rootfd = -1, ret = -1, closed = 0;
+	int rootfd = -1, ret = -1;
 	char b[SHOW_MAX + 4];
 
 	memset(&c, 0, sizeof c);
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof *st);
-	loc_enter(&lg, "C.UTF-8");
+	tar_locale_writing(&lg);
 	c.o = o;
 	c.w = w;
 	c.st = st;
@@ -816,9 +776,7 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 	c.rel = calloc(1, 256);
 	c.rel_cap = 256;
 	c.buf = malloc(IO_BUF);
-	c.ent = archive_entry_new();
-	c.a = archive_write_new();
-	if (!c.rel || !c.buf || !c.ent || !c.a) {
+	if (!c.rel || !c.buf) {
 		err_set(e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -828,16 +786,10 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 		err_errno(e, ERR_MEDIA, errno, "cannot open media directory %s", show(o->root, b));
 		goto out;
 	}
-	if (archive_write_set_format_pax(c.a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(c.a, WRITE_BLOCK) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(c.a, 1) != ARCHIVE_OK ||
-	    archive_write_open(c.a, &c, NULL, wr_cb, NULL) != ARCHIVE_OK) {
-		const char *m = archive_error_string(c.a);
-		err_set(e, ERR_INTERNAL, "libarchive: %s", m ? m : "cannot set up the tar writer");
+	if (tar_writer_open(&c.tw, wr_cb, &c, e) != 0)
 		goto out;
-	}
-	wr_entry_from_stat(&c, "./", &rs);
-	if (wr_header(&c) != 0)
+	wr_entry_from_stat(&te, "./", &rs);
+	if (wr_header(&c, &te) != 0)
 		goto out;
 	st->dirs++;
 	ret = wr_dir(&c, rootfd, 1);
@@ -845,10 +797,7 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 	if (ret != 0)
 		goto out;
 	ret = -1;
-	/* Close writes the end-of-archive marker (two zero blocks) and the
-	 * last partial block, unpadded (bytes_in_last_block 1). */
-	closed = 1;
-	if (archive_write_close(c.a) != ARCHIVE_OK) {
+	if (tar_writer_finish(c.tw, e) != 0) {
 		wr_fail(&c, "cannot finish the tar archive after");
 		goto out;
 	}
@@ -856,28 +805,18 @@ int archive_media_write(const struct media_opts *o, struct stream_writer *w,
 		o->progress(o->ctx, c.raw);
 	ret = 0;
 out:
-	if (c.a) {
-		/* A failed archive must not get an end marker appended, yet
-		 * libarchive 3.6 frees its output buffer only in close
-		 * (archive_write_fail + free leaks it): close with the write
-		 * callback swallowing the bytes. */
-		if (!closed) {
-			c.abandon = 1;
-			(void)archive_write_close(c.a);
-		}
-		archive_write_free(c.a);
-	}
+	/* An unfinished archive is abandoned without an end marker. */
+	tar_writer_free(c.tw);
 	if (rootfd >= 0)
 		close(rootfd);
-	if (c.ent)
-		archive_entry_free(c.ent);
 	for (size_t i = 0; i < c.n_ex; i++)
 		free(c.ex[i].pat);
 	free(c.ex);
 	free(c.skip);
 	free(c.buf);
 	free(c.rel);
-	loc_leave(&lg);
+	free(c.sp);
+	tar_locale_leave(&lg);
 	return ret;
 }
 
@@ -1019,7 +958,7 @@ static size_t through_link(const struct strset *links, const char *norm)
 /* reading: the loop shared by check and restore                          */
 
 struct rd {
-	struct archive *a;
+	struct tar_reader *tr;
 	struct stream_reader *r;
 	struct err *e;
 	const struct media_opts *o; /* restore only: progress, warn */
@@ -1049,13 +988,12 @@ static void rd_track(struct rd *c, const unsigned char *p, size_t n)
 	c->total += n;
 }
 
-/* libarchive's client reader: decoded bytes from the stream. */
-static la_ssize_t rd_cb(struct archive *a, void *cd, const void **out)
+/* The tar reader's client callback: decoded bytes from the stream. */
+static ssize_t rd_cb(void *cd, const void **out)
 {
 	struct rd *c = cd;
 	ssize_t n;
 
-	(void)a;
 	*out = c->buf;
 	if (c->at_end)
 		return 0;
@@ -1076,31 +1014,31 @@ static la_ssize_t rd_cb(struct archive *a, void *cd, const void **out)
 			return -1;
 		}
 	}
-	return (la_ssize_t)n;
+	return n;
 }
 
-/* Error for a failed libarchive read call: "<what>[ "<name>"]: <why>". */
+/* Context for a failed tar reader call: "<what>[ "<name>"]: <why>", or the
+ * stream's error as it is. */
 static int rd_fail(struct rd *c, const char *what, const char *name)
 {
-	const char *m = archive_error_string(c->a);
 	char b[SHOW_MAX + 4];
 
 	if (c->cb_failed)
 		return -1;
-	if (!m)
-		m = "unknown libarchive error";
 	if (name)
-		return err_set(c->e, ERR_CORRUPT, "%s \"%s\": %s", what, show(name, b), m);
-	return err_set(c->e, ERR_CORRUPT, "%s: %s", what, m);
+		err_prefix(c->e, "%s \"%s\"", what, show(name, b));
+	else
+		err_prefix(c->e, "%s", what);
+	return -1;
 }
 
 /* Check one entry's names (see archive_media_check). On success *norm and
  * *normlink (hard link target, NULL if none) are malloc'ed. Returns 0 or -1
  * with c->e set (ERR_UNSAFE, or ERR_INTERNAL). */
-static int rd_check_names(struct rd *c, struct archive_entry *ent, char **norm, char **normlink)
+static int rd_check_names(struct rd *c, const struct tar_entry *te, char **norm, char **normlink)
 {
-	const char *name = archive_entry_pathname(ent);
-	const char *hl = archive_entry_hardlink(ent);
+	const char *name = te->path;
+	const char *hl = te->hardlink;
 	const char *why = NULL;
 	char b[SHOW_MAX + 4], b2[SHOW_MAX + 4];
 	size_t k;
@@ -1115,7 +1053,7 @@ static int rd_check_names(struct rd *c, struct archive_entry *ent, char **norm, 
 	if (r > 0)
 		return err_set(c->e, ERR_UNSAFE, "unsafe entry \"%s\" in archive: it %s",
 			       show(name, b), why);
-	if ((*norm)[0] == '\0' && archive_entry_filetype(ent) != AE_IFDIR && !hl)
+	if ((*norm)[0] == '\0' && (te->mode & S_IFMT) != S_IFDIR && !hl)
 		return err_set(c->e, ERR_UNSAFE,
 			       "unsafe entry \"%s\" in archive: it names the root but is not a directory",
 			       show(name, b));
@@ -1141,28 +1079,28 @@ static int rd_check_names(struct rd *c, struct archive_entry *ent, char **norm, 
 			return err_set(c->e, ERR_UNSAFE,
 				       "unsafe entry \"%s\" in archive: a hard link in place of the root",
 				       show(name, b));
-	} else if (archive_entry_filetype(ent) == AE_IFLNK) {
+	} else if ((te->mode & S_IFMT) == S_IFLNK) {
 		if (set_add(&c->links, *norm) != 0)
 			return err_set(c->e, ERR_INTERNAL, "out of memory");
 	}
 	return 0;
 }
 
-static void rd_count(struct media_stats *st, struct archive_entry *ent)
+static void rd_count(struct media_stats *st, const struct tar_entry *te)
 {
-	if (archive_entry_hardlink(ent)) {
+	if (te->hardlink) {
 		st->files++;
 		return;
 	}
-	switch (archive_entry_filetype(ent)) {
-	case AE_IFREG:
+	switch (te->mode & S_IFMT) {
+	case S_IFREG:
 		st->files++;
-		st->bytes += (uint64_t)archive_entry_size(ent);
+		st->bytes += (uint64_t)te->size;
 		break;
-	case AE_IFDIR:
+	case S_IFDIR:
 		st->dirs++;
 		break;
-	case AE_IFLNK:
+	case S_IFLNK:
 		st->symlinks++;
 		break;
 	default:
@@ -1178,7 +1116,7 @@ static void rd_count(struct media_stats *st, struct archive_entry *ent)
  * writer; the staged tree must match it before anything live moves. */
 struct want {
 	char *name;    /* normalised member name (the key), never "" */
-	mode_t type;   /* AE_IFREG, AE_IFDIR, AE_IFLNK, ... */
+	mode_t type;   /* S_IFREG, S_IFDIR, S_IFLNK, ... */
 	uint64_t size; /* regular files: content bytes */
 	uint32_t crc;  /* regular files: CRC-32 of the bytes handed to the writer */
 	bool crc_ok;   /* crc covers the content (not when a hard link entry
@@ -1253,43 +1191,39 @@ static void wants_free(struct wants *ws)
 
 /* Per-entry extraction for restore; NULL for a check. */
 struct ext {
-	struct archive *disk;
+	struct tar_disk *disk;
 	const char *stage; /* absolute, symlink-free */
 	struct wants wants;
 	int root_seen;
 	mode_t root_perm;
-	la_int64_t root_uid, root_gid;
+	int64_t root_uid, root_gid;
 	int root_mtime_set;
 	struct timespec root_mtime;
 };
 
-/* errno values that mean the data did not reach the disk. libarchive's
- * disk writer reports some of them (a failed write(2) among them) as
- * ARCHIVE_WARN only. */
-static bool lost_write(int en)
+/* Context for a failed disk-writer call: "<what> <name>: <its error>". */
+static int ext_fail(struct rd *c, const char *what, const char *norm)
 {
-	return en == ENOSPC || en == EDQUOT || en == EIO || en == EROFS || en == EFBIG;
-}
-
-/* A disk-writer call failed: "<what> <name>: <libarchive's text>[: errno]". */
-static int ext_fail(struct rd *c, struct ext *x, const char *what, const char *norm)
-{
-	const char *m = archive_error_string(x->disk);
-	int en = archive_errno(x->disk);
 	char b[SHOW_MAX + 4];
 
-	if (!m)
-		m = "unknown libarchive error";
-	if (en > 0 && !strstr(m, strerror(en)))
-		return err_errno(c->e, ERR_RESTORE, en, "%s %s: %s", what, show(norm, b), m);
-	return err_set(c->e, ERR_RESTORE, "%s %s: %s", what, show(norm, b), m);
+	err_prefix(c->e, "%s %s", what, show(norm, b));
+	return -1;
+}
+
+/* A disk-writer warning (about metadata) for entry norm. */
+static void ext_warn(struct rd *c, const char *norm, const char *what)
+{
+	if (c->o && c->o->warn) {
+		c->o->warn(c->o->ctx, norm, what);
+		c->st->warnings++;
+	}
 }
 
 /* Record ent (named norm, hard link target normlink) in the listing. */
-static struct want *ext_want(struct rd *c, struct ext *x, struct archive_entry *ent,
+static struct want *ext_want(struct rd *c, struct ext *x, const struct tar_entry *te,
 			     const char *norm, const char *normlink)
 {
-	const char *t = archive_entry_symlink(ent);
+	const char *t = te->symlink;
 	struct want *w;
 	char b[SHOW_MAX + 4];
 
@@ -1302,24 +1236,24 @@ static struct want *ext_want(struct rd *c, struct ext *x, struct archive_entry *
 	w = calloc(1, sizeof *w);
 	if (!w || !(w->name = strdup(norm)))
 		goto oom;
-	w->type = normlink ? AE_IFREG : archive_entry_filetype(ent);
+	w->type = normlink ? S_IFREG : (te->mode & S_IFMT);
 	if (normlink) {
 		struct want *target = wants_find(&x->wants, normlink);
 		w->hard = true;
 		w->link = strdup(normlink);
 		if (!w->link)
 			goto oom;
-		if (target && archive_entry_size(ent) > 0)
+		if (target && te->size > 0)
 			target->crc_ok = false;
-	} else if (w->type == AE_IFLNK) {
+	} else if (w->type == S_IFLNK) {
 		w->link = strdup(t ? t : "");
 		if (!w->link)
 			goto oom;
-	} else if (w->type == AE_IFREG) {
-		w->size = (uint64_t)archive_entry_size(ent);
+	} else if (w->type == S_IFREG) {
+		w->size = (uint64_t)te->size;
 		w->crc_ok = true;
-	} else if (w->type == AE_IFCHR || w->type == AE_IFBLK) {
-		w->rdev = archive_entry_rdev(ent);
+	} else if (w->type == S_IFCHR || w->type == S_IFBLK) {
+		w->rdev = te->rdev;
 	}
 	if (wants_add(&x->wants, w) != 0) {
 		err_set(c->e, ERR_INTERNAL, "out of memory");
@@ -1336,11 +1270,12 @@ oom:
 	return NULL;
 }
 
-static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, const char *norm,
+static int ext_entry(struct rd *c, struct ext *x, const struct tar_entry *te, const char *norm,
 		     const char *normlink)
 {
 	char *full = NULL, *fullhl = NULL;
 	char b[SHOW_MAX + 4];
+	const char *warning;
 	struct want *w;
 	uint64_t pos = 0;
 	uint32_t crc = 0;
@@ -1349,16 +1284,16 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 	if (norm[0] == '\0') {
 		/* "./": applied to o->root itself after the swap. */
 		x->root_seen = 1;
-		x->root_perm = archive_entry_perm(ent);
-		x->root_uid = archive_entry_uid(ent);
-		x->root_gid = archive_entry_gid(ent);
-		x->root_mtime_set = archive_entry_mtime_is_set(ent);
-		x->root_mtime.tv_sec = archive_entry_mtime(ent);
-		x->root_mtime.tv_nsec = archive_entry_mtime_nsec(ent);
-		return archive_read_data_skip(c->a) == ARCHIVE_OK ? 0
+		x->root_perm = te->mode & ~(mode_t)S_IFMT;
+		x->root_uid = te->uid;
+		x->root_gid = te->gid;
+		x->root_mtime_set = te->mtime_set;
+		x->root_mtime.tv_sec = (time_t)te->mtime_sec;
+		x->root_mtime.tv_nsec = te->mtime_nsec;
+		return tar_read_skip(c->tr, c->e) == 0 ? 0
 			: rd_fail(c, "cannot read from the archive", "./");
 	}
-	w = ext_want(c, x, ent, norm, normlink);
+	w = ext_want(c, x, te, norm, normlink);
 	if (!w)
 		return -1;
 	full = path_join(x->stage, norm);
@@ -1368,31 +1303,24 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 		err_set(c->e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	archive_entry_copy_pathname(ent, full);
-	if (fullhl)
-		archive_entry_copy_hardlink(ent, fullhl);
-	/* ARCHIVE_WARN from the disk writer is a warning only when it is
-	 * about metadata (owner, mode, times); lost data fails the restore. */
-	r = archive_write_header(x->disk, ent);
-	if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && lost_write(archive_errno(x->disk)))) {
-		ext_fail(c, x, "cannot extract", norm);
+	/* A warning from the disk writer is about metadata (owner, mode,
+	 * times); lost data fails the restore. */
+	r = tar_disk_header(x->disk, c->tr, full, fullhl, &warning, c->e);
+	if (r < 0) {
+		ext_fail(c, "cannot extract", norm);
 		goto out;
 	}
-	if (r == ARCHIVE_WARN && c->o && c->o->warn) {
-		const char *m = archive_error_string(x->disk);
-		c->o->warn(c->o->ctx, norm, m ? m : "extraction warning");
-		c->st->warnings++;
-	}
+	if (r > 0)
+		ext_warn(c, norm, warning);
 	for (;;) {
 		const void *p;
 		size_t n;
-		la_int64_t off;
-		la_ssize_t k;
+		int64_t off;
 
-		r = archive_read_data_block(c->a, &p, &n, &off);
-		if (r == ARCHIVE_EOF)
+		r = tar_read_data(c->tr, &p, &n, &off, c->e);
+		if (r == 0)
 			break;
-		if (r < ARCHIVE_WARN) {
+		if (r < 0) {
 			rd_fail(c, "cannot read from the archive", norm);
 			goto out;
 		}
@@ -1405,31 +1333,23 @@ static int ext_entry(struct rd *c, struct ext *x, struct archive_entry *ent, con
 		crc = stream_crc32(crc, NULL, (uint64_t)off - pos);
 		crc = stream_crc32(crc, p, n);
 		pos = (uint64_t)off + n;
-		/* Any result below ARCHIVE_OK (libarchive 3.6 returns
-		 * ARCHIVE_OK, later versions the byte count) is lost data:
-		 * a failed write(2) is ARCHIVE_WARN, and finish_entry would
-		 * then extend the file with a hole. */
-		k = archive_write_data_block(x->disk, p, n, off);
-		if (k < 0) {
-			ext_fail(c, x, "cannot write", norm);
+		if (tar_disk_data(x->disk, p, n, off, c->e) != 0) {
+			ext_fail(c, "cannot write", norm);
 			goto out;
 		}
 	}
-	if (w->type == AE_IFREG && !w->hard) {
+	if (w->type == S_IFREG && !w->hard) {
 		if (pos < w->size)
 			crc = stream_crc32(crc, NULL, w->size - pos);
 		w->crc = crc;
 	}
-	r = archive_write_finish_entry(x->disk);
-	if (r < ARCHIVE_WARN || (r == ARCHIVE_WARN && lost_write(archive_errno(x->disk)))) {
-		ext_fail(c, x, "cannot extract", norm);
+	r = tar_disk_finish_entry(x->disk, &warning, c->e);
+	if (r < 0) {
+		ext_fail(c, "cannot extract", norm);
 		goto out;
 	}
-	if (r == ARCHIVE_WARN && c->o && c->o->warn) {
-		const char *m = archive_error_string(x->disk);
-		c->o->warn(c->o->ctx, norm, m ? m : "extraction warning");
-		c->st->warnings++;
-	}
+	if (r > 0)
+		ext_warn(c, norm, warning);
 	ret = 0;
 out:
 	free(full);
@@ -1450,13 +1370,13 @@ struct vf {
 
 static const char *type_name(mode_t t)
 {
-	switch (t & AE_IFMT) {
-	case AE_IFREG: return "a regular file";
-	case AE_IFDIR: return "a directory";
-	case AE_IFLNK: return "a symbolic link";
-	case AE_IFIFO: return "a FIFO";
-	case AE_IFCHR: return "a character device";
-	case AE_IFBLK: return "a block device";
+	switch (t & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFLNK: return "a symbolic link";
+	case S_IFIFO: return "a FIFO";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
 	default: return "something else";
 	}
 }
@@ -1541,7 +1461,7 @@ static int vf_dir(struct vf *v, int fd, size_t len);
 /* One staged entry: v->rel is its path, dfd/name where it is. */
 static int vf_child(struct vf *v, int dfd, const char *name, size_t len)
 {
-	struct want *w = wants_find(v->wants, v->rel), implicit = { .type = AE_IFDIR };
+	struct want *w = wants_find(v->wants, v->rel), implicit = { .type = S_IFDIR };
 	char b[SHOW_MAX + 4];
 	struct stat st;
 	int fd;
@@ -1561,7 +1481,7 @@ static int vf_child(struct vf *v, int dfd, const char *name, size_t len)
 		w = &implicit;
 	}
 	w->seen = true;
-	if ((st.st_mode & S_IFMT) != (w->type & AE_IFMT))
+	if ((st.st_mode & S_IFMT) != (w->type & S_IFMT))
 		return vf_bad(v, "it is %s, the archive has %s", type_name(st.st_mode),
 			      type_name(w->type));
 	switch (st.st_mode & S_IFMT) {
@@ -1729,47 +1649,40 @@ out:
  * With x, entries are extracted as they come. Returns 0 or -1 with c->e. */
 static int rd_run(struct rd *c, struct ext *x)
 {
-	struct archive_entry *ent;
+	struct tar_entry te;
 	char *norm = NULL, *normlink = NULL, *last = NULL;
 	int r, ret = -1;
 
 	c->buf = malloc(IO_BUF);
-	c->a = archive_read_new();
-	if (!c->buf || !c->a) {
+	if (!c->buf) {
 		err_set(c->e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (archive_read_support_format_tar(c->a) != ARCHIVE_OK) {
-		err_set(c->e, ERR_INTERNAL, "libarchive: no tar support");
+	if (tar_reader_new(&c->tr, c->e) != 0)
 		goto out;
-	}
-	if (archive_read_open(c->a, c, NULL, rd_cb, NULL) != ARCHIVE_OK) {
+	if (tar_reader_open(c->tr, rd_cb, c, c->e) != 0) {
 		/* libarchive reads ahead and bids here already. */
 		rd_fail(c, "not a tar archive", NULL);
 		goto out;
 	}
 	for (;;) {
-		r = archive_read_next_header(c->a, &ent);
-		if (r == ARCHIVE_EOF)
+		r = tar_read_next(c->tr, &te, c->e);
+		if (r == 0)
 			break;
-		if (r < ARCHIVE_WARN) {
-			/* (ARCHIVE_WARN: e.g. a name libarchive could not
-			 * convert; it is still set byte for byte.) */
+		if (r < 0) {
 			if (!last)
 				rd_fail(c, "not a tar archive", NULL);
 			else
 				rd_fail(c, "damaged tar archive after entry", last[0] ? last : "./");
 			goto out;
 		}
-		if (rd_check_names(c, ent, &norm, &normlink) != 0)
+		if (rd_check_names(c, &te, &norm, &normlink) != 0)
 			goto out;
-		rd_count(c->st, ent);
+		rd_count(c->st, &te);
 		if (x) {
-			if (ext_entry(c, x, ent, norm, normlink) != 0)
+			if (ext_entry(c, x, &te, norm, normlink) != 0)
 				goto out;
-		} else if (archive_read_data_skip(c->a) != ARCHIVE_OK) {
-			/* Without a skip callback libarchive reads (and the
-			 * stream decodes) the data it skips. */
+		} else if (tar_read_skip(c->tr, c->e) != 0) {
 			rd_fail(c, "cannot read from the archive", norm);
 			goto out;
 		}
@@ -1780,8 +1693,7 @@ static int rd_run(struct rd *c, struct ext *x)
 		normlink = NULL;
 		/* Entries end on a block boundary (padding is consumed
 		 * lazily, hence the rounding). */
-		c->end_pos = ((uint64_t)archive_filter_bytes(c->a, 0) + TAR_BLOCK - 1) / TAR_BLOCK *
-			     TAR_BLOCK;
+		c->end_pos = (tar_reader_bytes(c->tr) + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
 	}
 	/* libarchive stops at the first zero block, and also at a clean end
 	 * of data without any marker. Read the stream to its end (this also
@@ -1818,8 +1730,7 @@ out:
 
 static void rd_free(struct rd *c)
 {
-	if (c->a)
-		archive_read_free(c->a);
+	tar_reader_free(c->tr);
 	free(c->buf);
 	set_free(&c->links);
 }
@@ -1832,7 +1743,7 @@ static void rd_free(struct rd *c)
 int archive_media_check(struct stream_reader *r, struct media_stats *st, struct err *e)
 {
 	struct media_stats local;
-	struct loc_guard lg;
+	struct tar_locale lg;
 	struct rd c;
 	int ret;
 
@@ -1843,10 +1754,10 @@ int archive_media_check(struct stream_reader *r, struct media_stats *st, struct 
 	c.r = r;
 	c.e = e;
 	c.st = st;
-	loc_enter(&lg, "C");
+	tar_locale_reading(&lg);
 	ret = rd_run(&c, NULL);
 	rd_free(&c);
-	loc_leave(&lg);
+	tar_locale_leave(&lg);
 	return ret;
 }
 
@@ -2348,7 +2259,7 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 			  struct media_stats *st, struct err *e)
 {
 	struct media_stats local;
-	struct loc_guard lg;
+	struct tar_locale lg;
 	struct rd c;
 	struct ext x;
 	struct sw s;
@@ -2356,10 +2267,8 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	struct timespec root_ts[2];
 	char *root = NULL, *stage = NULL;
 	char b[SHOW_MAX + 4];
+	const char *warning;
 	int ret = -1, staged = 0, keep_old = 0, rc, sig, sfd = -1;
-	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-		    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-		    ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SPARSE;
 
 	if (!st)
 		st = &local;
@@ -2367,7 +2276,7 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	memset(&c, 0, sizeof c);
 	memset(&x, 0, sizeof x);
 	memset(&s, 0, sizeof s);
-	loc_enter(&lg, "C");
+	tar_locale_reading(&lg);
 	if (!o || !o->root || !r) {
 		err_set(e, ERR_INTERNAL, "archive_media_restore: bad arguments");
 		goto out;
@@ -2436,32 +2345,26 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 		goto out;
 	}
 
-	if (geteuid() == 0)
-		flags |= ARCHIVE_EXTRACT_OWNER;
 	x.stage = stage;
-	x.disk = archive_write_disk_new();
-	if (!x.disk || archive_write_disk_set_options(x.disk, flags) != ARCHIVE_OK) {
-		err_set(e, ERR_INTERNAL, "libarchive: cannot set up extraction");
+	if (tar_disk_new(&x.disk, e) != 0)
 		goto out;
-	}
 	c.r = r;
 	c.e = e;
 	c.o = o;
 	c.st = st;
 	if (rd_run(&c, &x) != 0)
 		goto out;
-	rc = archive_write_close(x.disk);
-	if (rc < ARCHIVE_WARN || (rc == ARCHIVE_WARN && lost_write(archive_errno(x.disk)))) {
-		ext_fail(&c, &x, "cannot finish extraction in", ".");
+	rc = tar_disk_close(x.disk, &warning, e);
+	if (rc < 0) {
+		ext_fail(&c, "cannot finish extraction in", ".");
 		goto out;
 	}
-	if (rc == ARCHIVE_WARN) {
-		const char *m = archive_error_string(x.disk);
+	if (rc > 0) {
 		if (o->warn)
-			o->warn(o->ctx, "./", m ? m : "extraction warning");
+			o->warn(o->ctx, "./", warning);
 		st->warnings++;
 	}
-	archive_write_free(x.disk);
+	tar_disk_free(x.disk);
 	x.disk = NULL;
 	/* Put the staged tree on disk before it is proved and swapped in: the
 	 * proof reads the page cache, which still holds data the device
@@ -2544,11 +2447,8 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 	}
 	ret = 0;
 out:
-	if (x.disk) {
-		/* Failed: no deferred fixups into a directory about to go. */
-		archive_write_fail(x.disk);
-		archive_write_free(x.disk);
-	}
+	/* Failed: no deferred fixups into a directory about to go. */
+	tar_disk_free(x.disk);
 	rd_free(&c);
 	wants_free(&x.wants);
 	if (staged) {
@@ -2574,12 +2474,12 @@ out:
 	sw_free(&s);
 	free(stage);
 	free(root);
-	loc_leave(&lg);
+	tar_locale_leave(&lg);
 	return ret;
 }
 
 /* See archive.h. */
 const char *archive_media_lib_version(void)
 {
-	return archive_version_details();
+	return tar_lib_version();
 }
