@@ -149,7 +149,8 @@ int tar_writer_open(struct tar_writer **out, tar_write_fn fn, void *ctx, struct 
 	    archive_write_set_bytes_in_last_block(tw->a, 1) != ARCHIVE_OK ||
 	    archive_write_open(tw->a, tw, NULL, tw_cb, NULL) != ARCHIVE_OK) {
 		const char *m = archive_error_string(tw->a);
-		return err_set(e, ERR_INTERNAL, "libarchive: %s", m ? m : "cannot set up the tar writer");
+		return err_set(e, ERR_INTERNAL, "libarchive: %s",
+			       m ? m : "cannot set up the tar writer");
 	}
 	return 0;
 }
