@@ -154,10 +154,14 @@ struct sw {
 	size_t n_dt, cap_dt;
 	struct fixmeta *fx; /* kept directories: metadata from the archive */
 	size_t n_fx, cap_fx;
+	bool stuck; /* a rollback left live entries in old */
 };
 
-int media_sw_dir(struct sw *s, const char *rel);
-size_t media_sw_rollback(struct sw *s);
+int media_sw_init(struct sw *s, const struct media_opts *o, struct media_stats *st,
+		  struct err *e, const char *root);
+int media_sw_run(struct sw *s);
+void media_sw_finish(struct sw *s);
+void media_sw_abandon(struct sw *s);
 void media_sw_free(struct sw *s);
 void media_apply_meta(struct sw *s, const char *path, const char *rel, uid_t uid, gid_t gid,
 		      mode_t perm, const struct timespec *mtime);

@@ -6,7 +6,6 @@
  */
 #include "media_int.h"
 #include "tar.h"
-#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -330,6 +329,165 @@ int media_restore_check(const struct media_opts *o, struct err *e)
 	return ret;
 }
 
+/* One restore's state, shared by its steps (media_restore). */
+struct rs {
+	const struct media_opts *o;
+	struct media_stats *st;
+	struct err *e;
+	char *root;                 /* realpath of o->root */
+	char *stage;                /* root/.vigil-restore-XXXXXX */
+	struct timespec root_ts[2]; /* the root's times before, put back on failure */
+	int sfd;                    /* the stage, open for syncfs(2); -1 */
+	bool staged;                /* the stage exists and was not swapped in */
+	struct rd c;
+	struct ext x;
+	struct sw s;
+};
+
+/* Step 1: the root, resolved, checked for mount points below it, its times
+ * kept; the swap set up with its protected directories. */
+static int rs_open_root(struct rs *t)
+{
+	const struct media_opts *o = t->o;
+	struct stat rst;
+	char b[SHOW_MAX + 4];
+
+	/* Secure-symlink checks walk the whole absolute path, so it must not
+	 * go through a symlink itself. */
+	t->root = realpath(o->root, NULL);
+	if (!t->root || stat(t->root, &rst) != 0)
+		return err_errno(t->e, ERR_RESTORE, errno, "cannot open media directory %s",
+				 media_show(o->root, b));
+	if (!S_ISDIR(rst.st_mode))
+		return err_set(t->e, ERR_RESTORE, "media directory %s is not a directory",
+			       media_show(o->root, b));
+	if (media_mounts_below(t->root, o, t->e) != 0)
+		return -1;
+	t->root_ts[0] = rst.st_atim;
+	t->root_ts[1] = rst.st_mtim;
+	return media_sw_init(&t->s, o, t->st, t->e, t->root);
+}
+
+/* Step 2: the staging directory, and a descriptor on it for syncfs. */
+static int rs_make_stage(struct rs *t)
+{
+	char b[SHOW_MAX + 4];
+
+	t->stage = media_path_join(t->root, ".vigil-restore-XXXXXX");
+	if (!t->stage)
+		return err_set(t->e, ERR_INTERNAL, "out of memory");
+	if (!mkdtemp(t->stage))
+		return err_errno(t->e, ERR_RESTORE, errno, "cannot create a staging directory in %s",
+				 media_show(t->root, b));
+	t->staged = true;
+	t->s.stage = t->stage;
+	/* Opened before anything is written: syncfs(2) on it reports the
+	 * write-back errors of the file system since this open (below). */
+	t->sfd = open(t->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (t->sfd < 0)
+		return err_errno(t->e, ERR_RESTORE, errno, "cannot open %s", media_show(t->stage, b));
+	return 0;
+}
+
+/* Step 3: read the whole archive from r, extracting every entry into the
+ * stage; then the directories' deferred modes and times. */
+static int rs_extract(struct rs *t, struct stream_reader *r)
+{
+	const char *warning;
+	int rc;
+
+	t->x.stage = t->stage;
+	if (tar_disk_new(&t->x.disk, t->e) != 0)
+		return -1;
+	t->c.r = r;
+	t->c.e = t->e;
+	t->c.o = t->o;
+	t->c.st = t->st;
+	if (media_rd_run(&t->c, media_ext_entry, &t->x) != 0)
+		return -1;
+	rc = tar_disk_close(t->x.disk, &warning, t->e);
+	if (rc < 0)
+		return media_ext_fail(&t->c, "cannot finish extraction in", ".");
+	if (rc > 0) {
+		if (t->o->warn)
+			t->o->warn(t->o->ctx, "./", warning);
+		t->st->warnings++;
+	}
+	tar_disk_free(t->x.disk);
+	t->x.disk = NULL;
+	return 0;
+}
+
+/* Step 4: the staged tree on disk and proved against the archive. */
+static int rs_prove(struct rs *t)
+{
+	char b[SHOW_MAX + 4];
+
+	/* Put the staged tree on disk before it is proved and swapped in: the
+	 * proof reads the page cache, which still holds data the device
+	 * refused at write-back, and the swap deletes the only other copy.
+	 * syncfs(2): "Since Linux 5.8, syncfs() will also report an error if
+	 * one or more inodes failed to be written back since the last syncfs()
+	 * call" - tracked per open file description, so sfd, opened before
+	 * extraction, sees every error of the files written since (man 2
+	 * syncfs, ERRORS: EIO, ENOSPC, EDQUOT). It also writes out unrelated
+	 * dirty data of the same file system; see README "A restore". */
+	if (syncfs(t->sfd) != 0)
+		return err_errno(t->e, ERR_RESTORE, errno,
+				 "cannot write the extracted files to disk in %s",
+				 media_show(t->root, b));
+	/* Prove the result before anything live moves. */
+	if (ext_verify(t->o, &t->x, t->st, t->e) != 0)
+		return -1;
+	if (media_stop_now(t->o, t->e) != 0)
+		return -1;
+	if (t->o->note)
+		t->o->note(t->o->ctx, "extracted tree checked against the archive");
+	return 0;
+}
+
+/* Step 6, after the swap (step 5) committed: make it durable, delete what
+ * it replaced, apply the archive's metadata to the directories kept in
+ * place and to the root. Everything here is a warning at worst. */
+static void rs_committed(struct rs *t)
+{
+	const struct media_opts *o = t->o;
+	int sig;
+
+	/* The renames must reach the disk before the replaced entries are
+	 * deleted: a power cut in between could otherwise lose both trees.
+	 * The swap is committed, so a failure here is a warning. */
+	if (syncfs(t->sfd) != 0) {
+		char m[300];
+		snprintf(m, sizeof m, "cannot write the swap to disk (syncfs: %s): the restored "
+			 "entries are live but may not survive a crash; hint: check the device and "
+			 "run vigil verify, then the restore again", strerror(errno));
+		if (o->warn)
+			o->warn(o->ctx, "./", m);
+		t->st->warnings++;
+	}
+	/* Committed: the new entries are live. A stop request from here on
+	 * only ends the job after the clean-up (stopping it halfway would
+	 * leave a half-deleted .vigil-old-* that a later restore reports as
+	 * possibly holding live files). */
+	if (o->note)
+		o->note(o->ctx, "swap committed: the restored entries are live; removing the "
+			"replaced ones");
+	media_sw_finish(&t->s);
+	/* Last: every rename above changed the root's mtime. */
+	if (t->x.root_seen)
+		media_apply_meta(&t->s, t->root, "./", (uid_t)t->x.root_uid, (gid_t)t->x.root_gid,
+				 t->x.root_perm, t->x.root_mtime_set ? &t->x.root_mtime : NULL);
+	if (o->stop && (sig = o->stop(o->ctx)) != 0) {
+		char m[160];
+		snprintf(m, sizeof m, "stop requested (signal %d) after the swap was committed: "
+			 "the restore is complete and its clean-up was finished", sig);
+		if (o->warn)
+			o->warn(o->ctx, "./", m);
+		t->st->warnings++;
+	}
+}
+
 /* See media.h. Steps: realpath(o->root) (a symlinked root is followed and
  * stays a symlink); mkdtemp root/.vigil-restore-XXXXXX (0700); extract every
  * entry into it with archive_write_disk(3) (tar.c; no user/group name
@@ -355,222 +513,46 @@ int media_restore(const struct media_opts *o, struct stream_reader *r, struct me
 {
 	struct media_stats local;
 	struct tar_locale lg;
-	struct rd c;
-	struct ext x;
-	struct sw s;
-	struct stat rst;
-	struct timespec root_ts[2];
-	char *root = NULL, *stage = NULL;
-	char b[SHOW_MAX + 4];
-	const char *warning;
-	int ret = -1, staged = 0, keep_old = 0, rc, sig, sfd = -1;
+	struct rs t;
+	int ret = -1;
 
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof *st);
-	memset(&c, 0, sizeof c);
-	memset(&x, 0, sizeof x);
-	memset(&s, 0, sizeof s);
+	memset(&t, 0, sizeof t);
+	t.o = o;
+	t.st = st;
+	t.e = e;
+	t.sfd = -1;
 	tar_locale_reading(&lg);
 	if (!o || !o->root || !r) {
 		err_set(e, ERR_INTERNAL, "media_restore: bad arguments");
 		goto out;
 	}
-	/* Secure-symlink checks walk the whole absolute path, so it must not
-	 * go through a symlink itself. */
-	root = realpath(o->root, NULL);
-	if (!root || stat(root, &rst) != 0) {
-		err_errno(e, ERR_RESTORE, errno, "cannot open media directory %s",
-			  media_show(o->root, b));
+	if (rs_open_root(&t) != 0 || rs_make_stage(&t) != 0 || rs_extract(&t, r) != 0 ||
+	    rs_prove(&t) != 0)
 		goto out;
-	}
-	if (!S_ISDIR(rst.st_mode)) {
-		err_set(e, ERR_RESTORE, "media directory %s is not a directory",
-			media_show(o->root, b));
+	/* Step 5: the swap. */
+	if (media_sw_run(&t.s) != 0)
 		goto out;
-	}
-	if (media_mounts_below(root, o, e) != 0)
-		goto out;
-	root_ts[0] = rst.st_atim;
-	root_ts[1] = rst.st_mtim;
-	s.o = o;
-	s.st = st;
-	s.e = e;
-	s.root = root;
-	if (o->n_skip_dirs) {
-		s.prot = calloc(o->n_skip_dirs, sizeof *s.prot);
-		if (!s.prot) {
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < o->n_skip_dirs; i++) {
-		struct stat ps;
-		char *rp;
-		size_t n = strlen(root);
-
-		if (!o->skip_dirs[i] || stat(o->skip_dirs[i], &ps) != 0 || !S_ISDIR(ps.st_mode))
-			continue;
-		s.prot[s.n_prot].dev = ps.st_dev;
-		s.prot[s.n_prot].ino = ps.st_ino;
-		rp = realpath(o->skip_dirs[i], NULL);
-		if (rp && n > 1 && strncmp(rp, root, n) == 0 && rp[n] == '/' && rp[n + 1])
-			s.prot[s.n_prot].rel = strdup(rp + n + 1);
-		else if (rp && n == 1 && rp[1])
-			s.prot[s.n_prot].rel = strdup(rp + 1);
-		free(rp);
-		s.n_prot++;
-	}
-
-	stage = media_path_join(root, ".vigil-restore-XXXXXX");
-	if (!stage) {
-		err_set(e, ERR_INTERNAL, "out of memory");
-		goto out;
-	}
-	if (!mkdtemp(stage)) {
-		err_errno(e, ERR_RESTORE, errno, "cannot create a staging directory in %s",
-			  media_show(root, b));
-		goto out;
-	}
-	staged = 1;
-	s.stage = stage;
-	/* Opened before anything is written: syncfs(2) on it reports the
-	 * write-back errors of the file system since this open (below). */
-	sfd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0) {
-		err_errno(e, ERR_RESTORE, errno, "cannot open %s", media_show(stage, b));
-		goto out;
-	}
-
-	x.stage = stage;
-	if (tar_disk_new(&x.disk, e) != 0)
-		goto out;
-	c.r = r;
-	c.e = e;
-	c.o = o;
-	c.st = st;
-	if (media_rd_run(&c, media_ext_entry, &x) != 0)
-		goto out;
-	rc = tar_disk_close(x.disk, &warning, e);
-	if (rc < 0) {
-		media_ext_fail(&c, "cannot finish extraction in", ".");
-		goto out;
-	}
-	if (rc > 0) {
-		if (o->warn)
-			o->warn(o->ctx, "./", warning);
-		st->warnings++;
-	}
-	tar_disk_free(x.disk);
-	x.disk = NULL;
-	/* Put the staged tree on disk before it is proved and swapped in: the
-	 * proof reads the page cache, which still holds data the device
-	 * refused at write-back, and the swap deletes the only other copy.
-	 * syncfs(2): "Since Linux 5.8, syncfs() will also report an error if
-	 * one or more inodes failed to be written back since the last syncfs()
-	 * call" - tracked per open file description, so sfd, opened before
-	 * extraction, sees every error of the files written since (man 2
-	 * syncfs, ERRORS: EIO, ENOSPC, EDQUOT). It also writes out unrelated
-	 * dirty data of the same file system; see README "A restore". */
-	if (syncfs(sfd) != 0) {
-		err_errno(e, ERR_RESTORE, errno, "cannot write the extracted files to disk in %s",
-			  media_show(root, b));
-		goto out;
-	}
-	/* Prove the result before anything live moves. */
-	if (ext_verify(o, &x, st, e) != 0)
-		goto out;
-	if (media_stop_now(o, e) != 0)
-		goto out;
-	if (o->note)
-		o->note(o->ctx, "extracted tree checked against the archive");
-
-	/* The swap. */
-	if (media_sw_dir(&s, "") != 0) {
-		size_t bad = media_sw_rollback(&s);
-		if (bad) {
-			keep_old = 1;
-			err_prefix(e, "restore failed and %zu entries could not be moved back: "
-				   "MEDIA_DIR lacks them, they are in %s under their paths relative "
-				   "to MEDIA_DIR (hint: move them back by hand, then delete that "
-				   "directory)", bad, s.old ? s.old : stage);
-		}
-		goto out;
-	}
-	staged = 0;
-	/* The renames must reach the disk before the replaced entries are
-	 * deleted: a power cut in between could otherwise lose both trees.
-	 * The swap is committed, so a failure here is a warning. */
-	if (syncfs(sfd) != 0) {
-		char m[300];
-		snprintf(m, sizeof m, "cannot write the swap to disk (syncfs: %s): the restored "
-			 "entries are live but may not survive a crash; hint: check the device and "
-			 "run vigil verify, then the restore again", strerror(errno));
-		if (o->warn)
-			o->warn(o->ctx, "./", m);
-		st->warnings++;
-	}
-	/* Committed: the new entries are live. A stop request from here on
-	 * only ends the job after the clean-up (stopping it halfway would
-	 * leave a half-deleted .vigil-old-* that a later restore reports as
-	 * possibly holding live files). */
-	if (o->note)
-		o->note(o->ctx, "swap committed: the restored entries are live; removing the "
-			"replaced ones");
-	if (s.old && media_rm_tree_at(AT_FDCWD, s.old) != 0) {
-		if (o->warn)
-			o->warn(o->ctx, s.old + strlen(root) + 1, "cannot remove the old entries");
-		st->warnings++;
-	}
-	if (media_rm_tree_at(AT_FDCWD, stage) != 0) {
-		if (o->warn)
-			o->warn(o->ctx, stage + strlen(root) + 1, "cannot remove the staging directory");
-		st->warnings++;
-	}
-	for (size_t i = 0; i < s.n_fx; i++)
-		media_apply_meta(&s, s.fx[i].path, s.fx[i].path + strlen(root) + 1, s.fx[i].st.st_uid,
-			   s.fx[i].st.st_gid, s.fx[i].st.st_mode, &s.fx[i].st.st_mtim);
-	/* Last: every rename above changed the root's mtime. */
-	if (x.root_seen)
-		media_apply_meta(&s, root, "./", (uid_t)x.root_uid, (gid_t)x.root_gid, x.root_perm,
-			   x.root_mtime_set ? &x.root_mtime : NULL);
-	if (o->stop && (sig = o->stop(o->ctx)) != 0) {
-		char m[160];
-		snprintf(m, sizeof m, "stop requested (signal %d) after the swap was committed: "
-			 "the restore is complete and its clean-up was finished", sig);
-		if (o->warn)
-			o->warn(o->ctx, "./", m);
-		st->warnings++;
-	}
+	t.staged = false;
+	rs_committed(&t);
 	ret = 0;
 out:
 	/* Failed: no deferred fixups into a directory about to go. */
-	tar_disk_free(x.disk);
-	media_rd_free(&c);
-	media_wants_free(&x.wants);
-	if (staged) {
-		if (!keep_old) {
-			/* Fails on a file system that went read-only after
-			 * write-back errors; the next restore removes it. */
-			if (media_rm_tree_at(AT_FDCWD, stage) != 0 && o->warn)
-				o->warn(o->ctx, stage + strlen(root) + 1,
-					"cannot remove the staging directory (it holds only restored "
-					"files; the next restore removes it)");
-			/* After a complete rollback it holds at most the
-			 * directories sw_old_dir made; never rm -r'ed here since
-			 * it held the live entries. A file left in it keeps it
-			 * (and the next backup and restore warn about it). */
-			if (s.old)
-				(void)util_rmdir_empty(s.old);
-		}
+	tar_disk_free(t.x.disk);
+	media_rd_free(&t.c);
+	media_wants_free(&t.x.wants);
+	if (t.staged) {
+		media_sw_abandon(&t.s);
 		/* mkdtemp and the removal changed the root's times. */
-		(void)utimensat(AT_FDCWD, root, root_ts, 0);
+		(void)utimensat(AT_FDCWD, t.root, t.root_ts, 0);
 	}
-	if (sfd >= 0)
-		close(sfd);
-	media_sw_free(&s);
-	free(stage);
-	free(root);
+	if (t.sfd >= 0)
+		close(t.sfd);
+	media_sw_free(&t.s);
+	free(t.stage);
+	free(t.root);
 	tar_locale_leave(&lg);
 	return ret;
 }

@@ -5,6 +5,7 @@
  * Also the mount points check (a mounted directory cannot be moved aside).
  */
 #include "media_int.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,15 +160,143 @@ static int sw_old_dir(struct sw *s, const char *rel)
 	return rc;
 }
 
+/* s->old, made on first use: root/.vigil-old-XXXXXX (mkdtemp, 0700). */
+static int sw_make_old(struct sw *s)
+{
+	if (s->old)
+		return 0;
+	s->old = media_path_join(s->root, ".vigil-old-XXXXXX");
+	if (!s->old)
+		return sw_oom(s);
+	if (!mkdtemp(s->old)) {
+		err_errno(s->e, ERR_RESTORE, errno, "cannot create a directory in %s", s->root);
+		free(s->old);
+		s->old = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int sw_dir(struct sw *s, const char *rel);
+
+/* child (relative to root) is a live directory that holds a protected one
+ * deeper down: it stays, and the swap goes on inside it. When the archive
+ * has that directory too, its owner, mode and mtime from the stage are
+ * applied after the swap (*from, its live path, moves into s->fx). */
+static int sw_swap_inside(struct sw *s, const char *child, char **from)
+{
+	char *sp = media_path_join(s->stage, child);
+	struct stat sst;
+	int have, ret = -1;
+
+	if (!sp)
+		return sw_oom(s);
+	/* before the swap inside changes its mtime */
+	have = lstat(sp, &sst) == 0 && S_ISDIR(sst.st_mode);
+	if (sw_dir(s, child) != 0)
+		goto out;
+	if (have) {
+		if (grow((void **)&s->fx, &s->cap_fx, s->n_fx, sizeof *s->fx) != 0) {
+			sw_oom(s);
+			goto out;
+		}
+		s->fx[s->n_fx].path = *from;
+		s->fx[s->n_fx++].st = sst;
+		*from = NULL;
+	}
+	ret = 0;
+out:
+	free(sp);
+	return ret;
+}
+
+/* Move the live entry child (relative to root, at from) of directory rel
+ * out to s->old under the same relative path. */
+static int sw_move_out(struct sw *s, const char *rel, const char *child, const char *from)
+{
+	char *to;
+	int ret;
+
+	if (sw_make_old(s) != 0 || (rel[0] && sw_old_dir(s, rel) != 0))
+		return -1;
+	to = media_path_join(s->old, child);
+	if (!to)
+		return sw_oom(s);
+	ret = sw_move(s, from, to);
+	free(to);
+	return ret;
+}
+
+/* The live entry name of directory rel: moved out to s->old, except vigil's
+ * own (top level) and protected ones (left alone) and ancestors of
+ * protected ones (swapped inside). */
+static int sw_set_aside(struct sw *s, const char *rel, const char *name)
+{
+	char *child = media_path_join(rel, name), *from = NULL;
+	struct stat st;
+	int ret;
+
+	if (child)
+		from = media_path_join(s->root, child);
+	if (!child || !from)
+		ret = sw_oom(s);
+	else if (!rel[0] && strncmp(name, ".vigil-", 7) == 0)
+		ret = 0;
+	else if (lstat(from, &st) != 0)
+		ret = errno == ENOENT ? 0 : err_errno(s->e, ERR_RESTORE, errno, "cannot stat %s", from);
+	else if (sw_protected(s, child, &st))
+		ret = 0;
+	else if (S_ISDIR(st.st_mode) && sw_pinned(s, child))
+		ret = sw_swap_inside(s, child, &from);
+	else
+		ret = sw_move_out(s, rel, child, from);
+	free(child);
+	free(from);
+	return ret;
+}
+
+/* The staged entry name of directory rel: moved into place, unless the
+ * live name is still there: vigil's own, protected, or pinned (see
+ * sw_set_aside); the first two are a warning. */
+static int sw_bring_in(struct sw *s, const char *rel, const char *name)
+{
+	char *child = media_path_join(rel, name), *from = NULL, *to = NULL;
+	struct stat st, sst;
+	int ret = 0;
+
+	if (child) {
+		from = media_path_join(s->stage, child);
+		to = media_path_join(s->root, child);
+	}
+	if (!child || !from || !to) {
+		ret = sw_oom(s);
+	} else if (lstat(to, &st) != 0) {
+		ret = sw_move(s, from, to);
+	} else if (S_ISDIR(st.st_mode) && sw_pinned(s, child) && !sw_protected(s, child, &st) &&
+		   lstat(from, &sst) == 0 && S_ISDIR(sst.st_mode)) {
+		/* swapped inside by sw_set_aside */
+	} else {
+		/* Still there: vigil's own, protected, or pinned where the
+		 * archive has no directory of that name. */
+		if (s->o->warn)
+			s->o->warn(s->o->ctx, child,
+				   "not restored: the name is a protected directory or reserved by vigil");
+		s->st->warnings++;
+	}
+	free(child);
+	free(from);
+	free(to);
+	return ret;
+}
+
 /* Swap the directory rel (relative to root, "" = root): move the live
  * entries out to s->old under the same relative path, except vigil's own
  * (top level), protected ones and ancestors of protected ones (recursed
  * into), then move the staged ones in. */
-int media_sw_dir(struct sw *s, const char *rel)
+static int sw_dir(struct sw *s, const char *rel)
 {
 	struct names live = { 0 }, staged = { 0 };
 	char *lpath = media_path_join(s->root, rel), *spath = media_path_join(s->stage, rel);
-	char *child = NULL, *from = NULL, *to = NULL;
 	int ret = -1;
 
 	if (!lpath || !spath) {
@@ -178,118 +307,16 @@ int media_sw_dir(struct sw *s, const char *rel)
 		goto out;
 	if (sw_list(s, lpath, &live, 0) != 0 || sw_list(s, spath, &staged, 1) != 0)
 		goto out;
-	for (size_t i = 0; i < live.n; i++) {
-		struct stat st;
-
-		free(child);
-		free(from);
-		free(to);
-		to = NULL;
-		child = media_path_join(rel, live.v[i]);
-		from = media_path_join(s->root, child);
-		if (!child || !from) {
-			sw_oom(s);
+	for (size_t i = 0; i < live.n; i++)
+		if (sw_set_aside(s, rel, live.v[i]) != 0)
 			goto out;
-		}
-		if (!rel[0] && strncmp(live.v[i], ".vigil-", 7) == 0)
-			continue;
-		if (lstat(from, &st) != 0) {
-			if (errno == ENOENT)
-				continue;
-			err_errno(s->e, ERR_RESTORE, errno, "cannot stat %s", from);
+	for (size_t i = 0; i < staged.n; i++)
+		if (sw_bring_in(s, rel, staged.v[i]) != 0)
 			goto out;
-		}
-		if (sw_protected(s, child, &st))
-			continue;
-		if (S_ISDIR(st.st_mode) && sw_pinned(s, child)) {
-			char *sp = media_path_join(s->stage, child);
-			struct stat sst;
-			int have;
-			if (!sp) {
-				sw_oom(s);
-				goto out;
-			}
-			/* before the swap inside changes its mtime */
-			have = lstat(sp, &sst) == 0 && S_ISDIR(sst.st_mode);
-			if (media_sw_dir(s, child) != 0) {
-				free(sp);
-				goto out;
-			}
-			if (have) {
-				if (grow((void **)&s->fx, &s->cap_fx, s->n_fx, sizeof *s->fx) != 0) {
-					free(sp);
-					sw_oom(s);
-					goto out;
-				}
-				s->fx[s->n_fx].path = from;
-				s->fx[s->n_fx++].st = sst;
-				from = NULL;
-			}
-			free(sp);
-			continue;
-		}
-		if (!s->old) {
-			s->old = media_path_join(s->root, ".vigil-old-XXXXXX");
-			if (!s->old) {
-				sw_oom(s);
-				goto out;
-			}
-			if (!mkdtemp(s->old)) {
-				err_errno(s->e, ERR_RESTORE, errno, "cannot create a directory in %s",
-					  s->root);
-				free(s->old);
-				s->old = NULL;
-				goto out;
-			}
-		}
-		if (rel[0] && sw_old_dir(s, rel) != 0)
-			goto out;
-		to = media_path_join(s->old, child);
-		if (!to) {
-			sw_oom(s);
-			goto out;
-		}
-		if (sw_move(s, from, to) != 0)
-			goto out;
-	}
-	for (size_t i = 0; i < staged.n; i++) {
-		struct stat st;
-
-		free(child);
-		free(from);
-		free(to);
-		from = to = NULL;
-		child = media_path_join(rel, staged.v[i]);
-		if (child) {
-			from = media_path_join(s->stage, child);
-			to = media_path_join(s->root, child);
-		}
-		if (!child || !from || !to) {
-			sw_oom(s);
-			goto out;
-		}
-		if (lstat(to, &st) == 0) {
-			/* Still there: vigil's own, protected, or pinned. */
-			struct stat sst;
-			if (S_ISDIR(st.st_mode) && sw_pinned(s, child) && !sw_protected(s, child, &st) &&
-			    lstat(from, &sst) == 0 && S_ISDIR(sst.st_mode))
-				continue; /* swapped inside by the first loop */
-			if (s->o->warn)
-				s->o->warn(s->o->ctx, child,
-					   "not restored: the name is a protected directory or reserved by vigil");
-			s->st->warnings++;
-			continue;
-		}
-		if (sw_move(s, from, to) != 0)
-			goto out;
-	}
 	ret = 0;
 out:
 	media_names_free(&live);
 	media_names_free(&staged);
-	free(child);
-	free(from);
-	free(to);
 	free(lpath);
 	free(spath);
 	return ret;
@@ -297,7 +324,7 @@ out:
 
 /* Undo every journalled rename, newest first. Returns the number that
  * failed; those leave their source where it is (never deleted). */
-size_t media_sw_rollback(struct sw *s)
+static size_t sw_rollback(struct sw *s)
 {
 	size_t bad = 0;
 
@@ -309,6 +336,7 @@ size_t media_sw_rollback(struct sw *s)
 	return bad;
 }
 
+/* Free what s holds (not s itself). */
 void media_sw_free(struct sw *s)
 {
 	for (size_t i = 0; i < s->n_mv; i++) {
@@ -326,6 +354,111 @@ void media_sw_free(struct sw *s)
 		free(s->fx[i].path);
 	free(s->fx);
 	free(s->old);
+}
+
+/* Set s up for a swap into root (realpath of o->root; s keeps the pointer,
+ * as it does o, st and e). The protected directories are the o->skip_dirs
+ * that exist: by device and inode, and by path relative to root when below
+ * it. Returns 0 or -1 with e set (ERR_INTERNAL); free s with media_sw_free
+ * either way. s->stage is set by the caller once the stage exists. */
+int media_sw_init(struct sw *s, const struct media_opts *o, struct media_stats *st,
+		  struct err *e, const char *root)
+{
+	s->o = o;
+	s->st = st;
+	s->e = e;
+	s->root = root;
+	if (o->n_skip_dirs) {
+		s->prot = calloc(o->n_skip_dirs, sizeof *s->prot);
+		if (!s->prot)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+	}
+	for (size_t i = 0; i < o->n_skip_dirs; i++) {
+		struct stat ps;
+		char *rp;
+		size_t n = strlen(root);
+
+		if (!o->skip_dirs[i] || stat(o->skip_dirs[i], &ps) != 0 || !S_ISDIR(ps.st_mode))
+			continue;
+		s->prot[s->n_prot].dev = ps.st_dev;
+		s->prot[s->n_prot].ino = ps.st_ino;
+		rp = realpath(o->skip_dirs[i], NULL);
+		if (rp && n > 1 && strncmp(rp, root, n) == 0 && rp[n] == '/' && rp[n + 1])
+			s->prot[s->n_prot].rel = strdup(rp + n + 1);
+		else if (rp && n == 1 && rp[1])
+			s->prot[s->n_prot].rel = strdup(rp + 1);
+		free(rp);
+		s->n_prot++;
+	}
+	return 0;
+}
+
+/* Swap the staged tree s->stage into s->root (see sw_dir). On failure every
+ * journalled rename is undone; when some could not be, s->stuck is set and
+ * the error says where the entries are. Returns 0 or -1 with s->e set
+ * (ERR_RESTORE, ERR_INTERNAL). */
+int media_sw_run(struct sw *s)
+{
+	size_t bad;
+
+	if (sw_dir(s, "") == 0)
+		return 0;
+	bad = sw_rollback(s);
+	if (bad) {
+		s->stuck = true;
+		err_prefix(s->e, "restore failed and %zu entries could not be moved back: "
+			   "MEDIA_DIR lacks them, they are in %s under their paths relative "
+			   "to MEDIA_DIR (hint: move them back by hand, then delete that "
+			   "directory)", bad, s->old ? s->old : s->stage);
+	}
+	return -1;
+}
+
+/* After a committed swap: delete the replaced entries (s->old) and the
+ * emptied stage, then give the directories kept in place (swapped inside)
+ * the archive's owner, mode and mtime. Failures are warnings (o->warn,
+ * st->warnings): the restored entries are live by now. */
+void media_sw_finish(struct sw *s)
+{
+	const struct media_opts *o = s->o;
+	size_t rl = strlen(s->root);
+
+	if (s->old && media_rm_tree_at(AT_FDCWD, s->old) != 0) {
+		if (o->warn)
+			o->warn(o->ctx, s->old + rl + 1, "cannot remove the old entries");
+		s->st->warnings++;
+	}
+	if (media_rm_tree_at(AT_FDCWD, s->stage) != 0) {
+		if (o->warn)
+			o->warn(o->ctx, s->stage + rl + 1, "cannot remove the staging directory");
+		s->st->warnings++;
+	}
+	for (size_t i = 0; i < s->n_fx; i++)
+		media_apply_meta(s, s->fx[i].path, s->fx[i].path + rl + 1, s->fx[i].st.st_uid,
+				 s->fx[i].st.st_gid, s->fx[i].st.st_mode, &s->fx[i].st.st_mtim);
+}
+
+/* After a failed restore whose stage exists (nothing committed): remove the
+ * stage and the directories sw_old_dir made, unless a rollback left live
+ * entries in s->old (s->stuck: then both stay for the operator). */
+void media_sw_abandon(struct sw *s)
+{
+	const struct media_opts *o = s->o;
+
+	if (s->stuck)
+		return;
+	/* Fails on a file system that went read-only after write-back errors;
+	 * the next restore removes it. */
+	if (media_rm_tree_at(AT_FDCWD, s->stage) != 0 && o->warn)
+		o->warn(o->ctx, s->stage + strlen(s->root) + 1,
+			"cannot remove the staging directory (it holds only restored "
+			"files; the next restore removes it)");
+	/* After a complete rollback it holds at most the directories
+	 * sw_old_dir made; never rm -r'ed here since it held the live
+	 * entries. A file left in it keeps it (and the next backup and restore
+	 * warn about it). */
+	if (s->old)
+		(void)util_rmdir_empty(s->old);
 }
 
 /* Owner (only as root, like ARCHIVE_EXTRACT_OWNER), mode and mtime of a
