@@ -88,8 +88,10 @@ int media_check(struct stream_reader *r, struct media_stats *st, struct err *e);
  * archive, are the old entries moved aside and the new ones renamed into place
  * (same file system, so it works when root is a mount point), the renames
  * made durable (syncfs again; a failure is a warning: st->warnings, o->warn),
- * then the old ones deleted. Paths in o->skip_dirs are left
- * alone. On failure o->root is as it was. Returns 0 or -1 with e set. */
+ * then the old ones deleted (an entry that cannot be deleted is a warning
+ * naming it and why; the rest of its directory stays). Paths in o->skip_dirs
+ * are left alone. On failure o->root is as it was, and a failed removal of
+ * the staging directory is an o->warn call too. Returns 0 or -1 with e set. */
 int media_restore(const struct media_opts *o, struct stream_reader *r, struct media_stats *st,
 		  struct err *e);
 

@@ -37,7 +37,7 @@ char *media_path_join(const char *a, const char *b);
 const char *media_show(const char *in, char out[SHOW_MAX + 4]);
 void media_names_free(struct names *ns);
 int media_names_read(DIR *d, struct names *ns);
-int media_rm_tree_at(int dfd, const char *name);
+int media_rm_tree_at(int dfd, const char *name, char **bad);
 int media_stop_now(const struct media_opts *o, struct err *e);
 int media_progress_or_stop(const struct media_opts *o, uint64_t bytes, struct err *e);
 uint64_t media_str_hash(const char *s, size_t n);

@@ -414,25 +414,51 @@ int media_sw_run(struct sw *s)
 	return -1;
 }
 
+/* path (absolute, below s->root) relative to the root, for o->warn. */
+static const char *sw_rel(const struct sw *s, const char *path)
+{
+	size_t n = strlen(s->root);
+
+	return path + (n == 1 ? 1 : n + 1);
+}
+
+/* A removal below the root failed with errno en: o->warn gets the entry
+ * that could not be removed (bad, malloc'ed, freed here; path when NULL)
+ * and "<what>: <strerror(en)><tail>"; counted in st->warnings when count
+ * (a committed restore's result carries them). */
+static void sw_removal_failed(struct sw *s, const char *path, char *bad, int en,
+			      const char *what, const char *tail, bool count)
+{
+	char m[600];
+
+	snprintf(m, sizeof m, "%s: %s%s", what, strerror(en), tail);
+	if (s->o->warn)
+		s->o->warn(s->o->ctx, sw_rel(s, bad ? bad : path), m);
+	if (count)
+		s->st->warnings++;
+	free(bad);
+}
+
 /* After a committed swap: delete the replaced entries (s->old) and the
  * emptied stage, then give the directories kept in place (swapped inside)
  * the archive's owner, mode and mtime. Failures are warnings (o->warn,
- * st->warnings): the restored entries are live by now. */
+ * st->warnings) naming the entry that could not be removed and why: the
+ * restored entries are live by now. */
 void media_sw_finish(struct sw *s)
 {
-	const struct media_opts *o = s->o;
 	size_t rl = strlen(s->root);
+	char *bad;
 
-	if (s->old && media_rm_tree_at(AT_FDCWD, s->old) != 0) {
-		if (o->warn)
-			o->warn(o->ctx, s->old + rl + 1, "cannot remove the old entries");
-		s->st->warnings++;
+	if (s->old && media_rm_tree_at(AT_FDCWD, s->old, &bad) != 0) {
+		char tail[300];
+		int en = errno;
+		snprintf(tail, sizeof tail, "; hint: the restore is complete; delete %s by hand",
+			 sw_rel(s, s->old));
+		sw_removal_failed(s, s->old, bad, en, "cannot remove the old entries", tail, true);
 	}
-	if (media_rm_tree_at(AT_FDCWD, s->stage) != 0) {
-		if (o->warn)
-			o->warn(o->ctx, s->stage + rl + 1, "cannot remove the staging directory");
-		s->st->warnings++;
-	}
+	if (media_rm_tree_at(AT_FDCWD, s->stage, &bad) != 0)
+		sw_removal_failed(s, s->stage, bad, errno, "cannot remove the staging directory",
+				  " (the next restore removes it)", true);
 	for (size_t i = 0; i < s->n_fx; i++)
 		media_apply_meta(s, s->fx[i].path, s->fx[i].path + rl + 1, s->fx[i].st.st_uid,
 				 s->fx[i].st.st_gid, s->fx[i].st.st_mode, &s->fx[i].st.st_mtim);
@@ -440,25 +466,30 @@ void media_sw_finish(struct sw *s)
 
 /* After a failed restore whose stage exists (nothing committed): remove the
  * stage and the directories sw_old_dir made, unless a rollback left live
- * entries in s->old (s->stuck: then both stay for the operator). */
+ * entries in s->old (s->stuck: then both stay for the operator). A removal
+ * that fails is a warning naming the entry and why (the restore's error
+ * is reported anyway). */
 void media_sw_abandon(struct sw *s)
 {
-	const struct media_opts *o = s->o;
+	char *bad;
 
 	if (s->stuck)
 		return;
 	/* Fails on a file system that went read-only after write-back errors;
 	 * the next restore removes it. */
-	if (media_rm_tree_at(AT_FDCWD, s->stage) != 0 && o->warn)
-		o->warn(o->ctx, s->stage + strlen(s->root) + 1,
-			"cannot remove the staging directory (it holds only restored "
-			"files; the next restore removes it)");
+	if (media_rm_tree_at(AT_FDCWD, s->stage, &bad) != 0)
+		sw_removal_failed(s, s->stage, bad, errno, "cannot remove the staging directory",
+				  " (it holds only restored files; the next restore removes it)",
+				  false);
 	/* After a complete rollback it holds at most the directories
 	 * sw_old_dir made; never rm -r'ed here since it held the live
 	 * entries. A file left in it keeps it (and the next backup and restore
 	 * warn about it). */
-	if (s->old)
-		(void)util_rmdir_empty(s->old);
+	if (s->old && util_rmdir_empty(s->old) != 0)
+		sw_removal_failed(s, s->old, NULL, errno,
+				  "cannot remove the directory of the rolled-back swap",
+				  "; hint: every entry was moved back into MEDIA_DIR; check that it "
+				  "holds nothing you need, then delete it", false);
 }
 
 /* Owner (only as root, like ARCHIVE_EXTRACT_OWNER), mode and mtime of a

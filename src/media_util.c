@@ -100,36 +100,57 @@ int media_names_read(DIR *d, struct names *ns)
 	return 0;
 }
 
+/* A removal failed at dir/sub (sub malloc'ed or NULL: dir itself): set
+ * *bad to that path when bad is not NULL (NULL when out of memory), free
+ * sub. Keeps errno; returns -1. */
+static int rm_failed(char **bad, const char *dir, char *sub)
+{
+	int saved = errno;
+
+	if (bad)
+		*bad = sub ? media_path_join(dir, sub) : strdup(dir);
+	free(sub);
+	errno = saved;
+	return -1;
+}
+
 /* Remove name (relative to dfd) and, for a directory, everything below it,
  * without following symlinks. Directories we may not write to are made
- * writable first (unprivileged runs). Returns 0 or -1 with errno set. */
-int media_rm_tree_at(int dfd, const char *name)
+ * writable first (unprivileged runs). Returns 0, or -1 with errno set for
+ * the first entry that could not be removed (the walk stops there) and,
+ * when bad is not NULL, *bad set to its malloc'ed path: name, or name/...
+ * below it (NULL when out of memory); the caller frees it. */
+int media_rm_tree_at(int dfd, const char *name, char **bad)
 {
 	struct stat s;
 	struct names ns = { 0 };
+	char *sub = NULL;
 	DIR *d = NULL;
 	int fd, ret = -1, saved = 0;
 
+	if (bad)
+		*bad = NULL;
 	if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) != 0)
-		return errno == ENOENT ? 0 : -1;
+		return errno == ENOENT ? 0 : rm_failed(bad, name, NULL);
 	if (!S_ISDIR(s.st_mode))
-		return unlinkat(dfd, name, 0) != 0 && errno != ENOENT ? -1 : 0;
+		return unlinkat(dfd, name, 0) != 0 && errno != ENOENT ? rm_failed(bad, name, NULL)
+								      : 0;
 	if ((s.st_mode & 0700) != 0700)
 		(void)fchmodat(dfd, name, 0700, 0);
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return rm_failed(bad, name, NULL);
 	d = fdopendir(fd);
 	if (!d) {
 		saved = errno;
 		close(fd);
 		errno = saved;
-		return -1;
+		return rm_failed(bad, name, NULL);
 	}
 	if (media_names_read(d, &ns) != 0)
 		goto out;
 	for (size_t i = 0; i < ns.n; i++)
-		if (media_rm_tree_at(dirfd(d), ns.v[i]) != 0)
+		if (media_rm_tree_at(dirfd(d), ns.v[i], bad ? &sub : NULL) != 0)
 			goto out;
 	ret = 0;
 out:
@@ -139,7 +160,7 @@ out:
 	errno = saved;
 	if (ret == 0 && unlinkat(dfd, name, AT_REMOVEDIR) != 0)
 		ret = -1;
-	return ret;
+	return ret == 0 ? 0 : rm_failed(bad, name, sub);
 }
 
 /* Take a stop request: returns -1 with e set to ERR_INTERRUPTED when asked
