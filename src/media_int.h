@@ -93,7 +93,7 @@ struct want {
 	bool seen;
 };
 
-/* The listing: open addressing on the name (str_hash). */
+/* The listing: open addressing on the name (media_str_hash). */
 struct wants {
 	struct want **slot;
 	size_t cap, n;

@@ -82,8 +82,9 @@ static int vf_open(int dfd, const char *name, int flags, const struct stat *st)
 
 /* CRC-32 (stream_crc32) of the first size bytes of regular file fd, read
  * with pread into buf (IO_BUF bytes). Holes (lseek(2) SEEK_DATA/SEEK_HOLE,
- * as in wr_sparse_map) are hashed as the zeros they read as, without
- * reading them; where the file system cannot tell, everything is read.
+ * as in media_write.c's wr_sparse_map) are hashed as the zeros they read
+ * as, without reading them; where the file system cannot tell, everything
+ * is read.
  * *got is the number of bytes covered (less than size when the file ended
  * early). Returns 0 or -1 with errno set. */
 static int crc_file(int fd, uint64_t size, unsigned char *buf, uint32_t *crc, uint64_t *got)
