@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive.h"
+#include "media.h"
 #include "dump.h"
 #include "lock.h"
 #include "log.h"
@@ -324,7 +324,7 @@ int backup_media_file(const struct config *cfg, const char *dir, const char *bas
 	if (artifact_begin(&art, dir, base, backup_media_suffix(cfg), &o, (mode_t)cfg->file_mode, e) < 0)
 		goto out;
 	log_progress_start("media");
-	rc = archive_media_write(&mo, art.w, &ms, e);
+	rc = media_write(&mo, art.w, &ms, e);
 	log_progress_end();
 	if (rc < 0)
 		goto out;
@@ -483,7 +483,7 @@ static unsigned media_swap_leftovers(const struct config *cfg, struct mf_artifac
 
 /* F18, told at backup time rather than in the middle of a recovery: a
  * mount point below MEDIA_DIR is archived like any directory, but a media
- * restore refuses to replace it (archive_media_restore_check). An INFO line,
+ * restore refuses to replace it (media_restore_check). An INFO line,
  * not a warning: the backup itself is complete. */
 static void media_mount_note(const struct config *cfg)
 {
@@ -492,7 +492,7 @@ static void media_mount_note(const struct config *cfg)
 	struct err e;
 
 	err_clear(&e);
-	if (archive_media_restore_check(&mo, &e) < 0 && e.code == ERR_REFUSED)
+	if (media_restore_check(&mo, &e) < 0 && e.code == ERR_REFUSED)
 		log_info("media note: %s", e.msg);
 }
 

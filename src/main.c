@@ -6,7 +6,7 @@
 #include <time.h>
 
 
-#include "archive.h"
+#include "media.h"
 #include "backup.h"
 #include "cmd.h"
 #include "config.h"
@@ -54,7 +54,7 @@ static int version_main(void)
 
 	stream_lib_versions(libs, sizeof libs);
 	printf("libpq %d\n", db_lib_version());
-	printf("%s\n", archive_media_lib_version());
+	printf("%s\n", media_lib_version());
 	printf("%s\n", libs);
 	printf("cJSON %s\n", manifest_lib_version());
 	printf("libmicrohttpd %s\n", http_lib_version());

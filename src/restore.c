@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive.h"
+#include "media.h"
 #include "backup.h"
 #include "catalog.h"
 #include "db.h"
@@ -1528,7 +1528,7 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 			const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
 			struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip,
 						 .n_skip_dirs = 2 };
-			if (archive_media_restore_check(&mo, &e) < 0)
+			if (media_restore_check(&mo, &e) < 0)
 				goto refused;
 		}
 	}
@@ -1625,7 +1625,7 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		rc = stream_reader_open(&r, fd, me.codec, &e);
 		if (rc == 0) {
 			log_progress_start("media");
-			rc = archive_media_restore(&mo, r, &ms, &e);
+			rc = media_restore(&mo, r, &ms, &e);
 			log_progress_end();
 		}
 		stream_reader_free(r);

@@ -248,7 +248,7 @@ int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, b
 	if (stream_reader_open(&r, fd, codec, e) < 0)
 		goto out;
 	if (kind == CAT_MEDIA) {
-		if (archive_media_check(r, &res->media, e) < 0)
+		if (media_check(r, &res->media, e) < 0)
 			goto out;
 	} else if (custom) {
 		if (check_custom(path, r, res, e) < 0)

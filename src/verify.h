@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "archive.h"
+#include "media.h"
 #include "artifact.h"
 #include "catalog.h"
 #include "config.h"

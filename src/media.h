@@ -1,5 +1,5 @@
-/* archive.h - media directory <-> pax tar stream (libarchive's only home,
- * STYLE.md habit 2).
+/* media.h - media directory <-> pax tar stream: backup, check and restore
+ * of MEDIA_DIR (the media_*.c files; libarchive itself is behind tar.h).
  *
  * Backup walks MEDIA_DIR and writes a POSIX pax archive (IEEE Std 1003.1-2001
  * "pax" interchange format, libarchive's pax writer; an entry gets an extended
@@ -11,17 +11,8 @@
  * Entry names are relative to MEDIA_DIR ("Año_2024/x.jpg"); the root itself
  * is stored first as "./" so its mode, owner and mtime come back.
  */
-/* This file shares its name with libarchive's <archive.h>. When a file is
- * compiled with -Isrc, `#include <archive.h>` finds this one first; a source
- * file that wants libarchive's defines VIGIL_WANT_LIBARCHIVE before
- * `#include <archive.h>` and this block passes the include on to the next
- * directory of the search path (GCC/Clang #include_next). */
-#if defined(VIGIL_WANT_LIBARCHIVE) && !defined(ARCHIVE_H_INCLUDED)
-#include_next <archive.h>
-#endif
-
-#ifndef VIGIL_ARCHIVE_H
-#define VIGIL_ARCHIVE_H
+#ifndef VIGIL_MEDIA_H
+#define VIGIL_MEDIA_H
 
 #include <stdint.h>
 
@@ -74,21 +65,21 @@ struct media_stats {
  * vanishes while read is a warning (its entry stays consistent with its
  * header); an unreadable file is an error naming its relative path
  * (ERR_MEDIA). Returns 0 (check st->warnings) or -1 with e set. */
-int archive_media_write(const struct media_opts *o, struct stream_writer *w,
-			struct media_stats *st, struct err *e);
+int media_write(const struct media_opts *o, struct stream_writer *w, struct media_stats *st,
+		struct err *e);
 
 /* Read a whole archive from r and check it without writing anything: every
  * header parses, every entry name is safe (no absolute path, no "..", no
  * entry below a symlink entry), the archive has its end-of-archive marker and
  * the stream decodes to its end. Returns 0, or -1 with e set: ERR_CORRUPT
  * (damaged/truncated/not a tar), ERR_UNSAFE (unsafe name, message names it). */
-int archive_media_check(struct stream_reader *r, struct media_stats *st, struct err *e);
+int media_check(struct stream_reader *r, struct media_stats *st, struct err *e);
 
 /* Replace the contents of o->root with the archive read from r.
  * Extracts into a hidden staging directory inside o->root with libarchive's
  * secure-extract flags (ARCHIVE_EXTRACT_SECURE_NODOTDOT, _SECURE_SYMLINKS)
  * plus owner (as root), mode, times, xattrs and sparse files; every name is
- * first checked as archive_media_check does (so absolute names are refused
+ * first checked as media_check does (so absolute names are refused
  * before libarchive sees them: _SECURE_NOABSOLUTEPATHS itself cannot be used
  * because the names handed to libarchive are the staging dir's absolute path
  * plus the member name);
@@ -97,22 +88,24 @@ int archive_media_check(struct stream_reader *r, struct media_stats *st, struct 
  * archive, are the old entries moved aside and the new ones renamed into place
  * (same file system, so it works when root is a mount point), the renames
  * made durable (syncfs again; a failure is a warning: st->warnings, o->warn),
- * then the old ones deleted. Paths in o->skip_dirs are left
- * alone. On failure o->root is as it was. Returns 0 or -1 with e set. */
-int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
-			  struct media_stats *st, struct err *e);
+ * then the old ones deleted (an entry that cannot be deleted is a warning
+ * naming it and why; the rest of its directory stays). Paths in o->skip_dirs
+ * are left alone. On failure o->root is as it was, and a failed removal of
+ * the staging directory is an o->warn call too. Returns 0 or -1 with e set. */
+int media_restore(const struct media_opts *o, struct stream_reader *r, struct media_stats *st,
+		  struct err *e);
 
 /* Before anything is changed: refuse a restore into o->root when a mount
  * point lies below it (rename(2) cannot move a mounted directory aside, so
  * the swap would fail with EBUSY); mount points that are o->skip_dirs or
  * inside one are fine (never moved), and so is o->root being one itself.
- * Reads /proc/self/mountinfo (proc(5)). archive_media_restore checks this
+ * Reads /proc/self/mountinfo (proc(5)). media_restore checks this
  * again itself. Returns 0, or -1 with e set (ERR_REFUSED, naming the mount
  * point and a hint). */
-int archive_media_restore_check(const struct media_opts *o, struct err *e);
+int media_restore_check(const struct media_opts *o, struct err *e);
 
 /* libarchive's version line ("libarchive 3.6.2 zlib/1.2.13 ..."), for
- * `vigil version`, so no other file needs libarchive's header. Static. */
-const char *archive_media_lib_version(void);
+ * `vigil version` (tar_lib_version), so no other file needs tar.h. Static. */
+const char *media_lib_version(void);
 
 #endif

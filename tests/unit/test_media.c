@@ -1,4 +1,4 @@
-/* test_archive.c - unit tests for archive.c (media tree <-> pax tar).
+/* test_media.c - unit tests for the media_*.c files (media tree <-> pax tar).
  *
  * Everything happens under a mkdtemp directory in /tmp that is removed at
  * the end. GNU tar (`tar`) is the independent oracle for the archives we
@@ -6,7 +6,7 @@
  * libarchive) are the oracle for what we must refuse. gzip is exercised
  * only when stream.c supports it (the STREAM_NONE stub does not).
  */
-#include "archive.h"
+#include "media.h"
 #include "err.h"
 #include "stream.h"
 #include "unit.h"
@@ -278,7 +278,7 @@ static int write_to(const struct media_opts *o, const char *path, enum stream_co
 		return err_errno(e, ERR_IO, errno, "open %s", path);
 	if (stream_writer_open(&w, fd, &so, e) != 0)
 		goto out;
-	if (archive_media_write(o, w, st, e) != 0) {
+	if (media_write(o, w, st, e) != 0) {
 		stream_writer_free(w);
 		goto out;
 	}
@@ -297,7 +297,7 @@ static int check_file(const char *path, enum stream_codec codec, struct media_st
 	if (fd < 0)
 		return err_errno(e, ERR_IO, errno, "open %s", path);
 	if (stream_reader_open(&r, fd, codec, e) == 0)
-		ret = archive_media_check(r, st, e);
+		ret = media_check(r, st, e);
 	stream_reader_free(r);
 	close(fd);
 	return ret;
@@ -312,7 +312,7 @@ static int restore_file(const struct media_opts *o, const char *path, enum strea
 	if (fd < 0)
 		return err_errno(e, ERR_IO, errno, "open %s", path);
 	if (stream_reader_open(&r, fd, codec, e) == 0)
-		ret = archive_media_restore(o, r, st, e);
+		ret = media_restore(o, r, st, e);
 	stream_reader_free(r);
 	close(fd);
 	return ret;
@@ -1101,12 +1101,12 @@ static void t_stream_error(void)
 	err_clear(&e);
 	REQUIRE(stream_writer_open(&w, fd, &so, &e) == 0);
 	opts_init(&o, &t, root);
-	r = archive_media_write(&o, w, NULL, &e);
+	r = media_write(&o, w, NULL, &e);
 	if (r == 0) {
 		r = stream_writer_close(w, NULL, &e);
 	} else {
 		stream_writer_free(w);
-		CHECK(strstr(e.msg, "tar") == NULL); /* not re-worded by archive.c */
+		CHECK(strstr(e.msg, "tar") == NULL); /* not re-worded by media_write.c */
 	}
 	CHECK(r == -1);
 	CHECK(e.code == ERR_IO);
