@@ -1,7 +1,8 @@
 /* stream.c - compression, decompression and SHA-256 of backup files.
  *
  * See stream.h for the contract. This is the only file that includes zlib,
- * libdeflate, libzstd and OpenSSL's digest API (STYLE.md habit 2).
+ * libdeflate and libzstd (STYLE.md habit 2); SHA-256 is digest.c's, the
+ * descriptor loops are fdio.c's.
  *
  * gzip writer: the raw input is cut into blocks; every block becomes one
  * complete gzip member (RFC 1952 section 2.2 allows any number of members in
@@ -33,10 +34,12 @@
 #include <unistd.h>
 
 #include <libdeflate.h>
-#include <openssl/evp.h>
 #include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
+
+#include "digest.h"
+#include "fdio.h"
 
 /* Default gzip level on libdeflate's 0..12 scale; see stream_default_level().
  * Measured on a 54 MB synthetic plain dump (accented names, numbers, dates,
@@ -81,173 +84,40 @@
  * is written (its frame checksum checked), so a file the writer closed
  * without error decodes to exactly the bytes it was given. */
 
-#define IOBUF_SIZE ((size_t)256 << 10)
-
 /* The writer starts writeback of its output every WRITEBACK_STEP bytes. */
 #define WRITEBACK_STEP ((uint64_t)8 << 20)
 
 /* ------------------------------------------------------------------------ */
-/* SHA-256 (FIPS 180-4) through OpenSSL's EVP interface.                     */
+/* Digests of data not written, and of whole files (SHA-256: digest.c).     */
 
-struct stream_hash {
-	EVP_MD_CTX *ctx;
-};
-
-static void hex_encode(const unsigned char *d, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* Finish ctx into 64 hex digits; ctx can no longer be updated. */
-static void md_final_hex(EVP_MD_CTX *ctx, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-
-	if (!ctx || EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32) {
-		hex[0] = '\0';
-		return;
-	}
-	hex_encode(md, len, hex);
-}
-
-/* A new SHA-256 context, or NULL when out of memory. */
-static EVP_MD_CTX *md_new(void)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		ctx = NULL;
-	}
-	return ctx;
-}
-
-/* Hex digest of the bytes hashed so far by ctx, leaving ctx usable. */
-static void md_peek_hex(const EVP_MD_CTX *ctx, char hex[65])
-{
-	EVP_MD_CTX *copy = EVP_MD_CTX_new();
-
-	hex[0] = '\0';
-	if (copy && ctx && EVP_MD_CTX_copy_ex(copy, ctx) == 1)
-		md_final_hex(copy, hex);
-	EVP_MD_CTX_free(copy);
-}
+/* struct stream_hash is never defined: a stream_hash pointer is a struct
+ * digest pointer under stream.h's public name (all pointers to structures
+ * convert to each other and back, C11 6.2.5 and 6.3.2.3). */
 
 /* Incremental SHA-256 (FIPS 180-4). Returns a new context owned by the
  * caller (released by stream_hash_final), or NULL when out of memory. */
 struct stream_hash *stream_hash_new(void)
 {
-	struct stream_hash *h = calloc(1, sizeof *h);
-
-	if (!h)
-		return NULL;
-	h->ctx = md_new();
-	if (!h->ctx) {
-		free(h);
-		return NULL;
-	}
-	return h;
+	return (struct stream_hash *)digest_new();
 }
 
 /* Add n bytes of buf to h. h may be NULL (no-op, for OOM paths). */
 void stream_hash_update(struct stream_hash *h, const void *buf, size_t n)
 {
-	if (h && n)
-		EVP_DigestUpdate(h->ctx, buf, n);
+	digest_update((struct digest *)h, buf, n);
 }
 
 /* Write the 64 lowercase hex digits of the digest and a NUL to hex, then free
  * h. With h NULL, hex becomes the empty string. */
 void stream_hash_final(struct stream_hash *h, char hex[65])
 {
-	if (!h) {
-		hex[0] = '\0';
-		return;
-	}
-	md_final_hex(h->ctx, hex);
-	EVP_MD_CTX_free(h->ctx);
-	free(h);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Descriptor I/O that survives EINTR and short transfers.                   */
-
-/* Write all n bytes of buf to fd. Returns 0, or -1 with e set (ERR_NOSPACE
- * for ENOSPC/EDQUOT through err_errno, ERR_IO otherwise). */
-static int write_all(int fd, const unsigned char *buf, size_t n, struct err *e)
-{
-	while (n > 0) {
-		size_t chunk = n > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : n;
-		ssize_t k = write(fd, buf, chunk);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_errno(e, ERR_IO, errno, "write");
-		}
-		if (k == 0) /* not expected from a file; do not spin */
-			return err_errno(e, ERR_IO, EIO, "write returned 0");
-		buf += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* Read up to n bytes, retrying EINTR. Returns the count (0 at end of file)
- * or -1 with e set (ERR_IO). */
-static ssize_t read_some(int fd, void *buf, size_t n, struct err *e)
-{
-	for (;;) {
-		ssize_t k = read(fd, buf, n);
-
-		if (k >= 0)
-			return k;
-		if (errno != EINTR)
-			return err_errno(e, ERR_IO, errno, "read");
-	}
-}
-
-/* Read fd from its current offset to end of file in IOBUF_SIZE pieces and
- * hand each to fn(ctx, piece, length); *bytes (may be NULL) gets the total.
- * what names the caller in error messages. Returns 0 or -1 with e set
- * (ERR_IO; ERR_INTERNAL when out of memory). */
-static int read_each(int fd, const char *what, void (*fn)(void *, const unsigned char *, size_t),
-		     void *ctx, uint64_t *bytes, struct err *e)
-{
-	unsigned char *buf = malloc(IOBUF_SIZE);
-	uint64_t total = 0;
-
-	if (!buf)
-		return err_set(e, ERR_INTERNAL, "%s: out of memory", what);
-	for (;;) {
-		ssize_t k = read_some(fd, buf, IOBUF_SIZE, e);
-
-		if (k < 0) {
-			free(buf);
-			err_prefix(e, "%s", what);
-			return -1;
-		}
-		if (k == 0)
-			break;
-		fn(ctx, buf, (size_t)k);
-		total += (uint64_t)k;
-	}
-	free(buf);
-	if (bytes)
-		*bytes = total;
-	return 0;
+	digest_final_hex((struct digest *)h, hex);
+	digest_free((struct digest *)h);
 }
 
 static void sha256_piece(void *ctx, const unsigned char *p, size_t n)
 {
-	EVP_DigestUpdate((EVP_MD_CTX *)ctx, p, n);
+	digest_update(ctx, p, n);
 }
 
 static void crc32_piece(void *ctx, const unsigned char *p, size_t n)
@@ -263,17 +133,17 @@ static void crc32_piece(void *ctx, const unsigned char *p, size_t n)
  * with e set: ERR_IO for read errors, ERR_INTERNAL when out of memory. */
 int stream_sha256_fd(int fd, char hex[65], uint64_t *bytes, struct err *e)
 {
-	EVP_MD_CTX *ctx = md_new();
+	struct digest *d = digest_new();
 	int rc = -1;
 
 	hex[0] = '\0';
-	if (!ctx)
+	if (!d)
 		return err_set(e, ERR_INTERNAL, "sha256: out of memory");
-	if (read_each(fd, "sha256", sha256_piece, ctx, bytes, e) == 0) {
-		md_final_hex(ctx, hex);
+	if (fdio_read_each(fd, "sha256", sha256_piece, d, bytes, e) == 0) {
+		digest_final_hex(d, hex);
 		rc = 0;
 	}
-	EVP_MD_CTX_free(ctx);
+	digest_free(d);
 	return rc;
 }
 
@@ -305,7 +175,7 @@ int stream_crc32_fd(int fd, uint32_t *crc, uint64_t *bytes, struct err *e)
 {
 	uint32_t c = 0;
 
-	if (read_each(fd, "crc32", crc32_piece, &c, bytes, e) < 0)
+	if (fdio_read_each(fd, "crc32", crc32_piece, &c, bytes, e) < 0)
 		return -1;
 	*crc = c;
 	return 0;
@@ -405,7 +275,7 @@ struct stream_writer {
 	enum stream_codec codec;
 	int fd;
 	int level;
-	EVP_MD_CTX *md;
+	struct digest *md;
 	uint64_t raw_bytes;
 	uint64_t stored_bytes;
 	uint32_t stored_crc32;  /* CRC-32 of the stored bytes (stream_crc32_fd) */
@@ -468,9 +338,9 @@ static int emit(struct stream_writer *w, const unsigned char *buf, size_t n, str
 {
 	if (n == 0)
 		return 0;
-	EVP_DigestUpdate(w->md, buf, n);
+	digest_update(w->md, buf, n);
 	w->stored_crc32 = libdeflate_crc32(w->stored_crc32, buf, n);
-	if (write_all(w->fd, buf, n, e) < 0)
+	if (fdio_write_all(w->fd, buf, n, e) < 0)
 		return -1;
 	w->stored_bytes += n;
 	if (w->stored_bytes - w->writeback_at >= WRITEBACK_STEP) {
@@ -1019,7 +889,7 @@ int stream_writer_open(struct stream_writer **wp, int fd, const struct stream_op
 	w->fd = fd;
 	w->level = level;
 	w->stop_fn = o->stop;
-	w->md = md_new();
+	w->md = digest_new();
 	if (!w->md) {
 		err_set(e, ERR_INTERNAL, "stream: out of memory");
 		goto fail;
@@ -1094,7 +964,7 @@ int stream_writer_close(struct stream_writer *w, struct stream_stats *st, struct
 		st->raw_bytes = w->raw_bytes;
 		st->stored_bytes = w->stored_bytes;
 		st->stored_crc32 = w->stored_crc32;
-		md_final_hex(w->md, st->sha256);
+		digest_final_hex(w->md, st->sha256);
 	}
 	rc = 0;
 out:
@@ -1135,7 +1005,7 @@ void stream_writer_free(struct stream_writer *w)
 	free(w->zbuf);
 	ZSTD_freeDCtx(w->zcheck);
 	free(w->zcheck_buf);
-	EVP_MD_CTX_free(w->md);
+	digest_free(w->md);
 	free(w);
 }
 
@@ -1190,7 +1060,7 @@ struct stream_reader {
 	int fd;
 
 	/* producer side (the helper thread, or stream_read without one) */
-	EVP_MD_CTX *md;
+	struct digest *md;
 	uint64_t stored_bytes;
 	unsigned char *in; /* RD_IN_CAP */
 	size_t in_pos, in_len;
@@ -1226,7 +1096,7 @@ static int reader_fill(struct stream_reader *r, struct err *e)
 
 	if (r->in_pos < r->in_len || r->eof)
 		return 0;
-	k = read_some(r->fd, r->in, RD_IN_CAP, e);
+	k = fdio_read_some(r->fd, r->in, RD_IN_CAP, e);
 	if (k < 0)
 		return -1;
 	r->in_pos = 0;
@@ -1235,7 +1105,7 @@ static int reader_fill(struct stream_reader *r, struct err *e)
 		r->eof = true;
 		return 0;
 	}
-	EVP_DigestUpdate(r->md, r->in, (size_t)k);
+	digest_update(r->md, r->in, (size_t)k);
 	r->stored_bytes += (uint64_t)k;
 	return 0;
 }
@@ -1253,7 +1123,7 @@ static int reader_top_up(struct stream_reader *r, bool full, struct err *e)
 	r->in_pos = 0;
 	r->in_len = avail;
 	while (r->in_len < RD_IN_CAP) {
-		ssize_t k = read_some(r->fd, r->in + r->in_len, RD_IN_CAP - r->in_len, e);
+		ssize_t k = fdio_read_some(r->fd, r->in + r->in_len, RD_IN_CAP - r->in_len, e);
 
 		if (k < 0)
 			return -1;
@@ -1261,7 +1131,7 @@ static int reader_top_up(struct stream_reader *r, bool full, struct err *e)
 			r->eof = true;
 			break;
 		}
-		EVP_DigestUpdate(r->md, r->in + r->in_len, (size_t)k);
+		digest_update(r->md, r->in + r->in_len, (size_t)k);
 		r->stored_bytes += (uint64_t)k;
 		r->in_len += (size_t)k;
 	}
@@ -1447,9 +1317,9 @@ static ssize_t reader_decode(struct stream_reader *r, unsigned char *buf, size_t
 	case STREAM_ZSTD:
 		return zstd_read(r, buf, n, e);
 	default:
-		k = read_some(r->fd, buf, n, e);
+		k = fdio_read_some(r->fd, buf, n, e);
 		if (k > 0) {
-			EVP_DigestUpdate(r->md, buf, (size_t)k);
+			digest_update(r->md, buf, (size_t)k);
 			r->stored_bytes += (uint64_t)k;
 		} else if (k == 0) {
 			r->eof = true;
@@ -1574,7 +1444,7 @@ int stream_reader_open(struct stream_reader **rp, int fd, enum stream_codec code
 	r->codec = codec;
 	r->fd = fd;
 	r->between = true;
-	r->md = md_new();
+	r->md = digest_new();
 	r->in = malloc(RD_IN_CAP);
 	if (!r->md || !r->in)
 		goto oom;
@@ -1685,7 +1555,7 @@ void stream_reader_stats(const struct stream_reader *r, struct stream_stats *st)
 			pthread_cond_wait(&sy->cv_cons, &sy->mu);
 	}
 	st->stored_bytes = r->stored_bytes;
-	md_peek_hex(r->md, st->sha256);
+	digest_peek_hex(r->md, st->sha256);
 	if (sy) {
 		sy->pause = false;
 		pthread_cond_broadcast(&sy->cv_prod);
@@ -1713,7 +1583,7 @@ void stream_reader_free(struct stream_reader *r)
 		inflateEnd(&r->zs);
 	libdeflate_free_decompressor(r->ld);
 	ZSTD_freeDCtx(r->dctx);
-	EVP_MD_CTX_free(r->md);
+	digest_free(r->md);
 	for (size_t i = 0; i < RD_SLOTS; i++)
 		free(r->slots[i].buf);
 	free(r->in);
