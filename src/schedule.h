@@ -1,5 +1,10 @@
 /* schedule.h - cron expressions, IANA time zones and next fire times.
  *
+ * The header callers include: it brings in cron.h (parsing BACKUP_SCHEDULE:
+ * struct sched, sched_parse) and tz.h (zones: sched_zone_load,
+ * sched_local, ...) and declares the next-fire-time functions below
+ * (schedule.c). calendar.h holds the date arithmetic under all three.
+ *
  * A pure core: the clock and the zone are parameters. Nothing here reads the
  * clock, and nothing sets TZ or calls localtime(); zone arithmetic is done
  * from the zone's own TZif data, so two zones can be compared side by side
@@ -25,99 +30,9 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "cron.h"
 #include "err.h"
-
-/* A parsed 5-field cron expression: one bit per allowed value. Plain data,
- * no ownership; copy it freely. */
-struct sched {
-	uint64_t minutes; /* bit m: minute m, 0-59 */
-	uint32_t hours;   /* bit h: hour h, 0-23 */
-	uint32_t mdays;   /* bit d: day of month d, 1-31 */
-	uint16_t months;  /* bit m: month m, 1-12 */
-	uint8_t wdays;    /* bit d: weekday d, 0-6, 0 = Sunday (7 folds to 0) */
-	/* The field began with '*' (as "*" or "*\/n"). As in Vixie cron, a
-	 * field so written is "unrestricted" for the OR rule below. */
-	bool mday_star;
-	bool wday_star;
-};
-
-/* Opaque: the rules of one time zone. */
-struct sched_zone;
-
-/* Parse a cron expression for BACKUP_SCHEDULE (crontab(5), Vixie cron).
- *
- *   minute hour day-of-month month day-of-week
- *   0-59   0-23 1-31         1-12  0-7 (0 and 7 = Sunday)
- *
- * Each field is a comma-separated list of `*`, `n`, `a-b`, `*\/s`, `a-b/s`
- * or `a/s` (a to the field's maximum in steps of s). Months may be named
- * JAN-DEC and weekdays SUN-SAT, case-insensitive, also inside ranges. Fields
- * are separated by blanks; leading and trailing blanks are ignored. Macros:
- * @hourly = "0 * * * *", @daily and @midnight = "0 0 * * *", @weekly =
- * "0 0 * * 0", @monthly = "0 0 1 * *", @yearly and @annually = "0 0 1 1 *".
- *
- * Day rule (Vixie cron): when both day-of-month and day-of-week are
- * restricted - neither field starts with '*' - a day matches if EITHER
- * matches ("0 0 13 * FRI" = every 13th and every Friday); otherwise both
- * must. Like Vixie cron, "*\/2" counts as unrestricted for this rule.
- *
- * An expression that parses but matches no real date ("0 0 30 2 *") is
- * accepted, as cron accepts it; sched_next() returns -1 for it and callers
- * that load configuration should reject that.
- *
- * Returns 0 and fills *out, or -1 with e set to ERR_CONFIG and a message
- * naming BACKUP_SCHEDULE, the field, the offending value and the allowed
- * range. Ownership: expr is only read; *out is plain data. */
-int sched_parse(const char *expr, struct sched *out, struct err *e);
-
-/* As sched_parse(), with `var` (e.g. "BACKUP_VERIFY_SCHEDULE") naming the
- * variable in error messages instead of BACKUP_SCHEDULE. */
-int sched_parse_var(const char *var, const char *expr, struct sched *out, struct err *e);
-
-/* Load the IANA zone `tzname` (e.g. "Europe/Madrid") from the TZif file
- * $TZDIR/<tzname>, or /usr/share/zoneinfo/<tzname> when TZDIR is unset or
- * empty. One leading ':' is ignored (POSIX ":name" form). NULL means unset
- * and gives UTC; "" is an error (ERR_CONFIG). "UTC", "Etc/UTC", "GMT" and
- * "Etc/GMT" are built in and need no zone files, so they work in an image
- * without tzdata. Names must look like IANA names (letters, digits, "._+-",
- * '/' between components, no "." or ".." component), so TZ cannot point
- * outside the zone directory.
- *
- * The v2+ 64-bit data is used when present (RFC 8536 section 3.2), else the
- * v1 32-bit data; instants at or after the last transition follow the
- * footer's POSIX TZ string (section 3.3). Zones with leap-second records
- * ("right/...") are refused: vigil counts Unix time.
- *
- * Unlike glibc, an unknown, unreadable or malformed zone never falls back
- * to UTC: returns -1 with e set to ERR_CONFIG naming TZ (and the errno text
- * where a system call failed). On success *out is a new zone owned by the
- * caller, released with sched_zone_free(). */
-int sched_zone_load(const char *tzname, struct sched_zone **out, struct err *e);
-
-/* Build a zone from an in-memory TZif image (buf, len bytes), e.g. zone
- * data compiled into the binary or a test's hand-made file. `name` is used
- * in messages and by sched_zone_name(). Returns 0 and a caller-owned *out,
- * or -1 with ERR_CONFIG naming TZ. buf is only read. */
-int sched_zone_from_tzif(const char *name, const void *buf, size_t len,
-			 struct sched_zone **out, struct err *e);
-
-/* Release a zone from sched_zone_load() or sched_zone_from_tzif(). NULL is
- * allowed. */
-void sched_zone_free(struct sched_zone *z);
-
-/* The name the zone was loaded under ("UTC" for NULL). Owned by z. */
-const char *sched_zone_name(const struct sched_zone *z);
-
-/* Seconds east of UTC in effect at instant t (Unix seconds), e.g. -14400
- * for America/New_York in July. Instants before the first transition use
- * time type 0 (RFC 8536 section 3.2). */
-int sched_utc_offset(const struct sched_zone *z, int64_t t);
-
-/* Broken-down local time of instant t in zone z, as localtime_r() would
- * give with TZ set to the zone: every field including tm_wday, tm_yday,
- * tm_isdst and tm_gmtoff. tm_zone points to the abbreviation ("CEST"),
- * owned by z and valid until sched_zone_free(). t's year must fit an int. */
-void sched_local(const struct sched_zone *z, int64_t t, struct tm *tm);
+#include "tz.h"
 
 /* The first instant strictly after `after` (Unix seconds) whose local wall
  * time in z matches s, or -1 if nothing matches within the search window

@@ -6,8 +6,10 @@
  * restore: it reads stored bytes from a descriptor, hashes them, decompresses
  * them and fails loudly on any corruption or truncation.
  *
- * zlib, libdeflate, libzstd and the SHA-256 implementation are used only in
- * this module (STYLE.md habit 2).
+ * zlib, libdeflate, libzstd and the SHA-256 implementation are used only
+ * below this module, each in its one home (STYLE.md habit 2): codec_gzip.c,
+ * codec_zstd.c (behind codec.h) and digest.c. The engine is stream.c
+ * (writer) and stream_reader.c (reader).
  *
  * Output formats:
  *   gzip: RFC 1952. The writer may emit several members (one per block);
