@@ -1,0 +1,379 @@
+/* db_swap.c - see db_swap.h. The scratch database and the swap: a
+ * database restore that is not --in-place loads into a new database made
+ * like the live one and renames it into place, so the live database is
+ * either the old one or the complete new one. */
+#include "db_swap.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pid1.h"
+#include "util.h"
+
+/* See db_swap.h. The database vigil works from while target is replaced:
+ * "postgres", else "template1"; for target "postgres" itself (POSTGRES_DB=postgres,
+ * the official image's default: TRIAL F10) only "template1". While vigil
+ * is connected to template1, a CREATE DATABASE by someone else that copies
+ * template1 (the default) fails with "being accessed by other users". */
+int db_swap_connect_maintenance(const struct config *cfg, const char *target, struct db **db,
+				struct err *e)
+{
+	struct err e2;
+
+	if (strcmp(target, "postgres") == 0)
+		return db_connect(cfg, "template1", db, e);
+	if (db_connect(cfg, "postgres", db, e) == 0)
+		return 0;
+	if (db_connect(cfg, "template1", db, &e2) == 0)
+		return 0;
+	return -1;
+}
+
+static int exec_fmt(struct db *db, struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int exec_fmt(struct db *db, struct err *e, const char *fmt, ...)
+{
+	char *sql = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&sql, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	rc = db_exec(db, sql, e);
+	free(sql);
+	return rc;
+}
+
+/* Names of settings whose value is a list (GUC_LIST_INPUT): written back
+ * unquoted, as their stored form is already SQL syntax. */
+static bool list_guc(const char *name)
+{
+	static const char *const names[] = { "search_path", "temp_tablespaces",
+					      "session_preload_libraries",
+					      "local_preload_libraries", NULL };
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Give scratch the live database's privileges, per-database settings,
+ * comment and connection limit. */
+static int copy_db_props(struct db *db, const char *live, const char *qscratch, long connlimit,
+			 bool acl_null, const char *comment, struct err *e)
+{
+	const char *params[1] = { live };
+	struct db_rows *rows = NULL;
+	int rc = -1;
+
+	if (!acl_null) {
+		if (exec_fmt(db, e, "REVOKE ALL ON DATABASE %s FROM PUBLIC", qscratch) < 0)
+			goto out;
+		if (db_query(db,
+			     "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE "
+			     "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
+			     "a.privilege_type, a.is_grantable, "
+			     "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.datdba)) "
+			     "FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a "
+			     "WHERE d.datname = $1",
+			     1, params, &rows, e) < 0)
+			goto out;
+		if (db_rows_count(rows) > 0 &&
+		    exec_fmt(db, e, "REVOKE ALL ON DATABASE %s FROM %s", qscratch,
+			     db_rows_get(rows, 0, 3)) < 0)
+			goto out;
+		for (int i = 0; i < db_rows_count(rows); i++) {
+			if (exec_fmt(db, e, "GRANT %s ON DATABASE %s TO %s%s", db_rows_get(rows, i, 1),
+				     qscratch, db_rows_get(rows, i, 0),
+				     strcmp(db_rows_get(rows, i, 2), "t") == 0 ? " WITH GRANT OPTION" : "") < 0)
+				goto out;
+		}
+		db_rows_free(rows);
+		rows = NULL;
+	}
+	if (db_query(db,
+		     "SELECT coalesce(pg_catalog.quote_ident(pg_catalog.pg_get_userbyid("
+		     "NULLIF(s.setrole, 0))), ''), c.cfg "
+		     "FROM pg_catalog.pg_db_role_setting s "
+		     "JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase, "
+		     "LATERAL unnest(s.setconfig) AS c(cfg) WHERE d.datname = $1",
+		     1, params, &rows, e) < 0)
+		goto out;
+	for (int i = 0; i < db_rows_count(rows); i++) {
+		const char *role = db_rows_get(rows, i, 0), *kv = db_rows_get(rows, i, 1);
+		const char *eq = strchr(kv, '=');
+		char name[128], *val;
+		size_t nl;
+		int r;
+
+		if (!eq || (nl = (size_t)(eq - kv)) == 0 || nl >= sizeof name)
+			continue;
+		memcpy(name, kv, nl);
+		name[nl] = '\0';
+		if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != nl)
+			continue;
+		val = list_guc(name) ? strdup(eq + 1) : db_quote_literal(db, eq + 1);
+		if (!val) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		if (role[0])
+			r = exec_fmt(db, e, "ALTER ROLE %s IN DATABASE %s SET %s TO %s", role, qscratch,
+				     name, val);
+		else
+			r = exec_fmt(db, e, "ALTER DATABASE %s SET %s TO %s", qscratch, name, val);
+		free(val);
+		if (r < 0)
+			goto out;
+	}
+	if (comment[0]) {
+		char *lit = db_quote_literal(db, comment);
+		int r = lit ? exec_fmt(db, e, "COMMENT ON DATABASE %s IS %s", qscratch, lit) : -1;
+		free(lit);
+		if (r < 0)
+			goto out;
+	}
+	if (connlimit != -1 &&
+	    exec_fmt(db, e, "ALTER DATABASE %s WITH CONNECTION LIMIT %ld", qscratch, connlimit) < 0)
+		goto out;
+	rc = 0;
+out:
+	db_rows_free(rows);
+	if (rc < 0)
+		err_prefix(e, "cannot give the new database the live one's settings");
+	return rc;
+}
+
+/* A restore that was killed leaves its scratch database behind; we hold
+ * the run lock, so any "<target>_vigil_new_YYYYMMDD_HHMMSS" is such a
+ * leftover and goes now. */
+static void db_name_with(char *out, size_t n, const char *base, const char *tag);
+
+static void drop_leftover_scratch(struct db *db, const char *target)
+{
+	struct db_rows *rows = NULL;
+	char prefix[128];
+	struct err e;
+
+	/* Exactly what db_name_with(target, "_vigil_new_<stamp>") makes. */
+	db_name_with(prefix, sizeof prefix, target, "_vigil_new_YYYYMMDD_HHMMSS");
+	prefix[strlen(prefix) - 15] = '\0';
+	if (db_query(db, "SELECT datname FROM pg_catalog.pg_database", 0, NULL, &rows, &e) < 0)
+		return;
+	for (int i = 0; i < db_rows_count(rows); i++) {
+		const char *name = db_rows_get(rows, i, 0), *st;
+		char *q;
+		bool stamp = true;
+		if (strncmp(name, prefix, strlen(prefix)) != 0 || strlen(name) != strlen(prefix) + 15)
+			continue;
+		st = name + strlen(prefix);
+		for (int k = 0; k < 15; k++)
+			if (k == 8 ? st[k] != '_' : (st[k] < '0' || st[k] > '9'))
+				stamp = false;
+		if (!stamp)
+			continue;
+		q = db_quote_ident(db, name);
+		if (q && exec_fmt(db, &e, "DROP DATABASE IF EXISTS %s WITH (FORCE)", q) == 0)
+			log_info("dropped %s, left by an interrupted restore", name);
+		free(q);
+	}
+	db_rows_free(rows);
+}
+
+static void db_name_with(char *out, size_t n, const char *base, const char *tag)
+{
+	size_t tl = strlen(tag), bl = strlen(base);
+
+	if (bl + tl > PG_NAME_MAX)
+		bl = PG_NAME_MAX - tl;
+	/* do not cut a UTF-8 sequence */
+	while (bl > 0 && ((unsigned char)base[bl] & 0xC0) == 0x80)
+		bl--;
+	snprintf(out, n, "%.*s%s", (int)bl, base, tag);
+}
+
+/* See db_swap.h. Restore into a scratch database "<target>_vigil_new_<stamp>"
+ * made with the live one's owner, encoding, locale and tablespace, load it
+ * (see db_load()), give it the live one's settings, call before_swap, then end
+ * the target's sessions and rename both in one transaction; the old one is
+ * dropped afterwards. A target that does not exist is simply created by
+ * the rename. Returns 0 or -1 with e set as db_load() or ERR_RESTORE; the
+ * scratch database is dropped on failure. */
+int db_swap_restore(const struct config *cfg, const struct cat_entry *ent, const char *target,
+		    struct db_load_opts *lo, struct dumpscan *scan, const char *stamp,
+		    db_swap_before_fn before_swap, void *ctx, bool *warned, struct err *e)
+{
+	struct db *db = NULL;
+	struct db_rows *props = NULL;
+	char scratch[128], old[128], tag[64];
+	char *qt = NULL, *qs = NULL, *qo = NULL, *qowner = NULL, *qts = NULL, *lcoll = NULL,
+	     *lctype = NULL, *licu = NULL, *lenc = NULL;
+	const char *params[1] = { target };
+	bool exists, created = false, allowconn = true, acl_null = true, warned_end = false;
+	long connlimit = -1;
+	const char *ts_clause = "";
+	char comment[1024] = "";
+	int rc = -1, ver;
+
+	snprintf(tag, sizeof tag, "_vigil_new_%s", stamp);
+	db_name_with(scratch, sizeof scratch, target, tag);
+	snprintf(tag, sizeof tag, "_vigil_old_%s", stamp);
+	db_name_with(old, sizeof old, target, tag);
+	if (db_swap_connect_maintenance(cfg, target, &db, e) < 0)
+		goto out;
+	ver = db_server_version_num(db);
+	if (db_query(db,
+		     ver >= 150000
+			     ? "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
+			       "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
+			       "d.datconnlimit, d.datallowconn, d.datlocprovider, "
+			       "coalesce(d.daticulocale, ''), t.spcname, "
+			       "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
+			       "d.datacl IS NULL "
+			       "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
+			       "ON t.oid = d.dattablespace WHERE d.datname = $1"
+			     : "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
+			       "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
+			       "d.datconnlimit, d.datallowconn, 'c', '', t.spcname, "
+			       "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
+			       "d.datacl IS NULL "
+			       "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
+			       "ON t.oid = d.dattablespace WHERE d.datname = $1",
+		     1, params, &props, e) < 0)
+		goto out;
+	exists = db_rows_count(props) > 0;
+	qt = db_quote_ident(db, target);
+	qs = db_quote_ident(db, scratch);
+	qo = db_quote_ident(db, old);
+	if (!qt || !qs || !qo) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	drop_leftover_scratch(db, target);
+	if (exists) {
+		qowner = db_quote_ident(db, db_rows_get(props, 0, 0));
+		lenc = db_quote_literal(db, db_rows_get(props, 0, 1));
+		lcoll = db_quote_literal(db, db_rows_get(props, 0, 2));
+		lctype = db_quote_literal(db, db_rows_get(props, 0, 3));
+		licu = db_quote_literal(db, db_rows_get(props, 0, 7));
+		qts = db_quote_ident(db, db_rows_get(props, 0, 8));
+		if (!qowner || !lenc || !lcoll || !lctype || !licu || !qts) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		util_parse_long(db_rows_get(props, 0, 4), -1, 1000000000, &connlimit);
+		allowconn = strcmp(db_rows_get(props, 0, 5), "t") == 0;
+		acl_null = strcmp(db_rows_get(props, 0, 10), "t") == 0;
+		snprintf(comment, sizeof comment, "%s", db_rows_get(props, 0, 9));
+		/* Naming pg_default explicitly needs CREATE on it, which an
+		 * ordinary CREATEDB role lacks; the default is the same place. */
+		ts_clause = strcmp(db_rows_get(props, 0, 8), "pg_default") == 0 ? "" : " TABLESPACE ";
+		if (strcmp(db_rows_get(props, 0, 6), "i") == 0) {
+			if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
+				     "ENCODING %s LC_COLLATE %s LC_CTYPE %s LOCALE_PROVIDER icu "
+				     "ICU_LOCALE %s%s%s", qs, qowner, lenc, lcoll, lctype,
+				     licu, ts_clause, ts_clause[0] ? qts : "") < 0)
+				goto create_failed;
+		} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
+				    "ENCODING %s LC_COLLATE %s LC_CTYPE %s%s%s", qs, qowner,
+				    lenc, lcoll, lctype, ts_clause, ts_clause[0] ? qts : "") < 0) {
+			goto create_failed;
+		}
+	} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0", qs) < 0) {
+		goto create_failed;
+	}
+	created = true;
+	log_info("restore loading into scratch database %s", scratch);
+	lo->server_major = ver / 10000;
+	if (db_load(cfg, ent, scratch, lo, scan, e) < 0)
+		goto out;
+	if (exists && copy_db_props(db, target, qs, connlimit, acl_null, comment, e) < 0)
+		goto out;
+	if (before_swap(ctx, e) < 0)
+		goto out;
+	if (!exists) {
+		if (exec_fmt(db, e, "ALTER DATABASE %s RENAME TO %s", qs, qt) < 0)
+			goto out;
+		created = false;
+		rc = 0;
+		goto out;
+	}
+	/* The swap: keep new sessions out, end the application's sessions (it
+	 * reconnects), rename both in one transaction. */
+	/* No ALLOW_CONNECTIONS false here: if vigil were killed in this loop
+	 * the live database would stay closed to the application. Ending the
+	 * sessions right before the renames leaves a window of milliseconds;
+	 * a reconnect in it makes the transaction fail and we retry.
+	 * ALTER DATABASE RENAME waits up to 5 s for other sessions to leave
+	 * (CountOtherDBBackends), so each attempt is bounded by a statement
+	 * timeout of 500 ms: 40 attempts take about 25 s at most (TRIAL F12). */
+	if (exec_fmt(db, e, "SET statement_timeout = 500") < 0)
+		goto out;
+	for (int attempt = 0; attempt < 40; attempt++) {
+		struct err e2;
+		char *ended = NULL;
+		if (db_query_value(db,
+				   "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM "
+				   "pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> "
+				   "pg_catalog.pg_backend_pid()",
+				   1, params, &ended, &e2) == 0 && strcmp(ended, "0") != 0)
+			log_info("restore ended %s session(s) on %s", ended, target);
+		else if (ended == NULL && !warned_end) {
+			/* Once: the same refusal repeats on every attempt. */
+			log_warn("cannot end sessions on %s: %s; hint: a role that is not superuser "
+				 "can only end sessions of roles it is a member of: grant it "
+				 "pg_signal_backend, or stop the application for the restore",
+				 target, e2.msg);
+			warned_end = true;
+		}
+		free(ended);
+		if (exec_fmt(db, e, "BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
+			     "COMMIT", qt, qo, qs, qt) == 0)
+			break;
+		db_exec(db, "ROLLBACK", NULL);
+		if (attempt == 39 || pid1_stop_requested()) {
+			err_prefix(e, "cannot swap the restored database in (sessions keep "
+				   "reconnecting or cannot be ended)");
+			goto out;
+		}
+		usleep(100 * 1000);
+	}
+	created = false;
+	exec_fmt(db, NULL, "RESET statement_timeout");
+	if (!allowconn)
+		exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qt);
+	log_info("restore swapped database %s in; dropping the old one (%s)", target, old);
+	{
+		struct err e3;
+		err_clear(&e3);
+		if (exec_fmt(db, &e3, "DROP DATABASE %s WITH (FORCE)", qo) < 0) {
+			log_warn("the previous database is kept as %s: %s; hint: drop it by hand when "
+				 "it is no longer needed", old, e3.msg);
+			*warned = true;
+		}
+	}
+	rc = 0;
+	goto out;
+create_failed:
+	err_prefix(e, "cannot create the scratch database %s; hint: the role needs CREATEDB and "
+		   "membership in the owner role, or use --in-place", scratch);
+out:
+	if (created && db) {
+		struct err e4;
+		exec_fmt(db, NULL, "RESET statement_timeout"); /* set for the swap */
+		if (exec_fmt(db, &e4, "DROP DATABASE IF EXISTS %s WITH (FORCE)", qs) < 0)
+			log_warn("cannot drop the scratch database %s: %s", scratch, e4.msg);
+	}
+	db_rows_free(props);
+	db_close(db);
+	free(qt), free(qs), free(qo), free(qowner), free(qts);
+	free(lcoll), free(lctype), free(licu), free(lenc);
+	return rc;
+}
