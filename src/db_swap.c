@@ -199,6 +199,174 @@ static void db_name_with(char *out, size_t n, const char *base, const char *tag)
 	snprintf(out, n, "%.*s%s", (int)bl, base, tag);
 }
 
+/* One swap's state: the names (scratch, old) and their quoted forms, the
+ * maintenance connection, and the live database's properties the scratch
+ * one gets (exists false: there is no live database yet). */
+struct swap {
+	struct db *db;
+	const char *target;
+	char scratch[128], old[128];
+	char *qt, *qs, *qo;
+	bool exists;
+	bool created;   /* the scratch database exists and is ours to drop */
+	bool allowconn; /* the live one's datallowconn */
+	bool acl_null;  /* the live one has the default privileges */
+	long connlimit;
+	char comment[1024];
+};
+
+/* The live database's properties: owner, encoding, collate, ctype,
+ * connection limit, allowconn, locale provider, ICU locale, tablespace,
+ * comment, datacl IS NULL (columns 0-10; no row when it does not exist).
+ * PostgreSQL 14 and older have no locale provider (libc only). */
+static int live_props(struct swap *sw, struct db_rows **props, struct err *e)
+{
+	const char *params[1] = { sw->target };
+
+	return db_query(sw->db,
+			db_server_version_num(sw->db) >= 150000
+				? "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
+				  "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
+				  "d.datconnlimit, d.datallowconn, d.datlocprovider, "
+				  "coalesce(d.daticulocale, ''), t.spcname, "
+				  "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
+				  "d.datacl IS NULL "
+				  "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
+				  "ON t.oid = d.dattablespace WHERE d.datname = $1"
+				: "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
+				  "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
+				  "d.datconnlimit, d.datallowconn, 'c', '', t.spcname, "
+				  "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
+				  "d.datacl IS NULL "
+				  "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
+				  "ON t.oid = d.dattablespace WHERE d.datname = $1",
+			1, params, props, e);
+}
+
+/* CREATE the scratch database like the live one (props, one row) from
+ * template0, and note the properties copy_db_props gives it later. Returns
+ * 0 or -1 with e set. */
+static int create_like_live(struct swap *sw, const struct db_rows *props, struct err *e)
+{
+	struct db *db = sw->db;
+	char *qowner = NULL, *qts = NULL, *lcoll = NULL, *lctype = NULL, *licu = NULL, *lenc = NULL;
+	const char *ts_clause;
+	int rc = -1;
+
+	qowner = db_quote_ident(db, db_rows_get(props, 0, 0));
+	lenc = db_quote_literal(db, db_rows_get(props, 0, 1));
+	lcoll = db_quote_literal(db, db_rows_get(props, 0, 2));
+	lctype = db_quote_literal(db, db_rows_get(props, 0, 3));
+	licu = db_quote_literal(db, db_rows_get(props, 0, 7));
+	qts = db_quote_ident(db, db_rows_get(props, 0, 8));
+	if (!qowner || !lenc || !lcoll || !lctype || !licu || !qts) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	util_parse_long(db_rows_get(props, 0, 4), -1, 1000000000, &sw->connlimit);
+	sw->allowconn = strcmp(db_rows_get(props, 0, 5), "t") == 0;
+	sw->acl_null = strcmp(db_rows_get(props, 0, 10), "t") == 0;
+	snprintf(sw->comment, sizeof sw->comment, "%s", db_rows_get(props, 0, 9));
+	/* Naming pg_default explicitly needs CREATE on it, which an
+	 * ordinary CREATEDB role lacks; the default is the same place. */
+	ts_clause = strcmp(db_rows_get(props, 0, 8), "pg_default") == 0 ? "" : " TABLESPACE ";
+	if (strcmp(db_rows_get(props, 0, 6), "i") == 0)
+		rc = exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
+			      "ENCODING %s LC_COLLATE %s LC_CTYPE %s LOCALE_PROVIDER icu "
+			      "ICU_LOCALE %s%s%s", sw->qs, qowner, lenc, lcoll, lctype,
+			      licu, ts_clause, ts_clause[0] ? qts : "");
+	else
+		rc = exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
+			      "ENCODING %s LC_COLLATE %s LC_CTYPE %s%s%s", sw->qs, qowner,
+			      lenc, lcoll, lctype, ts_clause, ts_clause[0] ? qts : "");
+out:
+	free(qowner), free(qts);
+	free(lcoll), free(lctype), free(licu), free(lenc);
+	return rc;
+}
+
+/* Connect, read the live database, drop leftovers of killed restores and
+ * create the scratch database (sw->created). Returns 0 or -1 with e set. */
+static int make_scratch(const struct config *cfg, struct swap *sw, struct err *e)
+{
+	struct db_rows *props = NULL;
+	int rc = -1;
+
+	if (db_swap_connect_maintenance(cfg, sw->target, &sw->db, e) < 0)
+		goto out;
+	if (live_props(sw, &props, e) < 0)
+		goto out;
+	sw->exists = db_rows_count(props) > 0;
+	sw->qt = db_quote_ident(sw->db, sw->target);
+	sw->qs = db_quote_ident(sw->db, sw->scratch);
+	sw->qo = db_quote_ident(sw->db, sw->old);
+	if (!sw->qt || !sw->qs || !sw->qo) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	drop_leftover_scratch(sw->db, sw->target);
+	if (sw->exists ? create_like_live(sw, props, e) < 0
+		       : exec_fmt(sw->db, e, "CREATE DATABASE %s WITH TEMPLATE template0", sw->qs) < 0) {
+		err_prefix(e, "cannot create the scratch database %s; hint: the role needs CREATEDB "
+			   "and membership in the owner role, or use --in-place", sw->scratch);
+		goto out;
+	}
+	sw->created = true;
+	rc = 0;
+out:
+	db_rows_free(props);
+	return rc;
+}
+
+/* The swap: keep new sessions out, end the application's sessions (it
+ * reconnects), rename both in one transaction. Returns 0 or -1 with e set
+ * (nothing renamed then). */
+static int rename_swap(struct swap *sw, struct err *e)
+{
+	const char *params[1] = { sw->target };
+	bool warned_end = false;
+
+	/* No ALLOW_CONNECTIONS false here: if vigil were killed in this loop
+	 * the live database would stay closed to the application. Ending the
+	 * sessions right before the renames leaves a window of milliseconds;
+	 * a reconnect in it makes the transaction fail and we retry.
+	 * ALTER DATABASE RENAME waits up to 5 s for other sessions to leave
+	 * (CountOtherDBBackends), so each attempt is bounded by a statement
+	 * timeout of 500 ms: 40 attempts take about 25 s at most (TRIAL F12). */
+	if (exec_fmt(sw->db, e, "SET statement_timeout = 500") < 0)
+		return -1;
+	for (int attempt = 0; attempt < 40; attempt++) {
+		struct err e2;
+		char *ended = NULL;
+		if (db_query_value(sw->db,
+				   "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM "
+				   "pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> "
+				   "pg_catalog.pg_backend_pid()",
+				   1, params, &ended, &e2) == 0 && strcmp(ended, "0") != 0)
+			log_info("restore ended %s session(s) on %s", ended, sw->target);
+		else if (ended == NULL && !warned_end) {
+			/* Once: the same refusal repeats on every attempt. */
+			log_warn("cannot end sessions on %s: %s; hint: a role that is not superuser "
+				 "can only end sessions of roles it is a member of: grant it "
+				 "pg_signal_backend, or stop the application for the restore",
+				 sw->target, e2.msg);
+			warned_end = true;
+		}
+		free(ended);
+		if (exec_fmt(sw->db, e, "BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s "
+			     "RENAME TO %s; COMMIT", sw->qt, sw->qo, sw->qs, sw->qt) == 0)
+			return 0;
+		db_exec(sw->db, "ROLLBACK", NULL);
+		if (attempt == 39 || pid1_stop_requested()) {
+			err_prefix(e, "cannot swap the restored database in (sessions keep "
+				   "reconnecting or cannot be ended)");
+			return -1;
+		}
+		usleep(100 * 1000);
+	}
+	return -1; /* not reached: attempt 39 returns */
+}
+
 /* See db_swap.h. Restore into a scratch database "<target>_vigil_new_<stamp>"
  * made with the live one's owner, encoding, locale and tablespace, load it
  * (see db_load()), give it the live one's settings, call before_swap, then end
@@ -210,170 +378,57 @@ int db_swap_restore(const struct config *cfg, const struct cat_entry *ent, const
 		    struct db_load_opts *lo, struct dumpscan *scan, const char *stamp,
 		    db_swap_before_fn before_swap, void *ctx, bool *warned, struct err *e)
 {
-	struct db *db = NULL;
-	struct db_rows *props = NULL;
-	char scratch[128], old[128], tag[64];
-	char *qt = NULL, *qs = NULL, *qo = NULL, *qowner = NULL, *qts = NULL, *lcoll = NULL,
-	     *lctype = NULL, *licu = NULL, *lenc = NULL;
-	const char *params[1] = { target };
-	bool exists, created = false, allowconn = true, acl_null = true, warned_end = false;
-	long connlimit = -1;
-	const char *ts_clause = "";
-	char comment[1024] = "";
-	int rc = -1, ver;
+	struct swap sw = { .target = target, .allowconn = true, .acl_null = true, .connlimit = -1 };
+	char tag[64];
+	int rc = -1;
 
 	snprintf(tag, sizeof tag, "_vigil_new_%s", stamp);
-	db_name_with(scratch, sizeof scratch, target, tag);
+	db_name_with(sw.scratch, sizeof sw.scratch, target, tag);
 	snprintf(tag, sizeof tag, "_vigil_old_%s", stamp);
-	db_name_with(old, sizeof old, target, tag);
-	if (db_swap_connect_maintenance(cfg, target, &db, e) < 0)
+	db_name_with(sw.old, sizeof sw.old, target, tag);
+	if (make_scratch(cfg, &sw, e) < 0)
 		goto out;
-	ver = db_server_version_num(db);
-	if (db_query(db,
-		     ver >= 150000
-			     ? "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
-			       "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
-			       "d.datconnlimit, d.datallowconn, d.datlocprovider, "
-			       "coalesce(d.daticulocale, ''), t.spcname, "
-			       "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
-			       "d.datacl IS NULL "
-			       "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
-			       "ON t.oid = d.dattablespace WHERE d.datname = $1"
-			     : "SELECT pg_catalog.pg_get_userbyid(d.datdba), "
-			       "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
-			       "d.datconnlimit, d.datallowconn, 'c', '', t.spcname, "
-			       "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), ''), "
-			       "d.datacl IS NULL "
-			       "FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
-			       "ON t.oid = d.dattablespace WHERE d.datname = $1",
-		     1, params, &props, e) < 0)
+	log_info("restore loading into scratch database %s", sw.scratch);
+	lo->server_major = db_server_version_num(sw.db) / 10000;
+	if (db_load(cfg, ent, sw.scratch, lo, scan, e) < 0)
 		goto out;
-	exists = db_rows_count(props) > 0;
-	qt = db_quote_ident(db, target);
-	qs = db_quote_ident(db, scratch);
-	qo = db_quote_ident(db, old);
-	if (!qt || !qs || !qo) {
-		err_set(e, ERR_INTERNAL, "out of memory");
-		goto out;
-	}
-	drop_leftover_scratch(db, target);
-	if (exists) {
-		qowner = db_quote_ident(db, db_rows_get(props, 0, 0));
-		lenc = db_quote_literal(db, db_rows_get(props, 0, 1));
-		lcoll = db_quote_literal(db, db_rows_get(props, 0, 2));
-		lctype = db_quote_literal(db, db_rows_get(props, 0, 3));
-		licu = db_quote_literal(db, db_rows_get(props, 0, 7));
-		qts = db_quote_ident(db, db_rows_get(props, 0, 8));
-		if (!qowner || !lenc || !lcoll || !lctype || !licu || !qts) {
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-		util_parse_long(db_rows_get(props, 0, 4), -1, 1000000000, &connlimit);
-		allowconn = strcmp(db_rows_get(props, 0, 5), "t") == 0;
-		acl_null = strcmp(db_rows_get(props, 0, 10), "t") == 0;
-		snprintf(comment, sizeof comment, "%s", db_rows_get(props, 0, 9));
-		/* Naming pg_default explicitly needs CREATE on it, which an
-		 * ordinary CREATEDB role lacks; the default is the same place. */
-		ts_clause = strcmp(db_rows_get(props, 0, 8), "pg_default") == 0 ? "" : " TABLESPACE ";
-		if (strcmp(db_rows_get(props, 0, 6), "i") == 0) {
-			if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
-				     "ENCODING %s LC_COLLATE %s LC_CTYPE %s LOCALE_PROVIDER icu "
-				     "ICU_LOCALE %s%s%s", qs, qowner, lenc, lcoll, lctype,
-				     licu, ts_clause, ts_clause[0] ? qts : "") < 0)
-				goto create_failed;
-		} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0 OWNER %s "
-				    "ENCODING %s LC_COLLATE %s LC_CTYPE %s%s%s", qs, qowner,
-				    lenc, lcoll, lctype, ts_clause, ts_clause[0] ? qts : "") < 0) {
-			goto create_failed;
-		}
-	} else if (exec_fmt(db, e, "CREATE DATABASE %s WITH TEMPLATE template0", qs) < 0) {
-		goto create_failed;
-	}
-	created = true;
-	log_info("restore loading into scratch database %s", scratch);
-	lo->server_major = ver / 10000;
-	if (db_load(cfg, ent, scratch, lo, scan, e) < 0)
-		goto out;
-	if (exists && copy_db_props(db, target, qs, connlimit, acl_null, comment, e) < 0)
+	if (sw.exists && copy_db_props(sw.db, target, sw.qs, sw.connlimit, sw.acl_null,
+				       sw.comment, e) < 0)
 		goto out;
 	if (before_swap(ctx, e) < 0)
 		goto out;
-	if (!exists) {
-		if (exec_fmt(db, e, "ALTER DATABASE %s RENAME TO %s", qs, qt) < 0)
+	if (!sw.exists) {
+		if (exec_fmt(sw.db, e, "ALTER DATABASE %s RENAME TO %s", sw.qs, sw.qt) < 0)
 			goto out;
-		created = false;
+		sw.created = false;
 		rc = 0;
 		goto out;
 	}
-	/* The swap: keep new sessions out, end the application's sessions (it
-	 * reconnects), rename both in one transaction. */
-	/* No ALLOW_CONNECTIONS false here: if vigil were killed in this loop
-	 * the live database would stay closed to the application. Ending the
-	 * sessions right before the renames leaves a window of milliseconds;
-	 * a reconnect in it makes the transaction fail and we retry.
-	 * ALTER DATABASE RENAME waits up to 5 s for other sessions to leave
-	 * (CountOtherDBBackends), so each attempt is bounded by a statement
-	 * timeout of 500 ms: 40 attempts take about 25 s at most (TRIAL F12). */
-	if (exec_fmt(db, e, "SET statement_timeout = 500") < 0)
+	if (rename_swap(&sw, e) < 0)
 		goto out;
-	for (int attempt = 0; attempt < 40; attempt++) {
-		struct err e2;
-		char *ended = NULL;
-		if (db_query_value(db,
-				   "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM "
-				   "pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> "
-				   "pg_catalog.pg_backend_pid()",
-				   1, params, &ended, &e2) == 0 && strcmp(ended, "0") != 0)
-			log_info("restore ended %s session(s) on %s", ended, target);
-		else if (ended == NULL && !warned_end) {
-			/* Once: the same refusal repeats on every attempt. */
-			log_warn("cannot end sessions on %s: %s; hint: a role that is not superuser "
-				 "can only end sessions of roles it is a member of: grant it "
-				 "pg_signal_backend, or stop the application for the restore",
-				 target, e2.msg);
-			warned_end = true;
-		}
-		free(ended);
-		if (exec_fmt(db, e, "BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
-			     "COMMIT", qt, qo, qs, qt) == 0)
-			break;
-		db_exec(db, "ROLLBACK", NULL);
-		if (attempt == 39 || pid1_stop_requested()) {
-			err_prefix(e, "cannot swap the restored database in (sessions keep "
-				   "reconnecting or cannot be ended)");
-			goto out;
-		}
-		usleep(100 * 1000);
-	}
-	created = false;
-	exec_fmt(db, NULL, "RESET statement_timeout");
-	if (!allowconn)
-		exec_fmt(db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qt);
-	log_info("restore swapped database %s in; dropping the old one (%s)", target, old);
+	sw.created = false;
+	exec_fmt(sw.db, NULL, "RESET statement_timeout");
+	if (!sw.allowconn)
+		exec_fmt(sw.db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", sw.qt);
+	log_info("restore swapped database %s in; dropping the old one (%s)", target, sw.old);
 	{
 		struct err e3;
 		err_clear(&e3);
-		if (exec_fmt(db, &e3, "DROP DATABASE %s WITH (FORCE)", qo) < 0) {
+		if (exec_fmt(sw.db, &e3, "DROP DATABASE %s WITH (FORCE)", sw.qo) < 0) {
 			log_warn("the previous database is kept as %s: %s; hint: drop it by hand when "
-				 "it is no longer needed", old, e3.msg);
+				 "it is no longer needed", sw.old, e3.msg);
 			*warned = true;
 		}
 	}
 	rc = 0;
-	goto out;
-create_failed:
-	err_prefix(e, "cannot create the scratch database %s; hint: the role needs CREATEDB and "
-		   "membership in the owner role, or use --in-place", scratch);
 out:
-	if (created && db) {
+	if (sw.created && sw.db) {
 		struct err e4;
-		exec_fmt(db, NULL, "RESET statement_timeout"); /* set for the swap */
-		if (exec_fmt(db, &e4, "DROP DATABASE IF EXISTS %s WITH (FORCE)", qs) < 0)
-			log_warn("cannot drop the scratch database %s: %s", scratch, e4.msg);
+		exec_fmt(sw.db, NULL, "RESET statement_timeout"); /* set for the swap */
+		if (exec_fmt(sw.db, &e4, "DROP DATABASE IF EXISTS %s WITH (FORCE)", sw.qs) < 0)
+			log_warn("cannot drop the scratch database %s: %s", sw.scratch, e4.msg);
 	}
-	db_rows_free(props);
-	db_close(db);
-	free(qt), free(qs), free(qo), free(qowner), free(qts);
-	free(lcoll), free(lctype), free(licu), free(lenc);
+	db_close(sw.db);
+	free(sw.qt), free(sw.qs), free(sw.qo);
 	return rc;
 }
