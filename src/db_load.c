@@ -482,28 +482,18 @@ struct load_run {
 	bool corrupt;
 };
 
-/* db_load()'s plain-dump half: start psql on f->c and feed it the decoded,
- * scanned dump, then the row check (see load). Returns -1 with e set when
- * it could not start (nothing to wait for), else 0 with run set and psql's
- * stdin closed; the caller reaps psql. */
-static int feed_plain(const struct cat_entry *ent, const struct db_load_opts *lo, char **envp,
-		      struct dumpscan *scan, struct feeder *f, struct load_run *run, struct err *e)
+/* Start psql on f->c for a load as lo says, with the file ent opened in
+ * *fd and *r (the caller closes and frees both, also on failure). Returns 0
+ * or -1 with e set (nothing started). */
+static int start_psql(const struct cat_entry *ent, const struct db_load_opts *lo, char **envp,
+		      struct feeder *f, int *fd, struct stream_reader **r, struct err *e)
 {
 	/* VERBOSITY=verbose: psql prints each error's SQLSTATE ("ERROR:  53200:
 	 * ..."), which db_load() reads instead of the (translated) text. */
 	char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-v",
 			 "VERBOSITY=verbose", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
-	char *check = NULL, *buf = malloc(CHUNK);
-	bool at_end = false;
-	struct stream_reader *r = NULL;
-	int fd = -1, rc = -1, k = 8;
+	int k = 8;
 
-
-	f->buf = malloc(FEED_BUF);
-	if (!buf || !f->buf) {
-		err_set(e, ERR_INTERNAL, "out of memory");
-		goto setup_failed;
-	}
 	if (lo->in_place) {
 		argv[k++] = "--single-transaction";
 		argv[k++] = "-c";
@@ -511,16 +501,83 @@ static int feed_plain(const struct cat_entry *ent, const struct db_load_opts *lo
 	}
 	argv[k++] = "-f";
 	argv[k++] = "-";
-	fd = open(ent->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err_errno(e, ERR_IO, errno, "cannot open %s", ent->path);
+	*fd = open(ent->path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return err_errno(e, ERR_IO, errno, "cannot open %s", ent->path);
+	if (stream_reader_open(r, *fd, ent->codec, e) < 0)
+		return -1;
+	if (pid1_spawn(f->c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
+		return -1;
+	fcntl(f->c->in, F_SETFL, fcntl(f->c->in, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
+/* Feed psql the stream r, decoded and scanned (scan's sink is the feeder),
+ * then at its end the end checks and the row check (see db_load); buf has
+ * CHUNK bytes. Sets run->fed_ok or run->ours (e set) as struct load_run
+ * says. Returns true when the stream was read to its end. */
+static bool feed_stream(struct stream_reader *r, struct dumpscan *scan,
+			const struct db_load_opts *lo, struct feeder *f, char *buf,
+			struct load_run *run, struct err *e)
+{
+	char *check;
+
+	for (;;) {
+		ssize_t n = stream_read(r, buf, CHUNK, e);
+		if (n < 0) {
+			run->ours = true;
+			return false;
+		}
+		if (n == 0)
+			break;
+		if (dumpscan_feed(scan, buf, (size_t)n, e) < 0) {
+			run->ours = !f->child_gone;
+			return false;
+		}
+		if (f->child_gone)
+			return false;
+	}
+	/* The row-count check goes through stdin after the dump
+	 * (as an argument it would hit the kernel's 128 KiB
+	 * limit for databases with hundreds of tables). */
+	if (dumpscan_finish(scan, e) < 0 || load_end_checks(r, scan, lo->sha, e) < 0 ||
+	    (feed_flush(f, e) < 0)) {
+		run->ours = !f->child_gone;
+		return true;
+	}
+	/* A scratch load checked each COPY block already. */
+	check = lo->in_place ? row_check_sql(scan) : strdup("");
+	if (!check) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		run->ours = true;
+		return true;
+	}
+	run->fed_ok = feed(f, "\n", 1, e) == 0 && feed(f, check, strlen(check), e) == 0 &&
+		 feed(f, "\n", 1, e) == 0 && feed_flush(f, e) == 0 && !f->child_gone;
+	run->ours = !run->fed_ok && !f->child_gone;
+	free(check);
+	return true;
+}
+
+/* db_load()'s plain-dump half: start psql on f->c and feed it the decoded,
+ * scanned dump, then the row check (see load). Returns -1 with e set when
+ * it could not start (nothing to wait for), else 0 with run set and psql's
+ * stdin closed; the caller reaps psql. */
+static int feed_plain(const struct cat_entry *ent, const struct db_load_opts *lo, char **envp,
+		      struct dumpscan *scan, struct feeder *f, struct load_run *run, struct err *e)
+{
+	char *buf = malloc(CHUNK);
+	bool at_end;
+	struct stream_reader *r = NULL;
+	int fd = -1, rc = -1;
+
+	f->buf = malloc(FEED_BUF);
+	if (!buf || !f->buf) {
+		err_set(e, ERR_INTERNAL, "out of memory");
 		goto setup_failed;
 	}
-	if (stream_reader_open(&r, fd, ent->codec, e) < 0)
+	if (start_psql(ent, lo, envp, f, &fd, &r, e) < 0)
 		goto setup_failed;
-	if (pid1_spawn(f->c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
-		goto setup_failed;
-	fcntl(f->c->in, F_SETFL, fcntl(f->c->in, F_GETFL) | O_NONBLOCK);
 	/* In one transaction pg_dump's own BEGIN;/COMMIT; (around large
 	 * objects) would end it early; statement by statement they are needed
 	 * (lo_open's descriptor lives until the end of its transaction). */
@@ -542,41 +599,7 @@ static int feed_plain(const struct cat_entry *ent, const struct db_load_opts *lo
 		}
 	}
 	log_progress_start("restore");
-	for (;;) {
-		ssize_t n = stream_read(r, buf, CHUNK, e);
-		if (n < 0) {
-			run->ours = true;
-			break;
-		}
-		if (n == 0) {
-			at_end = true;
-			/* The row-count check goes through stdin after the dump
-			 * (as an argument it would hit the kernel's 128 KiB
-			 * limit for databases with hundreds of tables). */
-			if (dumpscan_finish(scan, e) < 0 || load_end_checks(r, scan, lo->sha, e) < 0 ||
-			    (feed_flush(f, e) < 0)) {
-				run->ours = !f->child_gone;
-				break;
-			}
-			/* A scratch load checked each COPY block already. */
-			check = lo->in_place ? row_check_sql(scan) : strdup("");
-			if (!check) {
-				err_set(e, ERR_INTERNAL, "out of memory");
-				run->ours = true;
-				break;
-			}
-			run->fed_ok = feed(f, "\n", 1, e) == 0 && feed(f, check, strlen(check), e) == 0 &&
-				 feed(f, "\n", 1, e) == 0 && feed_flush(f, e) == 0 && !f->child_gone;
-			run->ours = !run->fed_ok && !f->child_gone;
-			break;
-		}
-		if (dumpscan_feed(scan, buf, (size_t)n, e) < 0) {
-			run->ours = !f->child_gone;
-			break;
-		}
-		if (f->child_gone)
-			break;
-	}
+	at_end = feed_stream(r, scan, lo, f, buf, run, e);
 	log_progress_end();
 	if (f->child_gone && !run->ours && !at_end && !lo->validated) {
 		struct err ce;
@@ -601,7 +624,6 @@ setup_failed:
 	stream_reader_free(r);
 	if (fd >= 0)
 		close(fd);
-	free(check);
 	free(buf);
 	return rc;
 }
