@@ -290,50 +290,359 @@ static int read_answer(char *line, size_t n, struct err *e)
 	return 0;
 }
 
-int restore_main(const struct config *cfg, int argc, char **argv)
-{
+/* One restore: what was asked, what was resolved and validated, and what
+ * has been done so far. */
+struct restore {
+	const struct config *cfg;
 	struct ropts o;
+	const char *target;
 	struct cat_entry dbe, me;
 	struct verify_result dres, mres;
 	struct mf_artifact safe_db, safe_media;
-	struct err e;
-	char stamp[16], dir[UTIL_PATH_MAX];
-	const char *target;
-	int lockfd = -1, status = 1;
-	bool warned = false, db_done = false, one_pass, psql_restrict = false;
+	struct mf_record *recs;
+	size_t nrecs;
+	char stamp[16];
+	bool one_pass;      /* a plain dump validated while it loads */
+	bool psql_restrict; /* the load runs psql restricted */
+	bool warned;        /* exit 3 */
+	bool db_done;       /* the database was restored */
 	struct safety sc;
-	struct db_load_opts lo;
-	struct mf_record *recs = NULL;
-	size_t nrecs = 0;
-	double t0 = util_mono();
+};
 
-	memset(&dres, 0, sizeof dres);
-	memset(&mres, 0, sizeof mres);
-	memset(&safe_db, 0, sizeof safe_db);
-	memset(&safe_media, 0, sizeof safe_media);
-	dumpscan_init(&dres.scan);
-	dumpscan_init(&mres.scan);
-	err_clear(&e);
-	if (parse(argc, argv, &o) < 0)
-		return 2;
-	if (o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
-		return list_main(cfg, 0, NULL);
-	target = o.target ? o.target : cfg->pg_db;
+/* How a step of the restore ended: go on, refused (exit 2 as a rule;
+ * nothing was changed) or failed (exit 1 or 128+N). e holds why. */
+enum step { STEP_ON = 0, STEP_REFUSED, STEP_FAILED };
+
+/* A target that cannot be one, or --media without a media directory:
+ * logged, and true (exit 2). */
+static bool refuse_request(const struct config *cfg, const struct ropts *o, const char *target)
+{
 	/* "postgres" is a target only as the database the backups are of
 	 * (POSTGRES_DB=postgres); as --target-db for another database's
 	 * backup it is far more likely a slip than a wish to replace it. */
-	if (o.db && (!*target || strlen(target) > PG_NAME_MAX || !strcmp(target, "template0") ||
-		     !strcmp(target, "template1") ||
-		     (!strcmp(target, "postgres") && strcmp(cfg->pg_db, "postgres") != 0))) {
+	if (o->db && (!*target || strlen(target) > PG_NAME_MAX || !strcmp(target, "template0") ||
+		      !strcmp(target, "template1") ||
+		      (!strcmp(target, "postgres") && strcmp(cfg->pg_db, "postgres") != 0))) {
 		log_error("restore refused: \"%s\" cannot be a restore target (empty, longer than "
 			  "63 bytes, a template, or the maintenance database postgres when "
 			  "POSTGRES_DB is another database)", target);
-		return 2;
+		return true;
 	}
-	if (o.media && !cfg->media_dir[0]) {
+	if (o->media && !cfg->media_dir[0]) {
 		log_error("restore refused: --media given but MEDIA_DIR is empty (media disabled)");
-		return 2;
+		return true;
 	}
+	return false;
+}
+
+/* 1-2 for the database: validate the resolved dump (in one pass with the
+ * load, see the top of this file, or in a pass of its own) and the psql
+ * that will load it. */
+static enum step validate_db(struct restore *rs, struct err *e)
+{
+	/* A plain dump restored through a scratch database is validated in
+	 * one pass with its load: checksum and the start now, the rest as it
+	 * is fed, before the swap and before any safety copy (db_load()). */
+	rs->one_pass = !rs->dbe.custom && !rs->o.in_place;
+	log_info("restore validating %s%s", rs->dbe.path, rs->one_pass ? " (checksum and header; "
+		 "the rest while loading into a scratch database)" : "");
+	if ((rs->one_pass ? verify_plain_head(rs->dbe.path, rs->dbe.codec, &rs->dres, e)
+			  : verify_path(rs->dbe.path, CAT_DB, rs->dbe.codec, rs->dbe.custom, true,
+					&rs->dres, e)) < 0) {
+		err_prefix(e, "%s failed validation", rs->dbe.name);
+		return STEP_REFUSED;
+	}
+	if (verify_against_record(rs->recs, rs->nrecs, &rs->dbe, rs->dres.sha256, e) < 0)
+		return STEP_REFUSED;
+	if (!rs->dbe.custom) {
+		int major, minor;
+		char v[32];
+		if (db_tool_version("psql", &major, &minor, v, sizeof v, e) < 0)
+			return STEP_FAILED;
+		rs->psql_restrict = psql_knows_restrict(major, minor);
+		if (!rs->psql_restrict)
+			log_warn("psql %s predates \\restrict (13.22, 14.19, 15.14, 16.10, 17.6): "
+				 "only vigil's own scan keeps psql meta-commands out of the load", v);
+		if (rs->dres.scan.has_restrict && !psql_knows_restrict(major, minor)) {
+			err_set(e, ERR_REFUSED,
+				"%s contains \\restrict lines (written by pg_dump 17.6, 16.10, 15.14, "
+				"14.19, 13.22 or later) that psql %s does not understand; hint: "
+				"restore with a newer psql of the same major version", rs->dbe.name, v);
+			return STEP_REFUSED;
+		}
+	}
+	return STEP_ON;
+}
+
+/* 1-2 for the media directory: validate the resolved archive; refuse an
+ * empty one unless MEDIA_ALLOW_EMPTY, and a MEDIA_DIR with mount points
+ * below it. */
+static enum step validate_media(struct restore *rs, struct err *e)
+{
+	const struct config *cfg = rs->cfg;
+
+	log_info("restore validating %s", rs->me.path);
+	if (verify_path(rs->me.path, CAT_MEDIA, rs->me.codec, false, true, &rs->mres, e) < 0) {
+		err_prefix(e, "%s failed validation", rs->me.name);
+		return STEP_REFUSED;
+	}
+	if (verify_against_record(rs->recs, rs->nrecs, &rs->me, rs->mres.sha256, e) < 0)
+		return STEP_REFUSED;
+	/* A restore replaces every entry of MEDIA_DIR: an archive without
+	 * a single regular file (a backup of an unmounted volume, a
+	 * hand-made end-of-archive marker) would leave it empty, so it is
+	 * refused unless emptiness is expected (issue 9). */
+	if (rs->mres.media.files == 0) {
+		if (!cfg->media_allow_empty) {
+			err_set(e, ERR_REFUSED, "%s: the archive holds no files: restoring it "
+				"would empty MEDIA_DIR %s; hint: pick another backup with "
+				"vigil list, or set MEDIA_ALLOW_EMPTY=true to restore it anyway",
+				rs->me.name, cfg->media_dir);
+			return STEP_REFUSED;
+		}
+		log_warn("%s holds no files: MEDIA_DIR %s will be emptied "
+			 "(MEDIA_ALLOW_EMPTY=true)", rs->me.name, cfg->media_dir);
+	}
+	if (rs->me.suspect[0])
+		log_warn("%s is suspect (%s, by its run manifest): restoring it as asked "
+			 "(%llu files); hint: vigil list shows the backups before it",
+			 rs->me.name, rs->me.suspect, (unsigned long long)rs->mres.media.files);
+	{
+		const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+		struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip,
+					 .n_skip_dirs = 2 };
+		if (archive_media_restore_check(&mo, e) < 0)
+			return STEP_REFUSED;
+	}
+	return STEP_ON;
+}
+
+/* 3: the operator types the target's name (without --yes). */
+static enum step confirm(const struct restore *rs, struct err *e)
+{
+	char what[600], line[512];
+
+	if (!isatty(0)) {
+		err_set(e, ERR_REFUSED, "not on a terminal: add --yes to confirm the restore");
+		return STEP_REFUSED;
+	}
+	snprintf(what, sizeof what, "%s%s%s", rs->o.db ? "database " : "",
+		 rs->o.db ? rs->target : "",
+		 rs->o.media ? (rs->o.db ? " and the media directory" : "the media directory") : "");
+	fprintf(stderr, "This replaces %s. Type the database name (%s) to continue: ", what,
+		rs->target);
+	fflush(stderr);
+	if (read_answer(line, sizeof line, e) < 0) {
+		fputc('\n', stderr);
+		return STEP_REFUSED;
+	}
+	if (strcmp(line, rs->target) != 0) {
+		err_set(e, ERR_REFUSED, "not confirmed; nothing was changed");
+		return STEP_REFUSED;
+	}
+	return STEP_ON;
+}
+
+/* 5: the database, in place or through a scratch database (whose swap
+ * takes the safety copies, step 4, right before it). */
+static enum step restore_database(struct restore *rs, struct err *e)
+{
+	const struct config *cfg = rs->cfg;
+	struct db_load_opts lo;
+	int r;
+
+	lo = (struct db_load_opts){ .sha = rs->dres.sha256, .in_place = rs->o.in_place,
+				    .validated = !rs->one_pass, .restrict_psql = rs->psql_restrict,
+				    .locks = rs->dres.scan.lock_objects };
+	dumpscan_free(&rs->dres.scan);
+	dumpscan_init(&rs->dres.scan);
+	if (rs->o.in_place) {
+		struct db *probe = NULL;
+		struct err pe;
+		if (db_connect(cfg, rs->target, &probe, &pe) == 0) {
+			lo.server_major = db_server_version_num(probe) / 10000;
+			lo.have_cap = db_lock_capacity(probe, &lo.cap, &pe) == 0;
+			db_close(probe);
+		}
+		log_info("restore loading into %s in place (one transaction)", rs->target);
+		r = db_load(cfg, &rs->dbe, rs->target, &lo, &rs->dres.scan, e);
+	} else {
+		r = db_swap_restore(cfg, &rs->dbe, rs->target, &lo, &rs->dres.scan, rs->stamp,
+				    take_safety_copies, &rs->sc, &rs->warned, e);
+	}
+	if (r < 0) {
+		if (e->code == ERR_CORRUPT) {
+			err_prefix(e, "%s failed validation while loading; %s is unchanged",
+				   rs->dbe.name, rs->target);
+			return STEP_REFUSED;
+		}
+		return STEP_FAILED;
+	}
+	rs->db_done = true;
+	log_info("restore database done target=%s file=%s tables=%zu rows=%llu", rs->target,
+		 rs->dbe.name, rs->dres.scan.n_tables,
+		 (unsigned long long)dumpscan_total_rows(&rs->dres.scan));
+	return STEP_ON;
+}
+
+/* 6: the media directory. */
+static enum step restore_media(struct restore *rs, struct err *e)
+{
+	const struct config *cfg = rs->cfg;
+	struct media_opts mo;
+	struct media_stats ms;
+	struct stream_reader *r = NULL;
+	const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
+	int fd, rc;
+
+	if (util_mkdir_p(cfg->media_dir, 0755, e) < 0)
+		return STEP_FAILED;
+	clean_media_leftovers(cfg->media_dir);
+	memset(&mo, 0, sizeof mo);
+	memset(&ms, 0, sizeof ms);
+	mo.root = cfg->media_dir;
+	mo.skip_dirs = skip;
+	mo.n_skip_dirs = 2;
+	mo.stop = restore_stop;
+	mo.warn = restore_warn;
+	mo.note = restore_note;
+	fd = open(rs->me.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_errno(e, ERR_IO, errno, "cannot open %s", rs->me.path);
+		return STEP_FAILED;
+	}
+	rc = stream_reader_open(&r, fd, rs->me.codec, e);
+	if (rc == 0) {
+		log_progress_start("media");
+		rc = archive_media_restore(&mo, r, &ms, e);
+		log_progress_end();
+	}
+	stream_reader_free(r);
+	close(fd);
+	if (rc < 0) {
+		if (rs->db_done)
+			err_prefix(e, "the database WAS restored, but the media restore failed "
+				   "and the media directory is unchanged");
+		else if (e->code != ERR_INTERRUPTED && !strstr(e->msg, "could not be moved back"))
+			err_prefix(e, "the media directory is unchanged");
+		return STEP_FAILED;
+	}
+	log_info("restore media done dir=%s file=%s files=%llu warnings=%llu", cfg->media_dir,
+		 rs->me.name, (unsigned long long)ms.files, (unsigned long long)ms.warnings);
+	if (ms.warnings)
+		rs->warned = true;
+	rs->mres.media = ms;
+	return STEP_ON;
+}
+
+/* 7: what was restored, on stdout. */
+static void print_summary(const struct restore *rs, double t0)
+{
+	const struct config *cfg = rs->cfg;
+
+	printf("restore complete in %.1f s\n", util_mono() - t0);
+	if (rs->o.db) {
+		printf("  database %s  from %s%s\n", rs->target, rs->dbe.name,
+		       rs->o.in_place ? " (in place)" : "");
+		for (size_t i = 0; i < rs->dres.scan.n_tables; i++)
+		{
+			const char *name = rs->dres.scan.tables[i].name;
+			size_t w = util_display_width(name);
+			printf("    %s%*s %llu rows\n", name, w < 50 ? (int)(50 - w) : 0, "",
+			       (unsigned long long)rs->dres.scan.tables[i].rows);
+		}
+		printf("    %zu tables, %llu rows\n", rs->dres.scan.n_tables,
+		       (unsigned long long)dumpscan_total_rows(&rs->dres.scan));
+	}
+	if (rs->o.media)
+		printf("  media    %s  from %s: %llu files, %llu directories, %llu symlinks\n",
+		       cfg->media_dir, rs->me.name, (unsigned long long)rs->mres.media.files,
+		       (unsigned long long)rs->mres.media.dirs,
+		       (unsigned long long)rs->mres.media.symlinks);
+	if (rs->safe_db.path[0] || rs->safe_media.path[0])
+		printf("  safety copies: %s%s%s\n", rs->safe_db.path,
+		       rs->safe_db.path[0] && rs->safe_media.path[0] ? " " : "", rs->safe_media.path);
+}
+
+/* Steps 1-7 of SPEC section 7, under the run lock. */
+static enum step restore_steps(struct restore *rs, double t0, struct err *e)
+{
+	const struct config *cfg = rs->cfg;
+	enum step st;
+
+	/* 1-2: resolve and validate everything before touching anything. */
+	rs->recs = verify_records_load(cfg, &rs->nrecs);
+	if (rs->o.db && catalog_resolve(cfg, CAT_DB, rs->o.db, &rs->dbe, e) < 0)
+		return STEP_REFUSED;
+	if (rs->o.media && catalog_resolve(cfg, CAT_MEDIA, rs->o.media, &rs->me, e) < 0)
+		return STEP_REFUSED;
+	if (rs->o.db && (st = validate_db(rs, e)) != STEP_ON)
+		return st;
+	if (rs->o.media && (st = validate_media(rs, e)) != STEP_ON)
+		return st;
+	/* 3: confirmation. */
+	if (!rs->o.yes && (st = confirm(rs, e)) != STEP_ON)
+		return st;
+	/* 4-5: safety copies and the database. Through a scratch database the
+	 * copies are taken after the load, right before the swap: a dump that
+	 * fails its checks while loading leaves no copy behind, and the copy
+	 * holds the live data as of the swap. */
+	util_stamp_local(time(NULL), rs->stamp);
+	rs->sc = (struct safety){ cfg, &rs->o, rs->target, rs->stamp, &rs->safe_db,
+				  &rs->safe_media };
+	if (!(rs->o.db && !rs->o.in_place) && take_safety_copies(&rs->sc, e) < 0)
+		return STEP_FAILED;
+	if (rs->o.db && (st = restore_database(rs, e)) != STEP_ON)
+		return st;
+	/* 6: the media directory. */
+	if (rs->o.media && (st = restore_media(rs, e)) != STEP_ON)
+		return st;
+	/* 7: summary. */
+	print_summary(rs, t0);
+	return STEP_ON;
+}
+
+/* The exit status for how the steps ended, logging a refusal or failure. */
+static int restore_status(const struct restore *rs, enum step st, const struct err *e, double t0)
+{
+	int status;
+
+	if (st == STEP_ON) {
+		status = rs->warned ? 3 : 0;
+		log_info("restore done exit=%d secs=%.1f", status, util_mono() - t0);
+		return status;
+	}
+	if (st == STEP_REFUSED && e->code != ERR_INTERRUPTED) {
+		log_error("restore refused: %s", e->msg);
+		status = e->code == ERR_LOCKED ? 75 : 2;
+		if (e->code == ERR_IO || e->code == ERR_INTERNAL)
+			status = 1;
+		return status;
+	}
+	log_error("restore failed: %s", e->msg);
+	return e->code == ERR_INTERRUPTED ? err_exit_code(e) : 1;
+}
+
+int restore_main(const struct config *cfg, int argc, char **argv)
+{
+	struct restore rs;
+	struct err e;
+	char dir[UTIL_PATH_MAX];
+	int lockfd = -1, status;
+	double t0 = util_mono();
+
+	memset(&rs, 0, sizeof rs);
+	rs.cfg = cfg;
+	dumpscan_init(&rs.dres.scan);
+	dumpscan_init(&rs.mres.scan);
+	err_clear(&e);
+	if (parse(argc, argv, &rs.o) < 0)
+		return 2;
+	if (rs.o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
+		return list_print(cfg, false);
+	rs.target = rs.o.target ? rs.o.target : cfg->pg_db;
+	if (refuse_request(cfg, &rs.o, rs.target))
+		return 2;
 	for (int k = 0; k < 3; k++) {
 		static const char *const subs[] = { "", "/db", "/media" };
 		snprintf(dir, sizeof dir, "%s%s", cfg->backup_dir, subs[k]);
@@ -347,238 +656,17 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 		log_error("restore not started: %s", e.msg);
 		return err_exit_code(&e);
 	}
-	log_info("restore start db=%s media=%s target=%s%s", o.db ? o.db : "-",
-		 o.media ? o.media : "-", o.db ? target : "-", o.in_place ? " in-place" : "");
-
-	/* 1-2: resolve and validate everything before touching anything. */
-	recs = verify_records_load(cfg, &nrecs);
-	if (o.db && catalog_resolve(cfg, CAT_DB, o.db, &dbe, &e) < 0)
-		goto refused;
-	if (o.media && catalog_resolve(cfg, CAT_MEDIA, o.media, &me, &e) < 0)
-		goto refused;
-	/* A plain dump restored through a scratch database is validated in
-	 * one pass with its load: checksum and the start now, the rest as it
-	 * is fed, before the swap and before any safety copy (db_load()). */
-	one_pass = o.db && !dbe.custom && !o.in_place;
-	if (o.db) {
-		log_info("restore validating %s%s", dbe.path, one_pass ? " (checksum and header; "
-			 "the rest while loading into a scratch database)" : "");
-		if ((one_pass ? verify_plain_head(dbe.path, dbe.codec, &dres, &e)
-			      : verify_path(dbe.path, CAT_DB, dbe.codec, dbe.custom, true, &dres, &e)) < 0) {
-			err_prefix(&e, "%s failed validation", dbe.name);
-			goto refused;
-		}
-		if (verify_against_record(recs, nrecs, &dbe, dres.sha256, &e) < 0)
-			goto refused;
-		if (!dbe.custom) {
-			int major, minor;
-			char v[32];
-			if (db_tool_version("psql", &major, &minor, v, sizeof v, &e) < 0)
-				goto failed;
-			psql_restrict = psql_knows_restrict(major, minor);
-			if (!psql_restrict)
-				log_warn("psql %s predates \\restrict (13.22, 14.19, 15.14, 16.10, 17.6): "
-					 "only vigil's own scan keeps psql meta-commands out of the load", v);
-			if (dres.scan.has_restrict && !psql_knows_restrict(major, minor)) {
-				err_set(&e, ERR_REFUSED,
-					"%s contains \\restrict lines (written by pg_dump 17.6, 16.10, 15.14, "
-					"14.19, 13.22 or later) that psql %s does not understand; hint: "
-					"restore with a newer psql of the same major version", dbe.name, v);
-				goto refused;
-			}
-		}
-	}
-	if (o.media) {
-		log_info("restore validating %s", me.path);
-		if (verify_path(me.path, CAT_MEDIA, me.codec, false, true, &mres, &e) < 0) {
-			err_prefix(&e, "%s failed validation", me.name);
-			goto refused;
-		}
-		if (verify_against_record(recs, nrecs, &me, mres.sha256, &e) < 0)
-			goto refused;
-		/* A restore replaces every entry of MEDIA_DIR: an archive without
-		 * a single regular file (a backup of an unmounted volume, a
-		 * hand-made end-of-archive marker) would leave it empty, so it is
-		 * refused unless emptiness is expected (issue 9). */
-		if (mres.media.files == 0) {
-			if (!cfg->media_allow_empty) {
-				err_set(&e, ERR_REFUSED, "%s: the archive holds no files: restoring it "
-					"would empty MEDIA_DIR %s; hint: pick another backup with "
-					"vigil list, or set MEDIA_ALLOW_EMPTY=true to restore it anyway",
-					me.name, cfg->media_dir);
-				goto refused;
-			}
-			log_warn("%s holds no files: MEDIA_DIR %s will be emptied "
-				 "(MEDIA_ALLOW_EMPTY=true)", me.name, cfg->media_dir);
-		}
-		if (me.suspect[0])
-			log_warn("%s is suspect (%s, by its run manifest): restoring it as asked "
-				 "(%llu files); hint: vigil list shows the backups before it",
-				 me.name, me.suspect, (unsigned long long)mres.media.files);
-		{
-			const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
-			struct media_opts mo = { .root = cfg->media_dir, .skip_dirs = skip,
-						 .n_skip_dirs = 2 };
-			if (archive_media_restore_check(&mo, &e) < 0)
-				goto refused;
-		}
-	}
-
-	/* 3: confirmation. */
-	if (!o.yes) {
-		char what[600], line[512];
-		if (!isatty(0)) {
-			err_set(&e, ERR_REFUSED, "not on a terminal: add --yes to confirm the restore");
-			goto refused;
-		}
-		snprintf(what, sizeof what, "%s%s%s", o.db ? "database " : "", o.db ? target : "",
-			 o.media ? (o.db ? " and the media directory" : "the media directory") : "");
-		fprintf(stderr, "This replaces %s. Type the database name (%s) to continue: ", what,
-			target);
-		fflush(stderr);
-		if (read_answer(line, sizeof line, &e) < 0) {
-			fputc('\n', stderr);
-			goto refused;
-		}
-		if (strcmp(line, target) != 0) {
-			err_set(&e, ERR_REFUSED, "not confirmed; nothing was changed");
-			goto refused;
-		}
-	}
-
-	/* 4-5: safety copies and the database. Through a scratch database the
-	 * copies are taken after the load, right before the swap: a dump that
-	 * fails its checks while loading leaves no copy behind, and the copy
-	 * holds the live data as of the swap. */
-	util_stamp_local(time(NULL), stamp);
-	sc = (struct safety){ cfg, &o, target, stamp, &safe_db, &safe_media };
-	if (!(o.db && !o.in_place) && take_safety_copies(&sc, &e) < 0)
-		goto failed;
-	if (o.db) {
-		int r;
-		lo = (struct db_load_opts){ .sha = dres.sha256, .in_place = o.in_place,
-					 .validated = !one_pass, .restrict_psql = psql_restrict,
-					 .locks = dres.scan.lock_objects };
-		dumpscan_free(&dres.scan);
-		dumpscan_init(&dres.scan);
-		if (o.in_place) {
-			struct db *probe = NULL;
-			struct err pe;
-			if (db_connect(cfg, target, &probe, &pe) == 0) {
-				lo.server_major = db_server_version_num(probe) / 10000;
-				lo.have_cap = db_lock_capacity(probe, &lo.cap, &pe) == 0;
-				db_close(probe);
-			}
-			log_info("restore loading into %s in place (one transaction)", target);
-			r = db_load(cfg, &dbe, target, &lo, &dres.scan, &e);
-		} else {
-			r = db_swap_restore(cfg, &dbe, target, &lo, &dres.scan, stamp,
-					    take_safety_copies, &sc, &warned, &e);
-		}
-		if (r < 0) {
-			if (e.code == ERR_CORRUPT) {
-				err_prefix(&e, "%s failed validation while loading; %s is unchanged",
-					   dbe.name, target);
-				goto refused;
-			}
-			goto failed;
-		}
-		db_done = true;
-		log_info("restore database done target=%s file=%s tables=%zu rows=%llu", target,
-			 dbe.name, dres.scan.n_tables,
-			 (unsigned long long)dumpscan_total_rows(&dres.scan));
-	}
-
-	/* 6: the media directory. */
-	if (o.media) {
-		struct media_opts mo;
-		struct media_stats ms;
-		struct stream_reader *r = NULL;
-		const char *skip[2] = { cfg->backup_dir, cfg->log_dir };
-		int fd, rc;
-
-		if (util_mkdir_p(cfg->media_dir, 0755, &e) < 0)
-			goto failed;
-		clean_media_leftovers(cfg->media_dir);
-		memset(&mo, 0, sizeof mo);
-		memset(&ms, 0, sizeof ms);
-		mo.root = cfg->media_dir;
-		mo.skip_dirs = skip;
-		mo.n_skip_dirs = 2;
-		mo.stop = restore_stop;
-		mo.warn = restore_warn;
-		mo.note = restore_note;
-		fd = open(me.path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			err_errno(&e, ERR_IO, errno, "cannot open %s", me.path);
-			goto failed;
-		}
-		rc = stream_reader_open(&r, fd, me.codec, &e);
-		if (rc == 0) {
-			log_progress_start("media");
-			rc = archive_media_restore(&mo, r, &ms, &e);
-			log_progress_end();
-		}
-		stream_reader_free(r);
-		close(fd);
-		if (rc < 0) {
-			if (db_done)
-				err_prefix(&e, "the database WAS restored, but the media restore failed "
-					   "and the media directory is unchanged");
-			else if (e.code != ERR_INTERRUPTED && !strstr(e.msg, "could not be moved back"))
-				err_prefix(&e, "the media directory is unchanged");
-			goto failed;
-		}
-		log_info("restore media done dir=%s file=%s files=%llu warnings=%llu", cfg->media_dir,
-			 me.name, (unsigned long long)ms.files, (unsigned long long)ms.warnings);
-		if (ms.warnings)
-			warned = true;
-		mres.media = ms;
-	}
-
-	/* 7: summary. */
-	printf("restore complete in %.1f s\n", util_mono() - t0);
-	if (o.db) {
-		printf("  database %s  from %s%s\n", target, dbe.name, o.in_place ? " (in place)" : "");
-		for (size_t i = 0; i < dres.scan.n_tables; i++)
-		{
-			const char *name = dres.scan.tables[i].name;
-			size_t w = util_display_width(name);
-			printf("    %s%*s %llu rows\n", name, w < 50 ? (int)(50 - w) : 0, "",
-			       (unsigned long long)dres.scan.tables[i].rows);
-		}
-		printf("    %zu tables, %llu rows\n", dres.scan.n_tables,
-		       (unsigned long long)dumpscan_total_rows(&dres.scan));
-	}
-	if (o.media)
-		printf("  media    %s  from %s: %llu files, %llu directories, %llu symlinks\n",
-		       cfg->media_dir, me.name, (unsigned long long)mres.media.files,
-		       (unsigned long long)mres.media.dirs, (unsigned long long)mres.media.symlinks);
-	if (safe_db.path[0] || safe_media.path[0])
-		printf("  safety copies: %s%s%s\n", safe_db.path,
-		       safe_db.path[0] && safe_media.path[0] ? " " : "", safe_media.path);
-	status = warned ? 3 : 0;
-	log_info("restore done exit=%d secs=%.1f", status, util_mono() - t0);
-	goto out;
-refused:
-	if (e.code == ERR_INTERRUPTED)
-		goto failed;
-	log_error("restore refused: %s", e.msg);
-	status = e.code == ERR_LOCKED ? 75 : 2;
-	if (e.code == ERR_IO || e.code == ERR_INTERNAL)
-		status = 1;
-	goto out;
-failed:
-	log_error("restore failed: %s", e.msg);
-	status = e.code == ERR_INTERRUPTED ? err_exit_code(&e) : 1;
-out:
-	free(recs);
-	dumpscan_free(&dres.scan);
-	dumpscan_free(&mres.scan);
+	log_info("restore start db=%s media=%s target=%s%s", rs.o.db ? rs.o.db : "-",
+		 rs.o.media ? rs.o.media : "-", rs.o.db ? rs.target : "-",
+		 rs.o.in_place ? " in-place" : "");
+	status = restore_status(&rs, restore_steps(&rs, t0, &e), &e, t0);
+	free(rs.recs);
+	dumpscan_free(&rs.dres.scan);
+	dumpscan_free(&rs.mres.scan);
 	{
 		struct manifest tmp = { .n_art = 2 };
-		tmp.art[0] = safe_db;
-		tmp.art[1] = safe_media;
+		tmp.art[0] = rs.safe_db;
+		tmp.art[1] = rs.safe_media;
 		manifest_free(&tmp);
 	}
 	lock_release(lockfd);
