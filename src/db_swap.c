@@ -65,9 +65,10 @@ static bool list_guc(const char *name)
 }
 
 /* Give scratch the live database's privileges, per-database settings,
- * comment and connection limit. */
+ * comment, connection limit and, when the live one is closed to
+ * connections (allowconn false), that too. */
 static int copy_db_props(struct db *db, const char *live, const char *qscratch, long connlimit,
-			 bool acl_null, const char *comment, struct err *e)
+			 bool allowconn, bool acl_null, const char *comment, struct err *e)
 {
 	const char *params[1] = { live };
 	struct db_rows *rows = NULL;
@@ -142,6 +143,18 @@ static int copy_db_props(struct db *db, const char *live, const char *qscratch, 
 	}
 	if (connlimit != -1 &&
 	    exec_fmt(db, e, "ALTER DATABASE %s WITH CONNECTION LIMIT %ld", qscratch, connlimit) < 0)
+		goto out;
+	/* A database its operator closed (datallowconn false) must not come
+	 * back open. The scratch one is closed here, before the swap, so the
+	 * renamed database is never open for a moment and a refusal fails
+	 * the restore while the live database is still untouched. This ran
+	 * after the swap with its result ignored, so a failure left the
+	 * database open to the application without a word (issue 10). A
+	 * WARN after the swap would report it too late: an operator who
+	 * closed the database would rather keep the old one than have the
+	 * restore open it. */
+	if (!allowconn &&
+	    exec_fmt(db, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", qscratch) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -392,8 +405,8 @@ int db_swap_restore(const struct config *cfg, const struct cat_entry *ent, const
 	lo->server_major = db_server_version_num(sw.db) / 10000;
 	if (db_load(cfg, ent, sw.scratch, lo, scan, e) < 0)
 		goto out;
-	if (sw.exists && copy_db_props(sw.db, target, sw.qs, sw.connlimit, sw.acl_null,
-				       sw.comment, e) < 0)
+	if (sw.exists && copy_db_props(sw.db, target, sw.qs, sw.connlimit, sw.allowconn,
+				       sw.acl_null, sw.comment, e) < 0)
 		goto out;
 	if (before_swap(ctx, e) < 0)
 		goto out;
@@ -408,8 +421,6 @@ int db_swap_restore(const struct config *cfg, const struct cat_entry *ent, const
 		goto out;
 	sw.created = false;
 	exec_fmt(sw.db, NULL, "RESET statement_timeout");
-	if (!sw.allowconn)
-		exec_fmt(sw.db, NULL, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", sw.qt);
 	log_info("restore swapped database %s in; dropping the old one (%s)", target, sw.old);
 	{
 		struct err e3;
