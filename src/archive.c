@@ -2490,6 +2490,7 @@ int archive_media_restore(const struct media_opts *o, struct stream_reader *r,
 		size_t bad = sw_rollback(&s);
 		if (bad) {
 			keep_old = 1;
+			st->not_moved_back = bad;
 			err_prefix(e, "restore failed and %zu entries could not be moved back: "
 				   "MEDIA_DIR lacks them, they are in %s under their paths relative "
 				   "to MEDIA_DIR (hint: move them back by hand, then delete that "

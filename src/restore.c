@@ -520,10 +520,13 @@ static enum step restore_media(struct restore *rs, struct err *e)
 	stream_reader_free(r);
 	close(fd);
 	if (rc < 0) {
+		/* Whether MEDIA_DIR is as it was comes from the extractor's
+		 * count of entries its rollback could not move back, not from
+		 * the wording of its message. */
 		if (rs->db_done)
-			err_prefix(e, "the database WAS restored, but the media restore failed "
-				   "and the media directory is unchanged");
-		else if (e->code != ERR_INTERRUPTED && !strstr(e->msg, "could not be moved back"))
+			err_prefix(e, "the database WAS restored, but the media restore failed%s",
+				   ms.not_moved_back ? "" : " and the media directory is unchanged");
+		else if (e->code != ERR_INTERRUPTED && !ms.not_moved_back)
 			err_prefix(e, "the media directory is unchanged");
 		return STEP_FAILED;
 	}
