@@ -178,8 +178,11 @@ static void drop_leftover_scratch(struct db *db, const char *target)
 	/* Exactly what db_name_with(target, "_vigil_new_<stamp>") makes. */
 	db_name_with(prefix, sizeof prefix, target, "_vigil_new_YYYYMMDD_HHMMSS");
 	prefix[strlen(prefix) - 15] = '\0';
-	if (db_query(db, "SELECT datname FROM pg_catalog.pg_database", 0, NULL, &rows, &e) < 0)
+	if (db_query(db, "SELECT datname FROM pg_catalog.pg_database", 0, NULL, &rows, &e) < 0) {
+		log_warn("cannot look for scratch databases left by an interrupted restore: %s",
+			 e.msg);
 		return;
+	}
 	for (int i = 0; i < db_rows_count(rows); i++) {
 		const char *name = db_rows_get(rows, i, 0), *st;
 		char *q;
@@ -195,6 +198,10 @@ static void drop_leftover_scratch(struct db *db, const char *target)
 		q = db_quote_ident(db, name);
 		if (q && exec_fmt(db, &e, "DROP DATABASE IF EXISTS %s WITH (FORCE)", q) == 0)
 			log_info("dropped %s, left by an interrupted restore", name);
+		else /* it only takes space, but it was silent (issue 10) */
+			log_warn("cannot drop %s, left by an interrupted restore: %s; hint: drop it "
+				 "by hand as its owner or a superuser", name,
+				 q ? e.msg : "out of memory");
 		free(q);
 	}
 	db_rows_free(rows);
