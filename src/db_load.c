@@ -736,6 +736,16 @@ int db_load(const struct config *cfg, const struct cat_entry *ent, const char *d
 			goto out;
 		pid1_describe(status, how, sizeof how);
 		pid1_tail_text(&f.tail, text, sizeof text);
+		/* The one decision made on message text, and a safe one: this
+		 * is psql's own message (command.c, "backslash commands are
+		 * restricted; only \unrestrict is allowed"), not the server's,
+		 * and psql runs with LC_MESSAGES=C (db_child_env), so it is
+		 * never translated (psql 15 ships a Spanish catalog). psql
+		 * exits 3 for it as for any failed statement (psql-ref, "Exit
+		 * Status"), so the status cannot tell them apart. A dump whose
+		 * own SQL raised these words would at worst be refused as
+		 * damaged (exit 2) instead of failed (exit 1); either way
+		 * nothing live changed. */
 		if (lo->restrict_psql && strstr(text, "backslash commands are restricted")) {
 			err_set(e, ERR_CORRUPT, "the dump holds a psql meta-command hidden from vigil's "
 				"scan; psql refused it (it runs restricted): %s", text);
@@ -744,6 +754,9 @@ int db_load(const struct config *cfg, const struct cat_entry *ent, const char *d
 		err_set(e, ERR_RESTORE, "%s %s: %s", ent->custom ? "pg_restore" : "psql", how,
 			text[0] ? text : "(no message)");
 		if (lo->in_place)
+			/* An SQLSTATE, not words: VERBOSITY=verbose prints it
+			 * after the severity ("ERROR:  53200: ..."), the same
+			 * in every lc_messages. */
 			lock_hint(lo, !ent->custom && strstr(text, ":  53200: "), e);
 		goto out;
 	}
