@@ -307,6 +307,7 @@ struct restore {
 	bool warned;        /* exit 3 */
 	bool db_done;       /* the database was restored */
 	struct safety sc;
+	double t_deadline;  /* util_mono() when BACKUP_RUN_TIMEOUT began to count */
 };
 
 /* How a step of the restore ended: go on, refused (exit 2 as a rule;
@@ -421,6 +422,8 @@ static enum step validate_media(struct restore *rs, struct err *e)
 static enum step confirm(const struct restore *rs, struct err *e)
 {
 	char what[600], line[512];
+	double asked = util_mono();
+	int r;
 
 	if (!isatty(0)) {
 		err_set(e, ERR_REFUSED, "not on a terminal: add --yes to confirm the restore");
@@ -432,7 +435,16 @@ static enum step confirm(const struct restore *rs, struct err *e)
 	fprintf(stderr, "This replaces %s. Type the database name (%s) to continue: ", what,
 		rs->target);
 	fflush(stderr);
-	if (read_answer(line, sizeof line, e) < 0) {
+	/* The operator's time at the prompt does not count against
+	 * BACKUP_RUN_TIMEOUT: the deadline is off while vigil waits for the
+	 * answer and resumes with what was left of it. */
+	pid1_set_deadline(0);
+	r = read_answer(line, sizeof line, e);
+	if (rs->cfg->run_timeout > 0) {
+		long left = rs->cfg->run_timeout - (long)(asked - rs->t_deadline);
+		pid1_set_deadline(left > 0 ? left : 1);
+	}
+	if (r < 0) {
 		fputc('\n', stderr);
 		return STEP_REFUSED;
 	}
@@ -605,8 +617,10 @@ static enum step restore_steps(struct restore *rs, double t0, struct err *e)
 	return STEP_ON;
 }
 
-/* The exit status for how the steps ended, logging a refusal or failure. */
-static int restore_status(const struct restore *rs, enum step st, const struct err *e, double t0)
+/* The exit status for how the steps ended, logging a refusal or failure.
+ * A step ended by the deadline (pid1_stop_requested gave PID1_DEADLINE)
+ * failed with ERR_TIMEOUT (exit 1): no operator stopped it. */
+static int restore_status(const struct restore *rs, enum step st, struct err *e, double t0)
 {
 	int status;
 
@@ -614,6 +628,15 @@ static int restore_status(const struct restore *rs, enum step st, const struct e
 		status = rs->warned ? 3 : 0;
 		log_info("restore done exit=%d secs=%.1f", status, util_mono() - t0);
 		return status;
+	}
+	if (e->code == ERR_INTERRUPTED && e->signo == PID1_DEADLINE) {
+		char was[ERR_MSG_MAX];
+		snprintf(was, sizeof was, "%s", e->msg);
+		e->signo = 0;
+		err_set(e, ERR_TIMEOUT, "the restore was still going after BACKUP_RUN_TIMEOUT (%lds) "
+			"and was stopped (%s); hint: raise BACKUP_RUN_TIMEOUT for a restore that "
+			"needs longer", rs->cfg->run_timeout, was);
+		st = STEP_FAILED;
 	}
 	if (st == STEP_REFUSED && e->code != ERR_INTERRUPTED) {
 		log_error("restore refused: %s", e->msg);
@@ -662,6 +685,11 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	log_info("restore start db=%s media=%s target=%s%s", rs.o.db ? rs.o.db : "-",
 		 rs.o.media ? rs.o.media : "-", rs.o.db ? rs.target : "-",
 		 rs.o.in_place ? " in-place" : "");
+	/* A restore is a run too: BACKUP_RUN_TIMEOUT bounds it (the prompt
+	 * excepted, see confirm), so a psql or pg_restore that hangs cannot
+	 * hold the lock forever. */
+	rs.t_deadline = util_mono();
+	pid1_set_deadline(cfg->run_timeout);
 	status = restore_status(&rs, restore_steps(&rs, t0, &e), &e, t0);
 	free(rs.recs);
 	dumpscan_free(&rs.dres.scan);
