@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "child.h"
 #include "log.h"
 #include "pid1.h"
 #include "util.h"
@@ -253,67 +254,11 @@ static bool drop_from_child(const char *var)
 	return false;
 }
 
-/* Set name=value in the environment vector *v (count *n): an existing
- * entry of that name is replaced, so the value given here wins over one
- * inherited from vigil's environment. -1 when out of memory. */
-static int push_env(char ***v, size_t *n, const char *name, const char *value)
-{
-	size_t len = strlen(name) + strlen(value) + 2, nl = strlen(name);
-	char *s = malloc(len), **nv;
-
-	if (!s)
-		return -1;
-	snprintf(s, len, "%s=%s", name, value);
-	for (size_t i = 0; i < *n; i++) {
-		if (strncmp((*v)[i], name, nl) == 0 && (*v)[i][nl] == '=') {
-			free((*v)[i]);
-			(*v)[i] = s;
-			return 0;
-		}
-	}
-	nv = realloc(*v, (*n + 2) * sizeof **v);
-	if (!nv) {
-		free(s);
-		return -1;
-	}
-	*v = nv;
-	(*v)[(*n)++] = s;
-	(*v)[*n] = NULL;
-	return 0;
-}
-
-/* Messages in English for every PostgreSQL tool vigil runs, whatever
- * locale the operator set (setlocale(3), locale(7)): vigil quotes them in
- * logs that its tests and hints read, and never has to understand a
- * translation. LC_ALL would override LC_MESSAGES, so an LC_ALL of the
- * operator's is turned into the same value for every other category it
- * covers (data keep its collation, character type and formats). -1 when
- * out of memory. */
-static int child_locale(char ***v, size_t *n)
-{
-	static const char *const cats[] = { "LC_CTYPE", "LC_COLLATE", "LC_NUMERIC", "LC_TIME",
-					     "LC_MONETARY" };
-	const char *all = getenv("LC_ALL");
-
-	if (all && *all) {
-		for (size_t i = 0; i < *n; i++) {
-			if (strncmp((*v)[i], "LC_ALL=", 7) == 0) {
-				free((*v)[i]);
-				memmove(&(*v)[i], &(*v)[i + 1], (*n - i) * sizeof **v);
-				(*n)--;
-				break;
-			}
-		}
-		for (size_t i = 0; i < sizeof cats / sizeof cats[0]; i++)
-			if (push_env(v, n, cats[i], all) < 0)
-				return -1;
-	}
-	return push_env(v, n, "LC_MESSAGES", "C");
-}
-
 /* vigil's environment without secrets and without the connection
  * settings db_child_env sets itself, with English messages
- * (child_locale); *n gets the count. NULL when out of memory. */
+ * (child_env_locale; child_start applies it again to whatever it runs, but
+ * restore.c still spawns psql and pg_restore through pid1 directly); *n
+ * gets the count. NULL when out of memory. */
 static char **env_without_secrets(size_t *n)
 {
 	char **v = calloc(1, sizeof *v);
@@ -333,7 +278,7 @@ static char **env_without_secrets(size_t *n)
 			goto fail;
 		v[++*n] = NULL;
 	}
-	if (child_locale(&v, n) < 0)
+	if (child_env_locale(&v, n) < 0)
 		goto fail;
 	return v;
 fail:
@@ -357,20 +302,21 @@ char **db_child_env(const struct config *cfg, const char *dbname)
 	if (!v)
 		return NULL;
 	snprintf(port, sizeof port, "%ld", cfg->pg_port);
-	if (push_env(&v, &n, "PGHOST", cfg->pg_host) < 0 || push_env(&v, &n, "PGPORT", port) < 0 ||
-	    push_env(&v, &n, "PGUSER", cfg->pg_user) < 0 ||
-	    push_env(&v, &n, "PGDATABASE", dbname ? dbname : cfg->pg_db) < 0 ||
-	    push_env(&v, &n, "PGCONNECT_TIMEOUT", "10") < 0 ||
-	    push_env(&v, &n, "PGAPPNAME", "vigil") < 0)
+	if (child_env_set(&v, &n, "PGHOST", cfg->pg_host) < 0 ||
+	    child_env_set(&v, &n, "PGPORT", port) < 0 ||
+	    child_env_set(&v, &n, "PGUSER", cfg->pg_user) < 0 ||
+	    child_env_set(&v, &n, "PGDATABASE", dbname ? dbname : cfg->pg_db) < 0 ||
+	    child_env_set(&v, &n, "PGCONNECT_TIMEOUT", "10") < 0 ||
+	    child_env_set(&v, &n, "PGAPPNAME", "vigil") < 0)
 		goto fail;
 	if (cfg->pg_password && *cfg->pg_password &&
-	    push_env(&v, &n, "PGPASSWORD", cfg->pg_password) < 0)
+	    child_env_set(&v, &n, "PGPASSWORD", cfg->pg_password) < 0)
 		goto fail;
 	/* DATABASE_URL's TLS settings, under libpq's environment names. */
-	if ((cfg->pg_sslmode && push_env(&v, &n, "PGSSLMODE", cfg->pg_sslmode) < 0) ||
-	    (cfg->pg_sslrootcert && push_env(&v, &n, "PGSSLROOTCERT", cfg->pg_sslrootcert) < 0) ||
-	    (cfg->pg_sslcert && push_env(&v, &n, "PGSSLCERT", cfg->pg_sslcert) < 0) ||
-	    (cfg->pg_sslkey && push_env(&v, &n, "PGSSLKEY", cfg->pg_sslkey) < 0))
+	if ((cfg->pg_sslmode && child_env_set(&v, &n, "PGSSLMODE", cfg->pg_sslmode) < 0) ||
+	    (cfg->pg_sslrootcert && child_env_set(&v, &n, "PGSSLROOTCERT", cfg->pg_sslrootcert) < 0) ||
+	    (cfg->pg_sslcert && child_env_set(&v, &n, "PGSSLCERT", cfg->pg_sslcert) < 0) ||
+	    (cfg->pg_sslkey && child_env_set(&v, &n, "PGSSLKEY", cfg->pg_sslkey) < 0))
 		goto fail;
 	return v;
 fail:

@@ -199,6 +199,24 @@ int pid1_wait(struct child *c, int *status, struct err *e)
 	return 0;
 }
 
+int pid1_try_wait(struct child *c, int *status, struct err *e)
+{
+	pid_t r;
+
+	if (c->pid <= 0)
+		return err_set(e, ERR_INTERNAL, "no child to wait for");
+	r = reap(c->pid, status, WNOHANG);
+	if (r == 0)
+		return 0;
+	if (r != c->pid)
+		return err_errno(e, ERR_CHILD, errno, "cannot wait for %s", c->name);
+	close_fd(&c->in);
+	close_fd(&c->out);
+	close_fd(&c->errfd);
+	c->pid = -1;
+	return 1;
+}
+
 void pid1_kill(struct child *c, int sig)
 {
 	if (c->pid > 0)

@@ -60,6 +60,11 @@ int pid1_wait_signal(int timeout_ms);
  * status. Closes any pipe still open. Returns 0 or -1 with e set. */
 int pid1_wait(struct child *c, int *status, struct err *e);
 
+/* Reap c if it has ended, without blocking (waitpid WNOHANG on its pid):
+ * returns 1 with *status set (its pipes closed, c->pid -1), 0 while it
+ * still runs, -1 with e set (ERR_CHILD, ERR_INTERNAL). */
+int pid1_try_wait(struct child *c, int *status, struct err *e);
+
 /* Signal c's whole process group. */
 void pid1_kill(struct child *c, int sig);
 
