@@ -1,13 +1,13 @@
 /* db_load.c - see db_load.h. Loading a backup into a database: a plain
  * dump through psql, decoded, scanned and fed in one pass, with the SQL
  * text the load adds (the row checks, --in-place's drop of everything); a
- * custom archive through pg_restore. Also the feeder that writes psql's
- * stdin while draining its stderr. */
+ * custom archive through pg_restore. Both children run through the child
+ * module (child.h), which drains their stderr while the feeder here writes
+ * psql's stdin. */
 #include "db_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
 #include "pid1.h"
 #include "stream.h"
@@ -24,13 +25,13 @@
 
 #define CHUNK (1u << 20)
 
-/* ---- feeding a child's stdin while draining its stderr ---- */
+/* ---- feeding psql's stdin (through the child module) ---- */
 
 #define FEED_BUF (256u << 10)
 
 struct feeder {
-	struct child *c;
-	struct child_tail tail;
+	struct child_proc *p; /* psql, started with spec.push */
+	char *argv[16];       /* psql's, borrowed by p while it runs */
 	bool child_gone; /* stdin closed by the child (it stopped reading) */
 	uint64_t fed;
 	char *buf;       /* FEED_BUF bytes gathered before a write */
@@ -38,56 +39,36 @@ struct feeder {
 	const struct dumpscan *scan; /* for copy_hook */
 };
 
-static void drain_stderr(struct feeder *f, bool block)
+/* A stop request (SIGTERM/SIGINT, or the run's deadline: signo
+ * PID1_DEADLINE, which restore reports as a timeout) ended the child
+ * (ERR_INTERRUPTED from child_write or child_finish; its group got
+ * SIGKILL, spec.stop_signal, so a psql that has not committed rolls
+ * back): say so in the load's words. Returns -1. */
+static int abandoned(struct err *e)
 {
-	char buf[4096];
-
-	while (f->c->errfd >= 0) {
-		struct pollfd pf = { .fd = f->c->errfd, .events = POLLIN };
-		ssize_t n;
-		if (poll(&pf, 1, block ? 250 : 0) <= 0)
-			return;
-		n = read(f->c->errfd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(f->c->errfd);
-			f->c->errfd = -1;
-			return;
-		}
-		pid1_tail_add(&f->tail, buf, (size_t)n);
-	}
-}
-
-static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e);
-
-/* On SIGTERM/SIGINT: kill the child's group before it can commit and
- * return -1 with e set (ERR_INTERRUPTED); else 0. */
-static int abandon_on_stop(struct feeder *f, struct err *e)
-{
-	int sig = pid1_stop_requested();
-
-	if (!sig)
-		return 0;
-	pid1_kill(f->c, SIGKILL);
-	e->code = ERR_INTERRUPTED;
-	e->signo = sig;
-	snprintf(e->msg, sizeof e->msg, "stopped by signal %d; the load was abandoned", sig);
+	if (e->code == ERR_INTERRUPTED && e->signo == PID1_DEADLINE)
+		snprintf(e->msg, sizeof e->msg, "the load was abandoned"); /* the caller says why */
+	else if (e->code == ERR_INTERRUPTED)
+		snprintf(e->msg, sizeof e->msg, "stopped by signal %d; the load was abandoned",
+			 e->signo);
 	return -1;
 }
 
-/* Drain the child's stderr until it closes (the child exits), but give up
- * on SIGTERM/SIGINT: the child's group is killed (a psql that has not
- * committed rolls back) and -1 returned with e set (ERR_INTERRUPTED). A
- * long statement at the end of a dump (an index build) would otherwise
- * hold the stop until it finished. */
-static int drain_until_exit(struct feeder *f, struct err *e)
+/* Write n bytes to the child's stdin while child_write drains its stderr.
+ * A child that closed its stdin sets child_gone (the rest is dropped).
+ * Returns 0 or -1 with e set (a stop request: ERR_INTERRUPTED; a failed
+ * write: ERR_CHILD). */
+static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e)
 {
-	while (f->c->errfd >= 0) {
-		if (abandon_on_stop(f, e) < 0)
-			return -1;
-		drain_stderr(f, true);
-	}
+	if (f->child_gone)
+		return 0;
+	if (child_write(f->p, buf, n, e) < 0)
+		return abandoned(e);
+	if (f->p->res.stdin_refused)
+		f->child_gone = true;
+	else
+		f->fed += (uint64_t)n;
+	log_progress(f->fed);
 	return 0;
 }
 
@@ -115,47 +96,6 @@ static int feed_flush(struct feeder *f, struct err *e)
 
 	f->len = 0;
 	return rc;
-}
-
-static int feed_write(struct feeder *f, const void *buf, size_t n, struct err *e)
-{
-	const char *p = buf;
-
-	while (n > 0 && !f->child_gone) {
-		struct pollfd pf[2];
-		int np = 1;
-
-		pf[0] = (struct pollfd){ .fd = f->c->in, .events = POLLOUT };
-		if (f->c->errfd >= 0)
-			pf[np++] = (struct pollfd){ .fd = f->c->errfd, .events = POLLIN };
-		if (poll(pf, (nfds_t)np, 250) < 0 && errno != EINTR)
-			return err_errno(e, ERR_INTERNAL, errno, "poll");
-		if (abandon_on_stop(f, e) < 0)
-			return -1;
-		if (np > 1 && (pf[1].revents & (POLLIN | POLLHUP)))
-			drain_stderr(f, false);
-		if (pf[0].revents & (POLLERR | POLLHUP)) {
-			f->child_gone = true;
-			break;
-		}
-		if (pf[0].revents & POLLOUT) {
-			ssize_t w = write(f->c->in, p, n);
-			if (w < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					continue;
-				if (errno == EPIPE) {
-					f->child_gone = true;
-					break;
-				}
-				return err_errno(e, ERR_RESTORE, errno, "cannot write to %s", f->c->name);
-			}
-			p += w;
-			n -= (size_t)w;
-			f->fed += (uint64_t)w;
-		}
-	}
-	log_progress(f->fed);
-	return 0;
 }
 
 static void random_key(char out[33]);
@@ -482,17 +422,24 @@ struct load_run {
 	bool corrupt;
 };
 
-/* Start psql on f->c for a load as lo says, with the file ent opened in
- * *fd and *r (the caller closes and frees both, also on failure). Returns 0
- * or -1 with e set (nothing started). */
+/* Start psql on f->p (child_start, stdin pushed by the feeder, SIGKILL on
+ * a stop request) for a load as lo says, with the file ent opened in *fd
+ * and *r (the caller closes and frees both, also on failure). Returns 0,
+ * or -1 with e set and nothing started. */
 static int start_psql(const struct cat_entry *ent, const struct db_load_opts *lo, char **envp,
 		      struct feeder *f, int *fd, struct stream_reader **r, struct err *e)
 {
 	/* VERBOSITY=verbose: psql prints each error's SQLSTATE ("ERROR:  53200:
 	 * ..."), which db_load() reads instead of the (translated) text. */
-	char *argv[] = { "psql", "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-v",
-			 "VERBOSITY=verbose", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	static char *const base[] = { "psql", "-X", "-q", "--no-password", "-v",
+				      "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose" };
+	char **argv = f->argv;
+	struct child_spec spec = { .argv = argv, .envp = envp, .push = true,
+				   .stop_signal = SIGKILL };
 	int k = 8;
+
+	memset(f->argv, 0, sizeof f->argv);
+	memcpy(argv, base, sizeof base);
 
 	if (lo->in_place) {
 		argv[k++] = "--single-transaction";
@@ -506,10 +453,7 @@ static int start_psql(const struct cat_entry *ent, const struct db_load_opts *lo
 		return err_errno(e, ERR_IO, errno, "cannot open %s", ent->path);
 	if (stream_reader_open(r, *fd, ent->codec, e) < 0)
 		return -1;
-	if (pid1_spawn(f->c, argv, envp, CHILD_STDIN | CHILD_STDERR, e) < 0)
-		return -1;
-	fcntl(f->c->in, F_SETFL, fcntl(f->c->in, F_GETFL) | O_NONBLOCK);
-	return 0;
+	return child_start(f->p, &spec, e);
 }
 
 /* Feed psql the stream r, decoded and scanned (scan's sink is the feeder),
@@ -559,12 +503,13 @@ static bool feed_stream(struct stream_reader *r, struct dumpscan *scan,
 	return true;
 }
 
-/* db_load()'s plain-dump half: start psql on f->c and feed it the decoded,
- * scanned dump, then the row check (see load). Returns -1 with e set when
- * it could not start (nothing to wait for), else 0 with run set and psql's
- * stdin closed; the caller reaps psql. */
+/* db_load()'s plain-dump half: start psql on f->p and feed it the decoded,
+ * scanned dump, then the row check (see db_load). Returns -1 with e set
+ * when it could not start (nothing to reap), else 0 with run set and psql
+ * reaped (child_finish) into *res. */
 static int feed_plain(const struct cat_entry *ent, const struct db_load_opts *lo, char **envp,
-		      struct dumpscan *scan, struct feeder *f, struct load_run *run, struct err *e)
+		      struct dumpscan *scan, struct feeder *f, struct load_run *run,
+		      struct child_result *res, struct err *e)
 {
 	char *buf = malloc(CHUNK);
 	bool at_end;
@@ -614,11 +559,17 @@ fed:
 	 * input, so in place --single-transaction never sends COMMIT; in a
 	 * scratch database what was committed goes with the database. */
 	if (!run->fed_ok && !f->child_gone)
-		pid1_kill(f->c, SIGKILL);
-	close(f->c->in);
-	f->c->in = -1;
-	if (!run->ours && drain_until_exit(f, e) < 0)
-		run->ours = true;
+		child_kill(f->p, SIGKILL);
+	/* Its end of input, then its stderr to the end and its exit; a stop
+	 * request meanwhile (a long last statement, an index build) kills it
+	 * and is ours. When ours already, e keeps our reason. */
+	{
+		struct err fe;
+		if (child_finish(f->p, res, run->ours ? &fe : e) < 0 && !run->ours) {
+			abandoned(e);
+			run->ours = true;
+		}
+	}
 	rc = 0;
 setup_failed:
 	stream_reader_free(r);
@@ -688,76 +639,93 @@ static void lock_hint(const struct db_load_opts *lo, bool sqlstate_53200, struct
  * Returns 0 or -1 with e set: ERR_CORRUPT when the file failed a check (the
  * caller refuses, exit 2), ERR_RESTORE when psql/pg_restore failed,
  * ERR_INTERRUPTED, ERR_IO, ERR_INTERNAL. */
+/* db_load()'s custom-archive half: pg_restore into dbname, its stderr
+ * drained (child_finish) into *res. Returns -1 with e set when it could
+ * not start, else 0 with run set (ours: a stop request ended it, e set). */
+static int run_pg_restore(const struct cat_entry *ent, const struct db_load_opts *lo,
+			  const char *dbname, char **envp, struct child_proc *p,
+			  struct load_run *run, struct child_result *res, struct err *e)
+{
+	char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--dbname",
+			 (char *)dbname, NULL, NULL, NULL, NULL, NULL };
+	struct child_spec spec = { .argv = argv, .envp = envp, .stop_signal = SIGKILL };
+	int k = 5;
+
+	if (lo->in_place) {
+		argv[k++] = "--single-transaction";
+		argv[k++] = "--clean";
+		argv[k++] = "--if-exists";
+	}
+	argv[k++] = (char *)ent->path;
+	if (child_start(p, &spec, e) < 0)
+		return -1;
+	run->fed_ok = true;
+	if (child_finish(p, res, e) < 0) {
+		abandoned(e);
+		run->ours = true;
+	}
+	return 0;
+}
+
+/* psql or pg_restore (res) ended unsuccessfully: e gets why, with the
+ * end of its stderr. Always returns -1. */
+static int load_failed(const struct cat_entry *ent, const struct db_load_opts *lo,
+		       const struct child_result *res, struct err *e)
+{
+	char how[64], text[1500];
+
+	child_describe(res, how, sizeof how);
+	child_tail_text(res, text, sizeof text);
+	/* The one decision made on message text, and a safe one: this
+	 * is psql's own message (command.c, "backslash commands are
+	 * restricted; only \unrestrict is allowed"), not the server's,
+	 * and psql runs with LC_MESSAGES=C (db_child_env, child_env), so
+	 * it is never translated (psql 15 ships a Spanish catalog). psql
+	 * exits 3 for it as for any failed statement (psql-ref, "Exit
+	 * Status"), so the status cannot tell them apart. A dump whose
+	 * own SQL raised these words would at worst be refused as
+	 * damaged (exit 2) instead of failed (exit 1); either way
+	 * nothing live changed. */
+	if (lo->restrict_psql && strstr(text, "backslash commands are restricted"))
+		return err_set(e, ERR_CORRUPT, "the dump holds a psql meta-command hidden from "
+			       "vigil's scan; psql refused it (it runs restricted): %s", text);
+	err_set(e, ERR_RESTORE, "%s %s: %s", ent->custom ? "pg_restore" : "psql", how,
+		text[0] ? text : "(no message)");
+	if (lo->in_place)
+		/* An SQLSTATE, not words: VERBOSITY=verbose prints it
+		 * after the severity ("ERROR:  53200: ..."), the same
+		 * in every lc_messages. */
+		lock_hint(lo, !ent->custom && strstr(text, ":  53200: "), e);
+	return -1;
+}
+
 int db_load(const struct config *cfg, const struct cat_entry *ent, const char *dbname,
 	    const struct db_load_opts *lo, struct dumpscan *scan, struct err *e)
 {
 	char **envp = db_child_env_watched(cfg, dbname, lo->server_major);
-	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
-	struct feeder f = { .c = &c };
+	struct child_proc p;
+	struct child_result res;
+	struct feeder f = { .p = &p };
 	struct load_run run = { false, false, false };
-	int status = 0, rc = -1;
+	int rc = -1;
 
 	if (!envp)
 		return err_set(e, ERR_INTERNAL, "out of memory");
-	if (ent->custom) {
-		char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--dbname",
-				 (char *)dbname, NULL, NULL, NULL, NULL, NULL };
-		int k = 5;
-		if (lo->in_place) {
-			argv[k++] = "--single-transaction";
-			argv[k++] = "--clean";
-			argv[k++] = "--if-exists";
-		}
-		argv[k++] = (char *)ent->path;
-		if (pid1_spawn(&c, argv, envp, CHILD_STDERR, e) < 0)
-			goto out;
-		run.fed_ok = true;
-		run.ours = drain_until_exit(&f, e) < 0;
-	} else if (feed_plain(ent, lo, envp, scan, &f, &run, e) < 0) {
+	/* Both halves reap their child before they return 0. */
+	if (ent->custom ? run_pg_restore(ent, lo, dbname, envp, &p, &run, &res, e) < 0
+			: feed_plain(ent, lo, envp, scan, &f, &run, &res, e) < 0)
 		goto out;
-	}
-	if (run.ours) { /* e holds our reason; psql was killed for it */
-		pid1_wait(&c, &status, NULL);
+	if (run.ours) /* e holds our reason; psql was killed for it */
 		goto out;
-	}
 	if (run.corrupt) { /* the damage, not psql's reaction to it, is the news */
 		char text[600];
-		pid1_wait(&c, &status, NULL);
-		pid1_tail_text(&f.tail, text, sizeof text);
+		child_tail_text(&res, text, sizeof text);
 		snprintf(e->msg + strlen(e->msg), sizeof e->msg - strlen(e->msg),
 			 " (psql had stopped on: %s)", text[0] ? text : "no message");
 		goto out;
 	}
-	if (pid1_wait(&c, &status, e) < 0)
-		goto out;
-	if (!pid1_ok(status)) {
-		char how[64], text[1500];
-		if (e->code == ERR_INTERRUPTED)
-			goto out;
-		pid1_describe(status, how, sizeof how);
-		pid1_tail_text(&f.tail, text, sizeof text);
-		/* The one decision made on message text, and a safe one: this
-		 * is psql's own message (command.c, "backslash commands are
-		 * restricted; only \unrestrict is allowed"), not the server's,
-		 * and psql runs with LC_MESSAGES=C (db_child_env), so it is
-		 * never translated (psql 15 ships a Spanish catalog). psql
-		 * exits 3 for it as for any failed statement (psql-ref, "Exit
-		 * Status"), so the status cannot tell them apart. A dump whose
-		 * own SQL raised these words would at worst be refused as
-		 * damaged (exit 2) instead of failed (exit 1); either way
-		 * nothing live changed. */
-		if (lo->restrict_psql && strstr(text, "backslash commands are restricted")) {
-			err_set(e, ERR_CORRUPT, "the dump holds a psql meta-command hidden from vigil's "
-				"scan; psql refused it (it runs restricted): %s", text);
-			goto out;
-		}
-		err_set(e, ERR_RESTORE, "%s %s: %s", ent->custom ? "pg_restore" : "psql", how,
-			text[0] ? text : "(no message)");
-		if (lo->in_place)
-			/* An SQLSTATE, not words: VERBOSITY=verbose prints it
-			 * after the severity ("ERROR:  53200: ..."), the same
-			 * in every lc_messages. */
-			lock_hint(lo, !ent->custom && strstr(text, ":  53200: "), e);
+	if (!child_ok(&res)) {
+		load_failed(ent, lo, &res, e);
 		goto out;
 	}
 	if (!run.fed_ok) { /* psql stopped reading but exited 0 */
@@ -765,17 +733,13 @@ int db_load(const struct config *cfg, const struct cat_entry *ent, const char *d
 			ent->custom ? "pg_restore" : "psql");
 		goto out;
 	}
-	if (f.tail.len) {
+	if (res.tail.len) {
 		char text[1500];
-		pid1_tail_text(&f.tail, text, sizeof text);
+		child_tail_text(&res, text, sizeof text);
 		log_warn("%s said: %s", ent->custom ? "pg_restore" : "psql", text);
 	}
 	rc = 0;
 out:
-	if (c.pid > 0) {
-		pid1_kill(&c, SIGKILL);
-		pid1_wait(&c, &status, NULL);
-	}
 	util_free_strv(envp);
 	free(f.buf);
 	return rc;
