@@ -389,7 +389,9 @@ int child_start(struct child_proc *p, const struct child_spec *spec, struct err 
 	if (p->c.in >= 0)
 		fcntl(p->c.in, F_SETFL, fcntl(p->c.in, F_GETFL) | O_NONBLOCK);
 	if (p->c.out >= 0 && spec->stdout_pipe_size > 0)
-		(void)fcntl(p->c.out, F_SETPIPE_SZ, spec->stdout_pipe_size); /* best effort */
+		p->out_pipe_size = fcntl(p->c.out, F_SETPIPE_SZ, spec->stdout_pipe_size);
+	if (p->c.out >= 0 && p->out_pipe_size <= 0)
+		p->out_pipe_size = fcntl(p->c.out, F_GETPIPE_SZ);
 	if (p->c.in >= 0 && spec->in && !p->in_left)
 		close_stdin(p); /* an empty buffer: at once the end of input */
 	return 0;
@@ -417,6 +419,11 @@ int child_write(struct child_proc *p, const void *buf, size_t n, struct err *e)
 		return -1;
 	}
 	return 0;
+}
+
+int child_stdout_pipe_size(const struct child_proc *p)
+{
+	return p->out_pipe_size > 0 ? p->out_pipe_size : 0;
 }
 
 void child_close_stdin(struct child_proc *p)
@@ -469,11 +476,10 @@ int child_finish(struct child_proc *p, struct child_result *r, struct err *e)
 {
 	if (p->spec.push)
 		close_stdin(p);
-	while (p->c.in >= 0 || p->c.out >= 0 || p->c.errfd >= 0) {
+	/* Once SIGKILLed, the pipes are not read to their end: one held open
+	 * elsewhere must not hold us. */
+	while ((p->c.in >= 0 || p->c.out >= 0 || p->c.errfd >= 0) && !check_grace(p))
 		(void)pump(p);
-		if (check_grace(p))
-			break; /* SIGKILLed: a pipe held open elsewhere must not hold us */
-	}
 	(void)reap(p);
 	free(p->buf);
 	free(p->inbuf);

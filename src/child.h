@@ -110,6 +110,7 @@ struct child_proc {
 	const char *in_p;        /* unwritten stdin bytes */
 	size_t in_left;
 	bool in_eof;             /* produce said end (or a buffer is all queued) */
+	int out_pipe_size;       /* stdout's pipe size (fcntl), <= 0 unknown */
 	char *buf;               /* read buffer (CHILD_READ_CHUNK bytes) */
 	char *inbuf;             /* produce's buffer */
 	char line[CHILD_LINE_MAX];
@@ -133,6 +134,11 @@ int child_start(struct child_proc *p, const struct child_spec *spec, struct err 
  * a system call ended the run: the child's group was signalled, and
  * child_finish still reaps it (and returns the same error). */
 int child_write(struct child_proc *p, const void *buf, size_t n, struct err *e);
+
+/* The size of the child's stdout pipe in bytes (after spec.stdout_pipe_size,
+ * which the kernel may refuse: pipe(7), F_SETPIPE_SZ), 0 when unknown or
+ * not piped. */
+int child_stdout_pipe_size(const struct child_proc *p);
 
 /* For spec.push: the end of the child's input (closes its stdin). */
 void child_close_stdin(struct child_proc *p);

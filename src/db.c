@@ -2,7 +2,6 @@
 #include "db.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,7 +13,6 @@
 
 #include "child.h"
 #include "log.h"
-#include "pid1.h"
 #include "util.h"
 
 extern char **environ;
@@ -230,7 +228,7 @@ char *db_quote_literal(struct db *db, const char *s)
 
 /* `<prog> --version` prints one line and exits: a child that has not
  * finished within this many seconds (a hanging wrapper script) is killed. */
-#define TOOL_VERSION_LIMIT_S 10.0
+#define TOOL_VERSION_LIMIT_S 10
 
 static bool drop_from_child(const char *var)
 {
@@ -324,82 +322,83 @@ fail:
 	return NULL;
 }
 
-int db_tool_version_start(struct child *c, const char *prog, struct err *e)
+/* Keep the first bytes of `--version`'s output (the rest is read and
+ * dropped). */
+static int version_out(void *ctx, const char *buf, size_t n, struct err *e)
+{
+	struct db_version_run *v = ctx;
+	size_t k = sizeof v->out - 1 - v->len;
+
+	(void)e;
+	if (n < k)
+		k = n;
+	memcpy(v->out + v->len, buf, k);
+	v->len += k;
+	return 0;
+}
+
+/* The child's stderr goes on to vigil's own, as when it was inherited. */
+static void version_err_line(void *ctx, const char *line, size_t n)
+{
+	(void)ctx;
+	fprintf(stderr, "%.*s\n", (int)n, line);
+}
+
+int db_tool_version_start(struct db_version_run *v, const char *prog, struct err *e)
 {
 	char *argv[] = { (char *)prog, "--version", NULL };
-	size_t n;
-	char **envp = env_without_secrets(&n); /* it needs no password (I5) */
+	char **envp = db_tool_env(); /* it needs no password (I5) */
+	struct child_spec spec = {
+		.argv = argv, .envp = envp, .on_stdout = version_out,
+		.on_stderr_line = version_err_line, .ctx = v, .stop_signal = SIGKILL,
+		.deadline_ns = child_mono_ns() + (uint64_t)TOOL_VERSION_LIMIT_S * CHILD_NS_PER_S,
+	};
 	int rc;
 
+	v->len = 0;
+	v->out[0] = '\0';
 	if (!envp)
 		return err_set(e, ERR_INTERNAL, "out of memory");
-	rc = pid1_spawn(c, argv, envp, CHILD_STDOUT, e);
+	rc = child_start(&v->p, &spec, e);
 	util_free_strv(envp);
 	return rc;
 }
 
-int db_tool_version_finish(struct child *c, const char *prog, int *major, int *minor, char *text,
-			   size_t n, struct err *e)
+int db_tool_version_finish(struct db_version_run *v, const char *prog, int *major, int *minor,
+			   char *text, size_t n, struct err *e)
 {
-	char buf[512];
-	size_t len = 0;
-	int status, stop = 0;
-	bool done = false;
-	double until = util_mono() + TOOL_VERSION_LIMIT_S;
+	struct child_result r;
 	const char *p;
 
-	while (!done) {
-		struct pollfd pf = { .fd = c->out, .events = POLLIN };
-		double left = until - util_mono();
-		ssize_t r;
-
-		if ((stop = pid1_stop_requested()) != 0 || left <= 0)
-			break;
-		if (poll(&pf, 1, left < 0.25 ? (int)(left * 1000) + 1 : 250) <= 0)
-			continue; /* EINTR or no output yet */
-		r = read(c->out, buf + len, sizeof buf - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			done = true; /* end of output (or a read error: reap and judge) */
-		else
-			len += (size_t)r;
-		if (len == sizeof buf - 1)
-			done = true;
-	}
-	buf[len] = '\0';
-	if (!done) {
-		pid1_kill(c, SIGKILL);
-		(void)pid1_wait(c, &status, NULL);
-		if (stop) {
-			e->code = ERR_INTERRUPTED;
-			e->signo = stop;
+	if (child_finish(&v->p, &r, e) < 0) {
+		if (r.stopped) {
 			snprintf(e->msg, sizeof e->msg, "stopped by signal %d (%s) during `%s --version`",
-				 stop, strsignal(stop), prog);
+				 e->signo, strsignal(e->signo), prog);
 			return -1;
 		}
-		return err_set(e, ERR_CHILD, "`%s --version` did not finish within %d s and was killed; "
-			       "hint: is %s on PATH a working PostgreSQL client?",
-			       prog, (int)TOOL_VERSION_LIMIT_S, prog);
-	}
-	if (pid1_wait(c, &status, e) < 0)
+		if (r.timed_out)
+			return err_set(e, ERR_CHILD, "`%s --version` did not finish within %d s and was "
+				       "killed; hint: is %s on PATH a working PostgreSQL client?",
+				       prog, TOOL_VERSION_LIMIT_S, prog);
 		return -1;
-	if (!pid1_ok(status)) {
+	}
+	v->out[v->len] = '\0';
+	if (!child_ok(&r)) {
 		char how[128];
-		pid1_describe(status, how, sizeof how);
+		child_describe(&r, how, sizeof how);
 		return err_set(e, ERR_CHILD, "`%s --version` %s; hint: is the PostgreSQL client installed and on PATH?",
 			       prog, how);
 	}
-	p = strstr(buf, "(PostgreSQL) ");
+	p = strstr(v->out, "(PostgreSQL) ");
 	if (!p)
 		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog,
-			       buf);
+			       v->out);
 	p += 13;
 	*major = 0;
 	*minor = 0;
 	if (sscanf(p, "%d.%d", major, minor) < 1)
 		return err_set(e, ERR_CHILD, "cannot parse `%s --version` output \"%.80s\"", prog,
-			       buf);
+			       v->out);
 	snprintf(text, n, "%d.%d", *major, *minor);
 	return 0;
 }
@@ -407,11 +406,11 @@ int db_tool_version_finish(struct child *c, const char *prog, int *major, int *m
 int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t n,
 		    struct err *e)
 {
-	struct child c;
+	struct db_version_run v;
 
-	if (db_tool_version_start(&c, prog, e) < 0)
+	if (db_tool_version_start(&v, prog, e) < 0)
 		return -1;
-	return db_tool_version_finish(&c, prog, major, minor, text, n, e);
+	return db_tool_version_finish(&v, prog, major, minor, text, n, e);
 }
 
 int db_lib_version(void)

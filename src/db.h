@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "child.h"
 #include "config.h"
 #include "err.h"
-#include "pid1.h"
 
 struct db;
 struct db_rows;
@@ -102,13 +102,19 @@ int db_tool_version(const char *prog, int *major, int *minor, char *text, size_t
 
 /* db_tool_version in two halves, so the child runs while the caller does
  * something else (dump_preflight connects meanwhile): _start spawns
- * `<prog> --version` into c (ERR_CHILD when it cannot be started); _finish
- * reads, reaps and parses it as db_tool_version does, and must be called
- * once for every successful _start, also when the caller no longer wants
- * the answer. */
-int db_tool_version_start(struct child *c, const char *prog, struct err *e);
-int db_tool_version_finish(struct child *c, const char *prog, int *major, int *minor, char *text,
-			   size_t n, struct err *e);
+ * `<prog> --version` into v (caller-owned; ERR_CHILD when it cannot be
+ * started); _finish reads, reaps and parses it as db_tool_version does, and
+ * must be called once for every successful _start, also when the caller no
+ * longer wants the answer (child_kill(&v->p, SIGKILL) first ends it at
+ * once). The child's stderr goes on to vigil's stderr, line by line. */
+struct db_version_run {
+	struct child_proc p;
+	char out[512]; /* the first bytes of its stdout */
+	size_t len;
+};
+int db_tool_version_start(struct db_version_run *v, const char *prog, struct err *e);
+int db_tool_version_finish(struct db_version_run *v, const char *prog, int *major, int *minor,
+			   char *text, size_t n, struct err *e);
 
 /* libpq's version as PQlibVersion gives it (150020). */
 int db_lib_version(void);

@@ -1,23 +1,17 @@
 /* dump.c - see dump.h. */
 #include "dump.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "child.h"
 #include "db.h"
 #include "log.h"
-#include "pid1.h"
 #include "util.h"
 
-#define READ_CHUNK (1u << 20)
 #define PIPE_SIZE (1 << 20)
 
 /* Read batching. pg_dump writes its output in stdio's 4 KiB pieces; a
@@ -40,7 +34,7 @@ static void batch_wait(void)
 int dump_preflight(const struct config *cfg, struct dump_info *info, struct err *e)
 {
 	struct db *db = NULL;
-	struct child ver;
+	struct db_version_run ver;
 	struct err ignored;
 	int num, major, minor;
 
@@ -52,7 +46,7 @@ int dump_preflight(const struct config *cfg, struct dump_info *info, struct err 
 		return -1;
 	if (db_connect(cfg, NULL, &db, e) < 0) {
 		/* its answer is not needed: do not wait for a slow one */
-		pid1_kill(&ver, SIGKILL);
+		child_kill(&ver.p, SIGKILL);
 		err_clear(&ignored);
 		(void)db_tool_version_finish(&ver, "pg_dump", &major, &minor, info->pg_dump_version,
 					     sizeof info->pg_dump_version, &ignored);
@@ -309,155 +303,118 @@ out:
 	return rc;
 }
 
+/* What dump_take needs while pg_dump's stdout streams in. */
+struct dump_sink {
+	struct stream_writer *w;
+	struct dumpscan *scan; /* plain dumps only */
+	bool custom;
+	bool batch;            /* the pipe is PIPE_SIZE: batch the reads */
+	uint64_t total;
+	char magic[5];
+	size_t magic_len;
+};
+
+/* pg_dump's stdout, a chunk at a time (child_spec.on_stdout): keep its
+ * first bytes for the signature, scan a plain dump, write it into the
+ * stream. A failure of the writer (ENOSPC) or the scan stops pg_dump. */
+static int dump_take(void *ctx, const char *buf, size_t n, struct err *e)
+{
+	struct dump_sink *d = ctx;
+
+	if (d->magic_len < 5) {
+		size_t k = n < 5 - d->magic_len ? n : 5 - d->magic_len;
+		memcpy(d->magic + d->magic_len, buf, k);
+		d->magic_len += k;
+	}
+	d->total += (uint64_t)n;
+	if ((!d->custom && dumpscan_feed(d->scan, buf, n, e) < 0) ||
+	    stream_write(d->w, buf, n, e) < 0)
+		return -1;
+	log_progress(d->total);
+	if (n < BATCH_MIN && d->batch)
+		batch_wait();
+	return 0;
+}
+
+/* pg_dump ended by itself: it must have exited 0. */
+static int dump_check_exit(const struct child_result *r, struct err *e)
+{
+	char how[128], text[1500];
+
+	if (child_ok(r))
+		return 0;
+	child_describe(r, how, sizeof how);
+	child_tail_text(r, text, sizeof text);
+	return err_set(e, ERR_DUMP, "pg_dump %s%s%s", how, text[0] ? ": " : "", text);
+}
+
+/* pg_dump exited 0: what it wrote must be a whole dump (SPEC I1): not
+ * empty; a custom archive starts with PGDMP; a plain dump has pg_dump's
+ * header, its completion trailer and no command psql would run. */
+static int dump_check_output(struct dump_sink *d, struct err *e)
+{
+	if (d->total == 0)
+		return err_set(e, ERR_DUMP, "pg_dump exited 0 but wrote nothing; a dump without data "
+			       "is not a backup");
+	if (d->custom) {
+		if (d->magic_len < 5 || memcmp(d->magic, "PGDMP", 5) != 0)
+			return err_set(e, ERR_DUMP, "pg_dump output does not start with the "
+				       "custom-format signature PGDMP");
+		return 0;
+	}
+	if (dumpscan_finish(d->scan, e) < 0)
+		return -1;
+	if (!d->scan->header_ok)
+		return err_set(e, ERR_DUMP, "pg_dump output does not start with pg_dump's header");
+	if (!d->scan->complete)
+		return err_set(e, ERR_DUMP, "pg_dump output has no completion trailer "
+			       "(\"-- PostgreSQL database dump complete\"): the dump is cut off");
+	if (dumpscan_check_commands(d->scan, e) < 0) {
+		e->code = ERR_DUMP;
+		err_prefix(e, "pg_dump output");
+		return -1;
+	}
+	return 0;
+}
+
 int dump_run(const struct config *cfg, const char *dbname, int server_major, bool custom,
 	     struct stream_writer *w, struct dumpscan *scan, struct err *e)
 {
-	char **argv = NULL, **envp = NULL, *buf = NULL;
-	struct child c = { .pid = -1, .in = -1, .out = -1, .errfd = -1 };
-	struct child_tail tail = { .len = 0 };
-	uint64_t total = 0;
-	int status = 0, rc = -1, stop = 0, pipe_size = 0;
-	bool write_failed = false;
-	char magic[5];
-	size_t magic_len = 0;
+	char **argv = build_argv(cfg, dbname, custom, e);
+	char **envp = db_child_env_watched(cfg, dbname, server_major);
+	struct dump_sink d = { .w = w, .scan = scan, .custom = custom };
+	/* A 1 MiB pipe (pipe(7), F_SETPIPE_SZ; the default limit for any user)
+	 * lets pg_dump run ahead while a block is handed to the compressor,
+	 * and turns its many small writes into few large reads. Best effort:
+	 * with a smaller pipe, reads are not batched (dump_take). On a stop
+	 * request (or the run's deadline, PID1_DEADLINE) pg_dump gets SIGTERM:
+	 * "stopped by signal N (...); pg_dump terminated" (child_finish). */
+	struct child_spec spec = { .argv = argv, .envp = envp, .on_stdout = dump_take, .ctx = &d,
+				   .stdout_pipe_size = PIPE_SIZE };
+	struct child_proc p;
+	struct child_result r;
+	int rc = -1;
 
-	argv = build_argv(cfg, dbname, custom, e);
-	envp = db_child_env_watched(cfg, dbname, server_major);
-	buf = malloc(READ_CHUNK);
-	if (!argv || !envp || !buf) {
+	if (!argv || !envp) {
 		if (argv)
 			err_set(e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (pid1_spawn(&c, argv, envp, CHILD_STDOUT | CHILD_STDERR, e) < 0)
+	if (child_start(&p, &spec, e) < 0)
 		goto out;
-	/* A 1 MiB pipe (pipe(7), F_SETPIPE_SZ; the default limit for any user)
-	 * lets pg_dump run ahead while a block is handed to the compressor,
-	 * and turns its many small writes into few large reads. Best effort:
-	 * with a smaller pipe, reads are not batched (below). */
-	pipe_size = fcntl(c.out, F_SETPIPE_SZ, PIPE_SIZE);
+	d.batch = child_stdout_pipe_size(&p) >= PIPE_SIZE;
 	log_progress_start("dump");
-	while (c.out >= 0 || c.errfd >= 0) {
-		struct pollfd pf[2];
-		int np = 0, r;
-
-		if (c.out >= 0)
-			pf[np++] = (struct pollfd){ .fd = c.out, .events = POLLIN };
-		if (c.errfd >= 0)
-			pf[np++] = (struct pollfd){ .fd = c.errfd, .events = POLLIN };
-		r = poll(pf, (nfds_t)np, 250);
-		if ((stop = pid1_stop_requested()) != 0) {
-			pid1_kill(&c, SIGTERM);
-			break;
-		}
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err_errno(e, ERR_INTERNAL, errno, "poll");
-			pid1_kill(&c, SIGKILL);
-			write_failed = true;
-			break;
-		}
-		for (int i = 0; i < np; i++) {
-			ssize_t got;
-			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			got = read(pf[i].fd, buf, READ_CHUNK);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0) {
-				if (pf[i].fd == c.out) {
-					close(c.out);
-					c.out = -1;
-				} else {
-					close(c.errfd);
-					c.errfd = -1;
-				}
-				continue;
-			}
-			if (pf[i].fd == c.errfd) {
-				pid1_tail_add(&tail, buf, (size_t)got);
-				continue;
-			}
-			if (write_failed)
-				continue; /* drain so pg_dump is not stuck; we kill it below */
-			if (magic_len < 5) {
-				size_t k = (size_t)got < 5 - magic_len ? (size_t)got : 5 - magic_len;
-				memcpy(magic + magic_len, buf, k);
-				magic_len += k;
-			}
-			total += (uint64_t)got;
-			if ((!custom && dumpscan_feed(scan, buf, (size_t)got, e) < 0) ||
-			    stream_write(w, buf, (size_t)got, e) < 0) {
-				write_failed = true;
-				pid1_kill(&c, SIGTERM);
-				continue;
-			}
-			log_progress(total);
-			if ((size_t)got < BATCH_MIN && pipe_size >= PIPE_SIZE)
-				batch_wait();
-		}
-	}
+	rc = child_finish(&p, &r, e);
 	log_progress_end();
-	if (pid1_wait(&c, &status, write_failed ? NULL : e) < 0 && !write_failed)
+	if (rc < 0 || (rc = dump_check_exit(&r, e)) < 0 || (rc = dump_check_output(&d, e)) < 0)
 		goto out;
-	if (stop) {
-		e->code = ERR_INTERRUPTED;
-		e->signo = stop;
-		snprintf(e->msg, sizeof e->msg, "stopped by signal %d (%s); pg_dump terminated", stop,
-			 strsignal(stop));
-		goto out;
-	}
-	if (write_failed)
-		goto out;
-	if (!pid1_ok(status)) {
-		char how[128], text[1500];
-		pid1_describe(status, how, sizeof how);
-		pid1_tail_text(&tail, text, sizeof text);
-		err_set(e, ERR_DUMP, "pg_dump %s%s%s", how, text[0] ? ": " : "", text);
-		goto out;
-	}
-	if (total == 0) {
-		err_set(e, ERR_DUMP, "pg_dump exited 0 but wrote nothing; a dump without data is not a backup");
-		goto out;
-	}
-	if (custom) {
-		if (magic_len < 5 || memcmp(magic, "PGDMP", 5) != 0) {
-			err_set(e, ERR_DUMP, "pg_dump output does not start with the custom-format "
-				"signature PGDMP");
-			goto out;
-		}
-	} else {
-		if (dumpscan_finish(scan, e) < 0)
-			goto out;
-		if (!scan->header_ok) {
-			err_set(e, ERR_DUMP, "pg_dump output does not start with pg_dump's header");
-			goto out;
-		}
-		if (!scan->complete) {
-			err_set(e, ERR_DUMP, "pg_dump output has no completion trailer "
-				"(\"-- PostgreSQL database dump complete\"): the dump is cut off");
-			goto out;
-		}
-		if (dumpscan_check_commands(scan, e) < 0) {
-			e->code = ERR_DUMP;
-			err_prefix(e, "pg_dump output");
-			goto out;
-		}
-	}
-	if (tail.len) {
+	if (r.tail.len) {
 		char text[1500];
-		pid1_tail_text(&tail, text, sizeof text);
+		child_tail_text(&r, text, sizeof text);
 		log_warn("pg_dump said: %s", text);
 	}
-	rc = 0;
 out:
-	if (c.pid > 0) {
-		pid1_kill(&c, SIGKILL);
-		pid1_wait(&c, &status, NULL);
-	}
 	util_free_strv(argv);
 	util_free_strv(envp);
-	free(buf);
 	return rc;
 }

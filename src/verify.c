@@ -4,14 +4,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "db.h"
 #include "log.h"
 #include "manifest.h"
@@ -130,25 +129,83 @@ static uint64_t toc_locks(const char *l)
 	return 0;
 }
 
+/* pg_restore --list reads only the archive's table of contents, at its
+ * start: seconds even for a database of a million objects. One that has not
+ * finished within this many seconds (a hanging wrapper, a stuck file
+ * system) is killed and the file reported as not checked (README, verify). */
+#define VERIFY_LIST_LIMIT_S 300
+
+/* pg_restore --list's output, split into lines for toc_locks. */
+struct toc_reader {
+	struct verify_result *res;
+	char line[512];
+	size_t ll;
+};
+
+static int toc_take(void *ctx, const char *buf, size_t n, struct err *e)
+{
+	struct toc_reader *t = ctx;
+
+	(void)e;
+	for (size_t j = 0; j < n; j++) {
+		if (buf[j] == '\n') {
+			t->line[t->ll] = '\0';
+			t->res->scan.lock_objects += toc_locks(t->line);
+			t->ll = 0;
+		} else if (t->ll + 1 < sizeof t->line) {
+			t->line[t->ll++] = buf[j];
+		}
+	}
+	return 0;
+}
+
+/* pg_restore --list on path (child.h: both pipes at once, so a child that
+ * fills its stderr first cannot deadlock us; a stop request and
+ * VERIFY_LIST_LIMIT_S end it). */
+static int list_toc(const char *path, struct verify_result *res, struct err *e)
+{
+	char *argv[] = { "pg_restore", "--list", (char *)path, NULL };
+	char **envp = db_tool_env(); /* no secrets, English messages */
+	struct toc_reader t = { .res = res, .ll = 0 };
+	struct child_spec spec = {
+		.argv = argv, .envp = envp, .on_stdout = toc_take, .ctx = &t,
+		.deadline_ns = child_mono_ns() + (uint64_t)VERIFY_LIST_LIMIT_S * CHILD_NS_PER_S,
+	};
+	struct child_result r;
+	int rc;
+
+	if (!envp)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	rc = child_run(&spec, &r, e);
+	util_free_strv(envp);
+	if (rc < 0) {
+		if (r.stopped)
+			snprintf(e->msg, sizeof e->msg, "stopped by signal %d", e->signo);
+		else if (r.timed_out)
+			snprintf(e->msg, sizeof e->msg, "pg_restore --list did not finish within %d s "
+				 "and was killed", VERIFY_LIST_LIMIT_S);
+		return -1;
+	}
+	if (!child_ok(&r)) {
+		char how[64], text[1000];
+		child_describe(&r, how, sizeof how);
+		child_tail_text(&r, text, sizeof text);
+		return err_set(e, ERR_CORRUPT, "pg_restore --list %s: %s", how, text);
+	}
+	return 0;
+}
+
 /* A custom-format archive: PGDMP signature, and pg_restore must be able to
  * read its table of contents (pg_restore(1) --list). */
 static int check_custom(const char *path, struct stream_reader *r, struct verify_result *res,
 			struct err *e)
 {
 	char *buf = malloc(CHUNK);
-	char *argv[] = { "pg_restore", "--list", (char *)path, NULL };
-	struct child c;
-	struct child_tail tail = { .len = 0 };
-	char line[512], **envp = db_tool_env(); /* no secrets, English messages */
-	size_t ll = 0;
-	int status, rc = -1;
+	int rc = -1;
 	bool first = true;
 
-	if (!buf || !envp) {
-		free(buf);
-		util_free_strv(envp);
+	if (!buf)
 		return err_set(e, ERR_INTERNAL, "out of memory");
-	}
 	for (;;) {
 		ssize_t n = stream_read(r, buf, CHUNK, e);
 		if (n < 0)
@@ -166,75 +223,8 @@ static int check_custom(const char *path, struct stream_reader *r, struct verify
 		err_set(e, ERR_CORRUPT, "the archive is empty");
 		goto out;
 	}
-	if (pid1_spawn(&c, argv, envp, CHILD_STDOUT | CHILD_STDERR, e) < 0)
-		goto out;
-	/* Both pipes at once (poll(2)): a child that fills its stderr pipe
-	 * before it ends its stdout would otherwise block forever on a reader
-	 * waiting for stdout's end. A stop request ends the child too. */
-	while (c.out >= 0 || c.errfd >= 0) {
-		struct pollfd pf[2];
-		int np = 0, sig, ready;
-
-		if (c.out >= 0)
-			pf[np++] = (struct pollfd){ .fd = c.out, .events = POLLIN };
-		if (c.errfd >= 0)
-			pf[np++] = (struct pollfd){ .fd = c.errfd, .events = POLLIN };
-		ready = poll(pf, (nfds_t)np, 200);
-		if ((sig = pid1_stop_requested()) != 0) {
-			pid1_kill(&c, SIGTERM);
-			(void)pid1_wait(&c, &status, e);
-			err_set(e, ERR_INTERRUPTED, "stopped by signal %d", sig);
-			e->signo = sig;
-			goto out;
-		}
-		if (ready < 0 && errno != EINTR) {
-			err_errno(e, ERR_INTERNAL, errno, "poll");
-			pid1_kill(&c, SIGKILL);
-			(void)pid1_wait(&c, &status, e);
-			goto out;
-		}
-		for (int i = 0; ready > 0 && i < np; i++) {
-			ssize_t n;
-			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			n = read(pf[i].fd, buf, CHUNK);
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0) {
-				close(pf[i].fd);
-				if (pf[i].fd == c.out)
-					c.out = -1;
-				else
-					c.errfd = -1;
-				continue;
-			}
-			if (pf[i].fd == c.errfd) {
-				pid1_tail_add(&tail, buf, (size_t)n);
-				continue;
-			}
-			for (ssize_t j = 0; j < n; j++) {
-				if (buf[j] == '\n') {
-					line[ll] = '\0';
-					res->scan.lock_objects += toc_locks(line);
-					ll = 0;
-				} else if (ll + 1 < sizeof line) {
-					line[ll++] = buf[j];
-				}
-			}
-		}
-	}
-	if (pid1_wait(&c, &status, e) < 0)
-		goto out;
-	if (!pid1_ok(status)) {
-		char how[64], text[1000];
-		pid1_describe(status, how, sizeof how);
-		pid1_tail_text(&tail, text, sizeof text);
-		err_set(e, ERR_CORRUPT, "pg_restore --list %s: %s", how, text);
-		goto out;
-	}
-	rc = 0;
+	rc = list_toc(path, res, e);
 out:
-	util_free_strv(envp);
 	free(buf);
 	return rc;
 }
