@@ -96,9 +96,11 @@ struct child_result {
 	struct child_tail tail; /* the last bytes of its stderr (pid1_tail_text) */
 };
 
-/* A running child; caller-owned (usually on the stack), fields private to
- * child.c. Between a successful child_start and child_finish it holds the
- * child: child_finish must be called exactly once. */
+/* A running child; caller-owned (usually on the stack). Its fields are
+ * child.c's, except res, which the caller may read while the child runs
+ * (res.stdin_refused after child_write, res.tail). Between a successful
+ * child_start and child_finish it holds the child: child_finish must be
+ * called exactly once. */
 struct child_proc {
 	struct child c;
 	struct child_spec spec;
