@@ -38,23 +38,13 @@ static const char *state_of(const struct cat_entry *c, const struct mf_record *k
 	return state;
 }
 
-int list_main(const struct config *cfg, int argc, char **argv)
+int list_print(const struct config *cfg, bool json)
 {
 	struct cat_entry *v = NULL;
 	struct mf_record *k;
 	size_t n = 0, nk = 0, n_future = 0, n_suspect = 0;
 	struct err e;
-	bool json = false;
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0 && !json)
-			json = true;
-		else {
-			fprintf(stderr, "vigil list: unknown argument %s\nusage: vigil list [--json]\n",
-				argv[i]);
-			return 2;
-		}
-	}
 	k = verify_records_load(cfg, &nk);
 	if (catalog_scan_recs(cfg, -1, k, nk, &v, &n, &e) < 0) {
 		log_error("list: %s", e.msg);
@@ -113,4 +103,20 @@ int list_main(const struct config *cfg, int argc, char **argv)
 	free(v);
 	free(k);
 	return 0;
+}
+
+int list_main(const struct config *cfg, int argc, char **argv)
+{
+	bool json = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && !json)
+			json = true;
+		else {
+			fprintf(stderr, "vigil list: unknown argument %s\nusage: vigil list [--json]\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	return list_print(cfg, json);
 }

@@ -58,6 +58,9 @@ struct media_stats {
 	uint64_t bytes;    /* file content bytes */
 	uint64_t warnings; /* changed/vanished files, skipped sockets */
 	uint64_t skipped;  /* excluded entries, skipped sockets */
+	uint64_t not_moved_back; /* media_restore failed in its swap and
+				  * these entries could not be moved back: they
+				  * wait in MEDIA_DIR/.vigil-old-* (0 otherwise) */
 };
 
 /* Archive o->root into w. Symlinks inside are stored as links, never

@@ -406,6 +406,7 @@ int media_sw_run(struct sw *s)
 	bad = sw_rollback(s);
 	if (bad) {
 		s->stuck = true;
+		s->st->not_moved_back = bad;
 		err_prefix(s->e, "restore failed and %zu entries could not be moved back: "
 			   "MEDIA_DIR lacks them, they are in %s under their paths relative "
 			   "to MEDIA_DIR (hint: move them back by hand, then delete that "
