@@ -49,7 +49,7 @@ int list_print(const struct config *cfg, bool json)
 	if (catalog_scan_recs(cfg, -1, k, nk, &v, &n, &e) < 0) {
 		log_error("list: %s", e.msg);
 		free(k);
-		return 1;
+		return EXIT_FAILED;
 	}
 	if (json) {
 		struct mf_list_row *rows = calloc(n ? n : 1, sizeof *rows);
@@ -57,7 +57,7 @@ int list_print(const struct config *cfg, bool json)
 		char *out;
 		if (!rows || !tl || !tu) {
 			free(rows), free(tl), free(tu), free(v), free(k);
-			return 1;
+			return EXIT_FAILED;
 		}
 		for (size_t i = 0; i < n; i++) {
 			log_time_local((int64_t)v[i].utc, tl[i]);
@@ -102,7 +102,7 @@ int list_print(const struct config *cfg, bool json)
 	}
 	free(v);
 	free(k);
-	return 0;
+	return EXIT_OK;
 }
 
 int list_main(const struct config *cfg, int argc, char **argv)
@@ -115,7 +115,7 @@ int list_main(const struct config *cfg, int argc, char **argv)
 		else {
 			fprintf(stderr, "vigil list: unknown argument %s\nusage: vigil list [--json]\n",
 				argv[i]);
-			return 2;
+			return EXIT_REFUSED;
 		}
 	}
 	return list_print(cfg, json);

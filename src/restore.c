@@ -625,7 +625,7 @@ static int restore_status(const struct restore *rs, enum step st, struct err *e,
 	int status;
 
 	if (st == STEP_ON) {
-		status = rs->warned ? 3 : 0;
+		status = rs->warned ? EXIT_WARNINGS : EXIT_OK;
 		log_info("restore done exit=%d secs=%.1f", status, util_mono() - t0);
 		return status;
 	}
@@ -640,13 +640,19 @@ static int restore_status(const struct restore *rs, enum step st, struct err *e,
 	}
 	if (st == STEP_REFUSED && e->code != ERR_INTERRUPTED) {
 		log_error("restore refused: %s", e->msg);
-		status = e->code == ERR_LOCKED ? 75 : 2;
-		if (e->code == ERR_IO || e->code == ERR_INTERNAL)
-			status = 1;
-		return status;
+		/* Whatever made the request or its backups fail validation (a
+		 * corrupt or unsafe file, no such backup) refuses the restore,
+		 * exit 2 (SPEC section 9), whatever code the check gave; a busy
+		 * lock and failures on vigil's own side (I/O, internal) keep
+		 * theirs. The manifest-less refusal keeps e's message. */
+		if (e->code != ERR_LOCKED && e->code != ERR_IO && e->code != ERR_INTERNAL)
+			e->code = ERR_REFUSED;
+		return err_exit_code(e);
 	}
 	log_error("restore failed: %s", e->msg);
-	return e->code == ERR_INTERRUPTED ? err_exit_code(e) : 1;
+	/* Once something was changed, every failure is a failure (1), a stop
+	 * keeps its 128+N. */
+	return e->code == ERR_INTERRUPTED ? err_exit_code(e) : EXIT_FAILED;
 }
 
 int restore_main(const struct config *cfg, int argc, char **argv)
@@ -663,18 +669,18 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	dumpscan_init(&rs.mres.scan);
 	err_clear(&e);
 	if (parse(argc, argv, &rs.o) < 0)
-		return 2;
+		return EXIT_REFUSED;
 	if (rs.o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
 		return list_print(cfg, false);
 	rs.target = rs.o.target ? rs.o.target : cfg->pg_db;
 	if (refuse_request(cfg, &rs.o, rs.target))
-		return 2;
+		return EXIT_REFUSED;
 	for (int k = 0; k < 3; k++) {
 		static const char *const subs[] = { "", "/db", "/media" };
 		snprintf(dir, sizeof dir, "%s%s", cfg->backup_dir, subs[k]);
 		if (util_mkdir_p(dir, backup_dir_mode(cfg), &e) < 0) {
 			log_error("restore failed: %s", e.msg);
-			return 1;
+			return EXIT_FAILED;
 		}
 	}
 	lockfd = lock_take(cfg->backup_dir, &e);
