@@ -34,7 +34,7 @@ OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
 LIBOBJ  := $(filter-out %/main.o,$(OBJ))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
-CFLAGS  += -Isrc
+CFLAGS  += -Isrc -Isrc/base -Isrc/infra -Isrc/pipeline -Isrc/cmd
 
 .PHONY: all check unit it demo asan deps clean bench lint FORCE
 
