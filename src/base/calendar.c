@@ -1,7 +1,7 @@
 /* calendar.c - proleptic Gregorian calendar arithmetic on int64 days.
  * See calendar.h.
  */
-#include "calendar.h"
+#include "base/calendar.h"
 
 #include <string.h>
 

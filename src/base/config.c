@@ -1,5 +1,5 @@
 /* config.c - the configuration table and its loader (STYLE.md habit 6). */
-#include "config.h"
+#include "base/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 extern char **environ;
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "base/err.h"
 
 enum cfg_format { CFG_FORMAT_PLAIN, CFG_FORMAT_CUSTOM };
 enum cfg_compression { CFG_COMP_GZIP, CFG_COMP_ZSTD, CFG_COMP_NONE };

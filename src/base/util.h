@@ -9,7 +9,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define UTIL_PATH_MAX 4096
 

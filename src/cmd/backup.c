@@ -1,13 +1,13 @@
 /* backup_cmd.c - `vigil backup`: its arguments and its exit status; the run
  * itself is backup.c:backup_run. */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "backup.h"
-#include "manifest.h"
+#include "pipeline/backup.h"
+#include "infra/manifest.h"
 
 int backup_exit_status(enum run_result r, const struct err *e)
 {

@@ -6,9 +6,9 @@
 #ifndef VIGIL_CMD_H
 #define VIGIL_CMD_H
 
-#include "backup.h"
-#include "config.h"
-#include "err.h"
+#include "pipeline/backup.h"
+#include "base/config.h"
+#include "base/err.h"
 
 /* `vigil backup [--db-only|--media-only]`: one run now. Exit status
  * EXIT_OK, EXIT_WARNINGS, EXIT_FAILED, EXIT_REFUSED (usage), EXIT_LOCKED or

@@ -2,8 +2,8 @@
 #ifndef VIGIL_DAEMON_H
 #define VIGIL_DAEMON_H
 
-#include "config.h"
-#include "err.h"
+#include "base/config.h"
+#include "base/err.h"
 
 /* Run until SIGTERM/SIGINT: the schedule (TZ's rules), the HTTP listener,
  * signal handling and reaping. Each run is a child `vigil backup` in its own

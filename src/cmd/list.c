@@ -1,15 +1,15 @@
 /* list.c - see list.h. */
-#include "list.h"
+#include "cmd/list.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog.h"
-#include "log.h"
-#include "manifest.h"
-#include "util.h"
-#include "verify.h"
+#include "pipeline/catalog.h"
+#include "base/log.h"
+#include "infra/manifest.h"
+#include "base/util.h"
+#include "pipeline/verify.h"
 
 static const char *state_of(const struct cat_entry *c, const struct mf_record *k, size_t nk)
 {

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+#include "base/config.h"
 
 /* Print the table (or JSON) to stdout; returns the exit status.
  * The state column: "ok" when the .sha256 file exists and the run manifest

@@ -6,22 +6,22 @@
 #include <time.h>
 
 
-#include "media.h"
-#include "backup.h"
-#include "cmd.h"
-#include "config.h"
-#include "daemon.h"
-#include "db.h"
-#include "dump.h"
-#include "http.h"
-#include "manifest.h"
-#include "stream.h"
-#include "list.h"
-#include "log.h"
-#include "pid1.h"
-#include "restore.h"
-#include "util.h"
-#include "verify.h"
+#include "pipeline/media.h"
+#include "pipeline/backup.h"
+#include "cmd/cmd.h"
+#include "base/config.h"
+#include "cmd/daemon.h"
+#include "infra/db.h"
+#include "pipeline/dump.h"
+#include "infra/http.h"
+#include "infra/manifest.h"
+#include "infra/stream.h"
+#include "cmd/list.h"
+#include "base/log.h"
+#include "infra/pid1.h"
+#include "cmd/restore.h"
+#include "base/util.h"
+#include "pipeline/verify.h"
 
 static void usage(FILE *f)
 {

@@ -11,7 +11,7 @@
  * refusal like any other (exit 2, no safety copy, nothing changed). The
  * safety copies follow the load, right before the swap. --in-place and
  * custom-format archives are validated in a pass of their own first. */
-#include "restore.h"
+#include "cmd/restore.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -25,19 +25,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "media.h"
-#include "backup.h"
-#include "catalog.h"
-#include "db.h"
-#include "db_load.h"
-#include "db_swap.h"
-#include "dumpscan.h"
-#include "list.h"
-#include "lock.h"
-#include "log.h"
-#include "pid1.h"
-#include "util.h"
-#include "verify.h"
+#include "pipeline/media.h"
+#include "pipeline/backup.h"
+#include "pipeline/catalog.h"
+#include "infra/db.h"
+#include "pipeline/db_load.h"
+#include "pipeline/db_swap.h"
+#include "pipeline/dumpscan.h"
+#include "cmd/list.h"
+#include "infra/lock.h"
+#include "base/log.h"
+#include "infra/pid1.h"
+#include "base/util.h"
+#include "pipeline/verify.h"
 
 struct ropts {
 	const char *db, *media, *target;

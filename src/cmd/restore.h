@@ -2,7 +2,7 @@
 #ifndef VIGIL_RESTORE_H
 #define VIGIL_RESTORE_H
 
-#include "config.h"
+#include "base/config.h"
 
 /* Parse the restore options, validate the named backups before touching
  * anything, confirm, take pre_restore_ safety copies, restore the database

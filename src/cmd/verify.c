@@ -1,19 +1,19 @@
 /* verify_cmd.c - `vigil verify`: which files, one line per file, the lock
  * table warning and the exit status; the checks are verify.c's. */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog.h"
-#include "db.h"
-#include "log.h"
-#include "manifest.h"
-#include "pid1.h"
-#include "util.h"
-#include "verify.h"
+#include "pipeline/catalog.h"
+#include "infra/db.h"
+#include "base/log.h"
+#include "infra/manifest.h"
+#include "infra/pid1.h"
+#include "base/util.h"
+#include "pipeline/verify.h"
 
 #define VERIFY_LOCKS_ALWAYS_FIT 1024
 

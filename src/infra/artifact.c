@@ -1,5 +1,5 @@
 /* artifact.c - see artifact.h. */
-#include "artifact.h"
+#include "infra/artifact.h"
 
 #include <dirent.h>
 #include <errno.h>

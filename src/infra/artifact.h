@@ -12,9 +12,9 @@
 
 #include <sys/types.h>
 
-#include "err.h"
-#include "stream.h"
-#include "util.h"
+#include "base/err.h"
+#include "infra/stream.h"
+#include "base/util.h"
 
 #define ARTIFACT_TMP_PREFIX ".vigil-tmp-"
 

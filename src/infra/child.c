@@ -1,6 +1,6 @@
 /* child.c - see child.h: one child program run through pid1, its pipes
  * pumped with poll(2), its environment given the locale rule. */
-#include "child.h"
+#include "infra/child.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "base/util.h"
 
 extern char **environ;
 

@@ -36,8 +36,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "err.h"
-#include "pid1.h"
+#include "base/err.h"
+#include "infra/pid1.h"
 
 #define CHILD_NS_PER_S 1000000000ull
 

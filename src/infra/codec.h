@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Where a stream-mode encoder's output goes: the engine hashes and writes
  * it. Returns 0, or -1 with e set (ERR_NOSPACE, ERR_IO). */

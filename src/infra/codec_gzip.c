@@ -21,7 +21,7 @@
  * (dec_read); after RD_FAST_GIVEUP more misses than hits (a foreign
  * single-member file) the fast path is no longer tried.
  */
-#include "codec.h"
+#include "infra/codec.h"
 
 #include <limits.h>
 #include <pthread.h>

@@ -1,13 +1,13 @@
 /* cron.c - cron expressions (crontab(5), Vixie cron 4.1): the parser and
  * the day rule. See cron.h. Pure: no clock, no I/O.
  */
-#include "cron.h"
+#include "infra/cron.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ascii.h"
+#include "base/ascii.h"
 
 struct field_def {
 	const char *name;

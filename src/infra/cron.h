@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* A parsed 5-field cron expression: one bit per allowed value. Plain data,
  * no ownership; copy it freely. */

@@ -1,5 +1,5 @@
 /* db.c - see db.h. */
-#include "db.h"
+#include "infra/db.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -11,9 +11,9 @@
 
 #include <libpq-fe.h>
 
-#include "child.h"
-#include "log.h"
-#include "util.h"
+#include "infra/child.h"
+#include "base/log.h"
+#include "base/util.h"
 
 extern char **environ;
 

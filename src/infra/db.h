@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "child.h"
-#include "config.h"
-#include "err.h"
+#include "infra/child.h"
+#include "base/config.h"
+#include "base/err.h"
 
 struct db;
 struct db_rows;

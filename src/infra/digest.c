@@ -3,7 +3,7 @@
  * See digest.h. This is the only file that includes OpenSSL (STYLE.md
  * habit 2).
  */
-#include "digest.h"
+#include "infra/digest.h"
 
 #include <stdlib.h>
 

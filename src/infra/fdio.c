@@ -1,7 +1,7 @@
 /* fdio.c - descriptor I/O that survives EINTR and short transfers.
  * See fdio.h.
  */
-#include "fdio.h"
+#include "infra/fdio.h"
 
 #include <errno.h>
 #include <limits.h>

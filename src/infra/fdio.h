@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Bytes fdio_read_each reads at a time. */
 #define FDIO_PIECE ((size_t)256 << 10)

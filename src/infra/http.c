@@ -1,5 +1,5 @@
 /* http.c - see http.h. */
-#include "http.h"
+#include "infra/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +17,7 @@
 
 #include <microhttpd.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* Limits (F11). libmicrohttpd's inactivity timeout is reset by every byte,
  * so a client that trickles a header line a second held a slot forever, and

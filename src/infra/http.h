@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 
 enum http_page { HTTP_HEALTHZ, HTTP_METRICS };
 

@@ -1,5 +1,5 @@
 /* lock.c - see lock.h. */
-#include "lock.h"
+#include "infra/lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "base/util.h"
 
 int lock_take(const char *backup_dir, struct err *e)
 {

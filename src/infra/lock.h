@@ -7,7 +7,7 @@
 #ifndef VIGIL_LOCK_H
 #define VIGIL_LOCK_H
 
-#include "err.h"
+#include "base/err.h"
 
 /* Take the lock without waiting. Returns the descriptor (>= 0) or -1 with e
  * set: ERR_LOCKED "another run is in progress" when held, ERR_IO otherwise. */

@@ -1,5 +1,5 @@
 /* manifest.c - see manifest.h. */
-#include "manifest.h"
+#include "infra/manifest.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -9,8 +9,8 @@
 
 #include <cJSON.h>
 
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define MAX_WARNINGS 1000
 

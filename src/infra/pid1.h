@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "base/err.h"
 
 enum {
 	CHILD_STDIN = 1,   /* parent writes child's stdin through c->in */

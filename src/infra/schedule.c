@@ -5,9 +5,9 @@
  * parts below are cron.c (expressions), tz.c (zones) and calendar.c
  * (date arithmetic). Pure: no clock, no I/O but the FILE it prints to.
  */
-#include "schedule.h"
+#include "infra/schedule.h"
 
-#include "calendar.h"
+#include "base/calendar.h"
 
 /* Search window: 8 years and 2 days, so that "0 0 29 2 *" finds 2104-02-29
  * from 2096-03-01 (2100 is not a leap year). */

@@ -30,9 +30,9 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "cron.h"
-#include "err.h"
-#include "tz.h"
+#include "infra/cron.h"
+#include "base/err.h"
+#include "infra/tz.h"
 
 /* The first instant strictly after `after` (Unix seconds) whose local wall
  * time in z matches s, or -1 if nothing matches within the search window

@@ -17,7 +17,7 @@
  *
  * Readers are in stream_reader.c.
  */
-#include "stream.h"
+#include "infra/stream.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,10 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "digest.h"
-#include "fdio.h"
-#include "stream_int.h"
+#include "infra/codec.h"
+#include "infra/digest.h"
+#include "infra/fdio.h"
+#include "infra/stream_int.h"
 
 #define BLOCK_DEFAULT ((size_t)1 << 20)
 #define BLOCK_MIN ((size_t)4096)

@@ -5,8 +5,8 @@
 #ifndef VIGIL_STREAM_INT_H
 #define VIGIL_STREAM_INT_H
 
-#include "codec.h"
-#include "stream.h"
+#include "infra/codec.h"
+#include "infra/stream.h"
 
 /* The codec behind c (static data, not owned): &codec_gzip, &codec_zstd,
  * or NULL for STREAM_NONE and for values outside the enum. */

@@ -6,7 +6,7 @@
  * file fills from the descriptor and hashes (digest.c); STREAM_NONE has no
  * codec, its bytes are read as stored. The writer is in stream.c.
  */
-#include "stream.h"
+#include "infra/stream.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "digest.h"
-#include "fdio.h"
-#include "stream_int.h"
+#include "infra/codec.h"
+#include "infra/digest.h"
+#include "infra/fdio.h"
+#include "infra/stream_int.h"
 
 /*
  * A producer decodes the file into a ring of RD_SLOTS output slots; the

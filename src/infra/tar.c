@@ -40,7 +40,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "tar.h"
+#include "infra/tar.h"
 
 #include <errno.h>
 #include <locale.h>

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* One data region of a file with holes: off and len in bytes. */
 struct tar_region {

@@ -5,7 +5,7 @@
  * Pure but for sched_zone_load(), which reads one zone file; the only
  * global read is getenv("TZDIR") there.
  */
-#include "tz.h"
+#include "infra/tz.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ascii.h"
-#include "calendar.h"
+#include "base/ascii.h"
+#include "base/calendar.h"
 
 #define DEFAULT_TZDIR "/usr/share/zoneinfo"
 

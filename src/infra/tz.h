@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Offsets we accept: RFC 8536 section 3.2 says utoff SHOULD be in
  * [-89999, 93599]; POSIX TZ offsets reach 24:59:59 (+1 h for DST). */

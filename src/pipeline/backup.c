@@ -1,5 +1,5 @@
 /* backup.c - see backup.h. */
-#include "backup.h"
+#include "pipeline/backup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,13 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "media.h"
-#include "dump.h"
-#include "lock.h"
-#include "log.h"
-#include "pid1.h"
-#include "util.h"
-#include "verify.h"
+#include "pipeline/media.h"
+#include "pipeline/dump.h"
+#include "infra/lock.h"
+#include "base/log.h"
+#include "infra/pid1.h"
+#include "base/util.h"
+#include "pipeline/verify.h"
 
 mode_t backup_dir_mode(const struct config *cfg)
 {

@@ -6,11 +6,11 @@
 
 #include <stdbool.h>
 
-#include "artifact.h"
-#include "catalog.h"
-#include "config.h"
-#include "err.h"
-#include "manifest.h"
+#include "infra/artifact.h"
+#include "pipeline/catalog.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "infra/manifest.h"
 
 enum { BACKUP_DB = 1, BACKUP_MEDIA = 2 };
 

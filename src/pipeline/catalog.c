@@ -1,5 +1,5 @@
 /* catalog.c - see catalog.h. */
-#include "catalog.h"
+#include "pipeline/catalog.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static const char *const db_exts[] = { ".sql.gz", ".sql.zst", ".sql", ".dump", NULL };
 static const char *const media_exts[] = { ".tar.gz", ".tar.zst", ".tar", NULL };

@@ -12,11 +12,11 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "config.h"
-#include "err.h"
-#include "manifest.h"
-#include "stream.h"
-#include "util.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "infra/manifest.h"
+#include "infra/stream.h"
+#include "base/util.h"
 
 enum cat_kind { CAT_DB, CAT_MEDIA };
 

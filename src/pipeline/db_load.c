@@ -4,7 +4,7 @@
  * custom archive through pg_restore. Both children run through the child
  * module (child.h), which drains their stderr while the feeder here writes
  * psql's stdin. */
-#include "db_load.h"
+#include "pipeline/db_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +16,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "log.h"
-#include "pid1.h"
-#include "stream.h"
-#include "util.h"
-#include "verify.h"
+#include "infra/child.h"
+#include "base/log.h"
+#include "infra/pid1.h"
+#include "infra/stream.h"
+#include "base/util.h"
+#include "pipeline/verify.h"
 
 #define CHUNK (1u << 20)
 

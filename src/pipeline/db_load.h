@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "catalog.h"
-#include "config.h"
-#include "db.h"
-#include "dumpscan.h"
-#include "err.h"
+#include "pipeline/catalog.h"
+#include "base/config.h"
+#include "infra/db.h"
+#include "pipeline/dumpscan.h"
+#include "base/err.h"
 
 /* How db_load() runs. */
 struct db_load_opts {

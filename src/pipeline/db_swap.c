@@ -2,7 +2,7 @@
  * database restore that is not --in-place loads into a new database made
  * like the live one and renames it into place, so the live database is
  * either the old one or the complete new one. */
-#include "db_swap.h"
+#include "pipeline/db_swap.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "pid1.h"
-#include "util.h"
+#include "base/log.h"
+#include "infra/pid1.h"
+#include "base/util.h"
 
 /* See db_swap.h. The database vigil works from while target is replaced:
  * "postgres", else "template1"; for target "postgres" itself (POSTGRES_DB=postgres,

@@ -7,12 +7,12 @@
 
 #include <stdbool.h>
 
-#include "catalog.h"
-#include "config.h"
-#include "db.h"
-#include "db_load.h"
-#include "dumpscan.h"
-#include "err.h"
+#include "pipeline/catalog.h"
+#include "base/config.h"
+#include "infra/db.h"
+#include "pipeline/db_load.h"
+#include "pipeline/dumpscan.h"
+#include "base/err.h"
 
 /* The longest database name PostgreSQL keeps, in bytes (NAMEDATALEN - 1). */
 #define PG_NAME_MAX 63

@@ -1,5 +1,5 @@
 /* dump.c - see dump.h. */
-#include "dump.h"
+#include "pipeline/dump.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "child.h"
-#include "db.h"
-#include "log.h"
-#include "util.h"
+#include "infra/child.h"
+#include "infra/db.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define PIPE_SIZE (1 << 20)
 

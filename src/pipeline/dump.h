@@ -5,10 +5,10 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "dumpscan.h"
-#include "err.h"
-#include "stream.h"
+#include "base/config.h"
+#include "pipeline/dumpscan.h"
+#include "base/err.h"
+#include "infra/stream.h"
 
 struct dump_info {
 	char server_version[32];  /* "15.20" */

@@ -1,14 +1,14 @@
 /* dumpscan.c - see dumpscan.h. The lexer follows psql's scanner rules
  * (src/fe_utils/psqlscan.l): a backslash outside quotes and comments starts
  * a meta-command that runs to the end of the line. */
-#include "dumpscan.h"
+#include "pipeline/dumpscan.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 enum { LEX_NORMAL, LEX_SQUOTE, LEX_ESTRING, LEX_DQUOTE, LEX_DOLLAR, LEX_COMMENT };
 

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 struct dumpscan_table {
 	char *name;     /* as written after COPY, e.g. public.items or s."Año" */

@@ -16,8 +16,8 @@
 
 #include <stdint.h>
 
-#include "err.h"
-#include "stream.h"
+#include "base/err.h"
+#include "infra/stream.h"
 
 struct media_opts {
 	const char *root;               /* MEDIA_DIR; a symlink here is followed */

@@ -3,8 +3,8 @@
  * tar.c's secure disk writer, and record it in the archive's listing, which
  * media_restore.c checks the staged tree against before anything live moves.
  */
-#include "media_int.h"
-#include "tar.h"
+#include "pipeline/media_int.h"
+#include "infra/tar.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -16,10 +16,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "err.h"
-#include "media.h"
-#include "stream.h"
-#include "tar.h"
+#include "base/err.h"
+#include "pipeline/media.h"
+#include "infra/stream.h"
+#include "infra/tar.h"
 
 #define IO_BUF         (1024u * 1024u) /* file reads and stream reads */
 #define PROGRESS_EVERY (16ull << 20)

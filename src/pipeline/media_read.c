@@ -7,8 +7,8 @@
  * also proves the archive complete: the end-of-archive marker, nothing but
  * zeros after it, and the stream read to its end.
  */
-#include "media_int.h"
-#include "tar.h"
+#include "pipeline/media_int.h"
+#include "infra/tar.h"
 
 #include <stdint.h>
 #include <stdio.h>

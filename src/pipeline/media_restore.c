@@ -4,8 +4,8 @@
  * comes before anything live moves; media_restore_check, the refusal made
  * before a restore starts.
  */
-#include "media_int.h"
-#include "tar.h"
+#include "pipeline/media_int.h"
+#include "infra/tar.h"
 
 #include <errno.h>
 #include <fcntl.h>

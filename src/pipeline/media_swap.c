@@ -4,8 +4,8 @@
  * holding a protected one (BACKUP_DIR, LOG_DIR) stay and are swapped inside.
  * Also the mount points check (a mounted directory cannot be moved aside).
  */
-#include "media_int.h"
-#include "util.h"
+#include "pipeline/media_int.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * a directory in strcmp order, names fit for a message, removing a tree,
  * stop requests and progress. See media_int.h.
  */
-#include "media_int.h"
+#include "pipeline/media_int.h"
 
 #include <dirent.h>
 #include <errno.h>

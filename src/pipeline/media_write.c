@@ -25,8 +25,8 @@
  * - Top-level ".vigil-restore-*" and ".vigil-old-*" entries (left-overs of
  *   an interrupted restore) are never archived.
  */
-#include "media_int.h"
-#include "tar.h"
+#include "pipeline/media_int.h"
+#include "infra/tar.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
 /* metrics.c - see metrics.h. */
-#include "metrics.h"
+#include "pipeline/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/log.h"
 
 void metrics_json_escape(const char *s, char *out, size_t n)
 {

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "state.h"
+#include "pipeline/state.h"
 
 struct daemon_info {
 	int64_t started;              /* daemon start, Unix seconds */

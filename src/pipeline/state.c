@@ -1,5 +1,5 @@
 /* state.c - see state.h. */
-#include "state.h"
+#include "pipeline/state.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog.h"
-#include "log.h"
-#include "util.h"
+#include "pipeline/catalog.h"
+#include "base/log.h"
+#include "base/util.h"
 
 const char *state_kind_name(int kind)
 {

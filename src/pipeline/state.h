@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "err.h"
-#include "manifest.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "infra/manifest.h"
 
 enum { KIND_DB = 0, KIND_MEDIA = 1, KIND_N = 2 };
 enum { RES_SUCCESS = 0, RES_WARNING = 1, RES_FAILURE = 2, RES_N = 3 };

@@ -1,5 +1,5 @@
 /* verify.c - see verify.h. */
-#include "verify.h"
+#include "pipeline/verify.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,12 +10,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "db.h"
-#include "log.h"
-#include "manifest.h"
-#include "pid1.h"
-#include "util.h"
+#include "infra/child.h"
+#include "infra/db.h"
+#include "base/log.h"
+#include "infra/manifest.h"
+#include "infra/pid1.h"
+#include "base/util.h"
 
 #define CHUNK (1u << 20)
 

@@ -9,14 +9,14 @@
 
 #include <stdbool.h>
 
-#include "media.h"
-#include "artifact.h"
-#include "catalog.h"
-#include "config.h"
-#include "db.h"
-#include "dumpscan.h"
-#include "manifest.h"
-#include "err.h"
+#include "pipeline/media.h"
+#include "infra/artifact.h"
+#include "pipeline/catalog.h"
+#include "base/config.h"
+#include "infra/db.h"
+#include "pipeline/dumpscan.h"
+#include "infra/manifest.h"
+#include "base/err.h"
 
 struct verify_result {
 	char sha256[65];

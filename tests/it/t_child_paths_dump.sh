@@ -1,6 +1,6 @@
 #!/bin/bash
 # shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
-# Issue 10, the child module (src/child.c) on the pg_dump path (dump_run):
+# Issue 10, the child module (src/infra/child.c) on the pg_dump path (dump_run):
 # pg_dump's stdout and stderr are read with one poll, so
 #   1. a pg_dump that writes 1 MiB to stderr before its dump does not
 #      deadlock vigil: exit 0, the dump is whole (plain and custom), and the

@@ -1,6 +1,6 @@
 #!/bin/bash
 # shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
-# Issue 10, the child module (src/child.c) on verify's `pg_restore --list`
+# Issue 10, the child module (src/infra/child.c) on verify's `pg_restore --list`
 # path (custom-format backups):
 #   1. a pg_restore that writes 1 MiB to stderr before its table of contents
 #      does not deadlock vigil: exit 0, "ok", "1 checked, 0 failed";

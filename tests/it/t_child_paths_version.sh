@@ -1,6 +1,6 @@
 #!/bin/bash
 # shellcheck disable=SC2016,SC2119 # shim bodies are single-quoted; lib functions take optional args
-# Issue 10, the child module (src/child.c) on the `--version` path
+# Issue 10, the child module (src/infra/child.c) on the `--version` path
 # (db_tool_version, run by the backup's pre-flight and by `vigil version`):
 #   1. a `pg_dump --version` that writes 1 MiB to stderr before its answer
 #      does not deadlock vigil: the backup exits 0, `vigil version` names

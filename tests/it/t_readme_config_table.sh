@@ -1,6 +1,6 @@
 #!/bin/bash
 # The README's variable table is the one `vigil check-config --markdown`
-# prints from the config table in src/config.c, line for line: a variable
+# prints from the config table in src/base/config.c, line for line: a variable
 # added to the code without the docs (or the other way round) fails here.
 set -u
 . "$(dirname "$0")/lib.sh"

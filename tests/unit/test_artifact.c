@@ -2,7 +2,7 @@
  * artifact_finish's read-back (length and CRC-32 of what was written, while
  * the fsync runs), the commit with its .sha256 checked by the real
  * `sha256sum -c`, and that a failed check leaves nothing behind. */
-#include "artifact.h"
+#include "infra/artifact.h"
 #include "unit.h"
 
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* test_catalog.c - unit tests for src/catalog.c: vigil's own file names
+/* test_catalog.c - unit tests for src/pipeline/catalog.c: vigil's own file names
  * (SPEC section 3, FIELD-CASES B11 and B13) and the resolution of what an
  * operator types (SPEC section 2, FIELD-CASES B06).
  *
@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog.h"
-#include "config.h"
-#include "err.h"
-#include "util.h"
+#include "pipeline/catalog.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "base/util.h"
 #include "unit.h"
 
 /* ------------------------------------------------------------------------ */

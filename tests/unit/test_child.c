@@ -1,4 +1,4 @@
-/* test_child.c - unit tests for src/child.c with real children (/bin/sh):
+/* test_child.c - unit tests for src/infra/child.c with real children (/bin/sh):
  * a child that fills its stderr pipe before writing stdout does not
  * deadlock, a hanging child ends at its deadline, a stop request ends a
  * child, stdin is fed while the child writes a lot to stderr, and exit
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "err.h"
-#include "pid1.h"
-#include "util.h"
+#include "infra/child.h"
+#include "base/err.h"
+#include "infra/pid1.h"
+#include "base/util.h"
 #include "unit.h"
 
 #define MIB (1u << 20)

@@ -1,4 +1,4 @@
-/* test_config.c - unit tests for src/config.c (SPEC section 4).
+/* test_config.c - unit tests for src/base/config.c (SPEC section 4).
  *
  * Each test starts from an empty environment (clearenv) and sets only what
  * it needs. Secret files go to a mkdtemp() directory under /tmp.
@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "err.h"
-#include "util.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "base/util.h"
 #include "unit.h"
 
 /* The password of FIELD-CASES B08: p@ss:w/rd%20 'q"$&#\ */

@@ -1,4 +1,4 @@
-/* test_dump.c - unit tests for the pure parts of src/dump.c: the check of
+/* test_dump.c - unit tests for the pure parts of src/pipeline/dump.c: the check of
  * PG_DUMP_EXTRA_OPTS that every command runs before anything else (TRIAL
  * F15: an unbalanced quote passed check-config and then failed every run;
  * F23: --create was refused at dump time with a message that named no
@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dump.h"
-#include "err.h"
+#include "pipeline/dump.h"
+#include "base/err.h"
 #include "unit.h"
 
 /* opts must pass. */

@@ -1,4 +1,4 @@
-/* test_dumpscan.c - unit tests for src/dumpscan.c, the streaming scanner
+/* test_dumpscan.c - unit tests for src/pipeline/dumpscan.c, the streaming scanner
  * of pg_dump's plain SQL output (SPEC sections 5 and 6, FIELD-CASES B04,
  * B06).
  *
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dumpscan.h"
-#include "err.h"
+#include "pipeline/dumpscan.h"
+#include "base/err.h"
 #include "unit.h"
 
 /* ------------------------------------------------------------------------ */

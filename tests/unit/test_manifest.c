@@ -1,5 +1,5 @@
-/* test_manifest.c - unit tests for src/manifest.c (run manifests, SPEC
- * section 3) and the secret redaction they rely on (src/log.c, SPEC I5).
+/* test_manifest.c - unit tests for src/infra/manifest.c (run manifests, SPEC
+ * section 3) and the secret redaction they rely on (src/base/log.c, SPEC I5).
  *
  * Manifests are written under a mkdtemp() directory in /tmp. TZ is UTC.
  */
@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "log.h"
-#include "manifest.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "infra/manifest.h"
+#include "base/util.h"
 #include "unit.h"
 
 #define PW "p@ss:w/rd%20 'q\"$&#\\"

@@ -6,9 +6,9 @@
  * libarchive) are the oracle for what we must refuse. gzip is exercised
  * only when stream.c supports it (the STREAM_NONE stub does not).
  */
-#include "media.h"
-#include "err.h"
-#include "stream.h"
+#include "pipeline/media.h"
+#include "base/err.h"
+#include "infra/stream.h"
 #include "unit.h"
 
 #include <dirent.h>

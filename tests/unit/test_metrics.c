@@ -1,8 +1,8 @@
-/* test_metrics.c - /healthz rules and /metrics rendering (src/metrics.c),
- * and folding manifests into state (src/state.c). Pure: the clock is a
+/* test_metrics.c - /healthz rules and /metrics rendering (src/pipeline/metrics.c),
+ * and folding manifests into state (src/pipeline/state.c). Pure: the clock is a
  * parameter. */
-#include "metrics.h"
-#include "state.h"
+#include "pipeline/metrics.h"
+#include "pipeline/state.h"
 #include "unit.h"
 
 #include <stdlib.h>

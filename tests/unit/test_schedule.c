@@ -1,4 +1,4 @@
-/* test_schedule.c - unit tests for src/schedule.c.
+/* test_schedule.c - unit tests for src/infra/schedule.c.
  *
  * Independent judges:
  *   - expected fire instants are literals computed with GNU date (coreutils,
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "schedule.h"
+#include "infra/schedule.h"
 #include "unit.h"
 
 /* ------------------------------------------------------------------------ */

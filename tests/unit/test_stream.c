@@ -1,4 +1,4 @@
-/* test_stream.c - unit tests for src/stream.c.
+/* test_stream.c - unit tests for src/infra/stream.c.
  *
  * Files go to mkstemp() names under $TMPDIR (default /tmp) and are removed.
  * External decoders are used as independent judges where they exist: zlib's
@@ -20,7 +20,7 @@
 
 #include <zlib.h>
 
-#include "stream.h"
+#include "infra/stream.h"
 #include "unit.h"
 
 /* ------------------------------------------------------------------------ */

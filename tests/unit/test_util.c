@@ -1,5 +1,5 @@
-/* test_util.c - unit tests for src/util.c, src/err.c and the stderr-tail
- * helpers of src/pid1.c (pid1_tail_add / pid1_tail_text).
+/* test_util.c - unit tests for src/base/util.c, src/base/err.c and the stderr-tail
+ * helpers of src/infra/pid1.c (pid1_tail_add / pid1_tail_text).
  *
  * Files go to a mkdtemp() directory under $TMPDIR (default /tmp) that is
  * removed at the end of each test.
@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "pid1.h"
-#include "util.h"
+#include "base/err.h"
+#include "infra/pid1.h"
+#include "base/util.h"
 #include "unit.h"
 
 /* ------------------------------------------------------------------------ */

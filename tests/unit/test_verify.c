@@ -1,11 +1,11 @@
-/* test_verify.c - unit tests for the pure part of src/verify.c: whether a
+/* test_verify.c - unit tests for the pure part of src/pipeline/verify.c: whether a
  * dump's lock estimate fits the server's lock table, and the value of
  * max_locks_per_transaction the message proposes (TRIAL F3). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "verify.h"
+#include "pipeline/verify.h"
 #include "unit.h"
 
 static void lock_shortfall(void)
