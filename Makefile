@@ -34,7 +34,7 @@ OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
 LIBOBJ  := $(filter-out %/main.o,$(OBJ))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
-CFLAGS  += -Isrc -Isrc/base -Isrc/infra -Isrc/pipeline -Isrc/cmd
+CFLAGS  += -Isrc
 
 .PHONY: all check unit it demo asan deps clean bench lint FORCE
 
@@ -76,6 +76,7 @@ it: $(B)/vigil
 
 check:
 	@$(MAKE) --no-print-directory deps
+	@bash scripts/lint.sh
 	@$(MAKE) --no-print-directory -B WERROR=1 all $(UNITBIN)
 	@bash tests/check.sh $(UNITBIN)
 

@@ -1,7 +1,7 @@
 /* daemon.c - see daemon.h. The main thread owns signals and children (via
  * pid1.c); libmicrohttpd's thread and the database probe thread only read
  * or write the snapshot under `mu`, never wait on a job. */
-#include "daemon.h"
+#include "cmd/daemon.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,17 +14,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "artifact.h"
-#include "db.h"
-#include "dump.h"
-#include "http.h"
-#include "lock.h"
-#include "log.h"
-#include "metrics.h"
-#include "pid1.h"
-#include "schedule.h"
-#include "state.h"
-#include "util.h"
+#include "infra/artifact.h"
+#include "infra/db.h"
+#include "pipeline/dump.h"
+#include "infra/http.h"
+#include "infra/lock.h"
+#include "base/log.h"
+#include "pipeline/metrics.h"
+#include "infra/pid1.h"
+#include "infra/schedule.h"
+#include "pipeline/state.h"
+#include "base/util.h"
 
 #define STOP_GRACE_MS 4000 /* Docker waits 10 s; we are gone within 5 */
 #define PROBE_EVERY 60
@@ -65,7 +65,7 @@ long daemon_max_age(const struct config *cfg, long period)
 	return (period > 0 ? period : 86400) + 7200;
 }
 
-static void page(void *ctx, enum http_page p, int *status, char **body, const char **ctype)
+static void page(void *ctx, enum http_page p, int *http_status, char **body, const char **ctype)
 {
 	struct daemon *d = ctx;
 	int64_t now = (int64_t)time(NULL);
@@ -74,11 +74,11 @@ static void page(void *ctx, enum http_page p, int *status, char **body, const ch
 	if (p == HTTP_HEALTHZ) {
 		struct health h;
 		metrics_health(&d->st, &d->info, now, d->max_age, &h);
-		*status = h.status;
+		*http_status = h.status;
 		*body = strdup(h.body);
 		*ctype = "application/json";
 	} else {
-		*status = 200;
+		*http_status = 200; /* OK (RFC 9110) */
 		*body = metrics_render(&d->st, &d->info, now);
 		*ctype = "text/plain; version=0.0.4; charset=utf-8";
 	}

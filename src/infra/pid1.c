@@ -1,7 +1,7 @@
 /* pid1.c - see pid1.h. Model: tini (src/tini.c): no signal handlers; signals
  * blocked at start and taken with sigtimedwait; children in their own
  * process groups with the mask restored before exec. */
-#include "pid1.h"
+#include "infra/pid1.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,7 +136,7 @@ int pid1_spawn_path(struct child *c, const char *path, char *const argv[], char 
 		else
 			execvp(argv[0], argv);
 		dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
+		_exit(EXIT_EXEC_FAILED);
 	}
 	/* Also from the parent, so a signal to the group cannot race exec. */
 	setpgid(pid, pid);
