@@ -421,13 +421,77 @@ int daemon_healthcheck(const struct config *cfg)
 	return status == 200 ? EXIT_OK : EXIT_FAILED;
 }
 
+/* Same pre-flight as a run, so a version mismatch shows at start (B03);
+ * a failure is kept for /healthz (metrics_health) until a run or a probe
+ * clears it. */
+static void preflight(struct daemon *d)
+{
+	struct dump_info di;
+	struct err e;
+
+	if (dump_preflight(d->cfg, &di, &e) < 0) {
+		log_error("pre-flight check failed: %s", e.msg);
+		snprintf(d->info.preflight_error, sizeof d->info.preflight_error, "%s", e.msg);
+		d->info.preflight_connect = e.code == ERR_DB_CONNECT;
+	} else {
+		log_info("pre-flight ok server=%s pg_dump=%s", di.server_version, di.pg_dump_version);
+	}
+}
+
+/* One look at the clock (now, Unix seconds; last_now the previous look):
+ * a jump (backwards over 60 s, or 5 min past the due run) recomputes the
+ * next run without replaying a missed one (SPEC section 8); a due run
+ * starts, or is skipped and counted while one is still going. Nothing
+ * starts once stopping. Returns the next run time as it was before. */
+static int64_t schedule_tick(struct daemon *d, int64_t now, int64_t last_now, bool stopping)
+{
+	int64_t next;
+
+	pthread_mutex_lock(&d->mu);
+	next = d->info.next_run;
+	pthread_mutex_unlock(&d->mu);
+	if (now < last_now - 60 || (next > 0 && now > next + 300)) {
+		log_warn("clock jumped by %llds; recomputing the next run", (long long)(now - last_now));
+		set_next(d, now);
+	} else if (!stopping && next > 0 && now >= next) {
+		if (d->job_running) {
+			log_warn("scheduled run skipped: the previous run is still in progress");
+			pthread_mutex_lock(&d->mu);
+			d->info.skipped_ticks++;
+			pthread_mutex_unlock(&d->mu);
+		} else {
+			start_job(d, "scheduled");
+		}
+		set_next(d, now);
+	}
+	return next;
+}
+
+/* Stop the HTTP listener and the probe thread (waiting at most 1 s for a
+ * probe in a 10 s connect), free the zone. */
+static void shut_down(struct daemon *d, struct http_server *http)
+{
+	pthread_mutex_lock(&d->quit_mu);
+	d->quit = true;
+	pthread_cond_broadcast(&d->quit_cv);
+	pthread_mutex_unlock(&d->quit_mu);
+	http_stop(http);
+	if (d->probe_started) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_timedjoin_np(d->probe, NULL, &until) != 0)
+			pthread_detach(d->probe);
+	}
+	sched_zone_free(d->zone);
+}
+
 int daemon_main(const struct config *cfg)
 {
 	/* Static: the probe thread may outlive this function by a moment (it
 	 * can sit in a 10 s connect) and must never see a dead stack frame. */
 	static struct daemon d;
 	struct http_server *http = NULL;
-	struct dump_info di;
 	struct err e;
 	int64_t now, next, last_now, stop_deadline_ms = 0;
 	int stop = 0, rc = EXIT_OK, job_stopped_by = 0;
@@ -451,14 +515,7 @@ int daemon_main(const struct config *cfg)
 	d.info.build = VIGIL_BUILD;
 	log_info("vigil %s serving pid=%d schedule=\"%s\" tz=%s max_age=%llds listen=%s", VIGIL_VERSION,
 		 (int)getpid(), cfg->schedule, cfg->tz, (long long)d.max_age, cfg->http_listen);
-	/* Same pre-flight as a run, so a version mismatch shows at start (B03). */
-	if (dump_preflight(cfg, &di, &e) < 0) {
-		log_error("pre-flight check failed: %s", e.msg);
-		snprintf(d.info.preflight_error, sizeof d.info.preflight_error, "%s", e.msg);
-		d.info.preflight_connect = e.code == ERR_DB_CONNECT;
-	}
-	else
-		log_info("pre-flight ok server=%s pg_dump=%s", di.server_version, di.pg_dump_version);
+	preflight(&d);
 	reload_state(&d);
 	if (strcmp(cfg->http_listen, "off") != 0 && http_start(cfg->http_listen, page, &d, &http, &e) < 0) {
 		log_error("%s", e.msg);
@@ -475,25 +532,7 @@ int daemon_main(const struct config *cfg)
 		int sig, wait_ms = 1000;
 
 		now = (int64_t)time(NULL);
-		pthread_mutex_lock(&d.mu);
-		next = d.info.next_run;
-		pthread_mutex_unlock(&d.mu);
-		if (now < last_now - 60 || (next > 0 && now > next + 300)) {
-			/* The clock jumped; a missed run is not replayed. */
-			log_warn("clock jumped by %llds; recomputing the next run",
-				 (long long)(now - last_now));
-			set_next(&d, now);
-		} else if (!stop && next > 0 && now >= next) {
-			if (d.job_running) {
-				log_warn("scheduled run skipped: the previous run is still in progress");
-				pthread_mutex_lock(&d.mu);
-				d.info.skipped_ticks++;
-				pthread_mutex_unlock(&d.mu);
-			} else {
-				start_job(&d, "scheduled");
-			}
-			set_next(&d, now);
-		}
+		next = schedule_tick(&d, now, last_now, stop != 0);
 		last_now = now;
 		if (next > now && (next - now) * 1000 < wait_ms)
 			wait_ms = (int)((next - now) * 1000);
@@ -531,20 +570,7 @@ int daemon_main(const struct config *cfg)
 		remove_temporaries(cfg);
 		rc = exit_for_signal(job_stopped_by);
 	}
-	pthread_mutex_lock(&d.quit_mu);
-	d.quit = true;
-	pthread_cond_broadcast(&d.quit_cv);
-	pthread_mutex_unlock(&d.quit_mu);
-	http_stop(http);
-	if (d.probe_started) {
-		/* The probe may sit in a 10 s connect: wait a moment, not more. */
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		if (pthread_timedjoin_np(d.probe, NULL, &until) != 0)
-			pthread_detach(d.probe);
-	}
-	sched_zone_free(d.zone);
+	shut_down(&d, http);
 	log_info("stopped exit=%d", rc);
 	return rc;
 }
