@@ -1,4 +1,4 @@
-/* backup_cmd.c - `vigil backup`: its arguments and its exit status; the run
+/* backup.c - `vigil backup`: its arguments and its exit status; the run
  * itself is backup.c:backup_run. */
 #include "cmd/cmd.h"
 

@@ -1,4 +1,4 @@
-/* verify_cmd.c - `vigil verify`: which files, one line per file, the lock
+/* verify.c - `vigil verify`: which files, one line per file, the lock
  * table warning and the exit status; the checks are verify.c's. */
 #include "cmd/cmd.h"
 
