@@ -112,7 +112,10 @@ static int result_error(struct db *db, PGresult *res, struct err *e)
 
 	clean_message(m && *m ? m : PQerrorMessage(db->conn), msg, sizeof msg);
 	PQclear(res);
-	return err_set(e, ERR_DB_CONNECT, "%s", msg);
+	/* A statement that failed on a live connection is a query error; a
+	 * connection that broke underneath it is a connection error. */
+	return err_set(e, PQstatus(db->conn) == CONNECTION_OK ? ERR_DB_QUERY : ERR_DB_CONNECT,
+		       "%s", msg);
 }
 
 int db_exec(struct db *db, const char *sql, struct err *e)
@@ -177,7 +180,7 @@ int db_query_value(struct db *db, const char *sql, int nparams, const char *cons
 		return -1;
 	if (db_rows_count(r) < 1) {
 		db_rows_free(r);
-		return err_set(e, ERR_DB_CONNECT, "query returned no row");
+		return err_set(e, ERR_DB_QUERY, "query returned no row");
 	}
 	*out = strdup(db_rows_get(r, 0, 0));
 	db_rows_free(r);
@@ -199,7 +202,7 @@ int db_lock_capacity(struct db *db, struct db_lock_cap *cap, struct err *e)
 	    util_parse_long(db_rows_get(r, 0, 0), 0, 1L << 30, &cap->per_xact) < 0 ||
 	    util_parse_long(db_rows_get(r, 0, 1), 0, 1L << 30, &cap->connections) < 0 ||
 	    util_parse_long(db_rows_get(r, 0, 2), 0, 1L << 30, &cap->prepared) < 0) {
-		err_set(e, ERR_DB_CONNECT, "unexpected lock settings from the server");
+		err_set(e, ERR_DB_QUERY, "unexpected lock settings from the server");
 		goto out;
 	}
 	rc = 0;

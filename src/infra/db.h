@@ -31,12 +31,13 @@ void db_close(struct db *db);
 /* Server version as PQserverVersion gives it (150020 for 15.20). */
 int db_server_version_num(struct db *db);
 
-/* Run a statement that returns no rows. Returns 0 or -1 with e set
- * (ERR_DB_CONNECT with the server's message). */
+/* Run a statement that returns no rows. Returns 0 or -1 with e set: the
+ * server's message, ERR_DB_QUERY when the statement failed on a live
+ * connection, ERR_DB_CONNECT when the connection broke. */
 int db_exec(struct db *db, const char *sql, struct err *e);
 
 /* Run a query with text parameters ($1..$n). *rows is owned by the caller
- * (db_rows_free). Returns 0 or -1 with e set. */
+ * (db_rows_free). Returns 0 or -1 with e set (as db_exec). */
 int db_query(struct db *db, const char *sql, int nparams, const char *const *params,
 	     struct db_rows **rows, struct err *e);
 
