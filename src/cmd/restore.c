@@ -76,8 +76,12 @@ static void clean_media_leftovers(const char *media_dir)
 		char p[UTIL_PATH_MAX];
 		snprintf(p, sizeof p, "%s/%s", media_dir, de->d_name);
 		if (util_starts_with(de->d_name, ".vigil-restore-")) {
-			if (util_rm_rf(p, NULL) == 0)
+			struct err e;
+			if (util_rm_rf(p, &e) == 0)
 				log_info("removed %s, left by an interrupted media restore", p);
+			else
+				log_warn("cannot remove %s, left by an interrupted media restore: %s; "
+					 "hint: it holds no live file, delete it by hand", p, e.msg);
 		} else if (util_starts_with(de->d_name, ".vigil-old-")) {
 			log_warn("%s was left by an interrupted media restore and may hold files "
 				 "that were live then, under their paths relative to MEDIA_DIR; hint: "

@@ -8,6 +8,7 @@
 #      the directory is left for the operator.
 #   2. The swap fails and is rolled back, and the staging directory cannot be
 #      removed: exit 1 as before, plus a WARN; the next restore removes it.
+#      A restore that cannot remove such a leftover either says so (WARN).
 #   3. The swap fails after a move aside and is rolled back, and the emptied
 #      .vigil-old-* cannot be removed: exit 1, plus a WARN naming it.
 # A small LD_PRELOAD library makes the removals fail: unlinkat(2) of a name
@@ -124,6 +125,12 @@ assert_log_line 'ERROR restore failed: the media directory is unchanged: cannot 
 media_state >"$T/after"
 assert_tree_same "$T/live" "$T/after" "MEDIA_DIR after the failed restore"
 [[ -z $(cd "$MEDIA_DIR" && ls -d .vigil-old-* 2>/dev/null) ]] || fail "an empty .vigil-old-* was left"
+# A leftover staging directory that the next restore cannot remove either
+# is a WARN too (it was skipped without a word); the restore goes on.
+assert_exit 0 vigil LD_PRELOAD="$T/rm_shim.so" IT_SHIM_UNLINK="$stage" \
+	restore --media latest --yes --no-safety-backup
+assert_log_line "WARN cannot remove $MEDIA_DIR/$stage, left by an interrupted media restore: cannot remove [^ ]*$stage: Operation not permitted; hint: it holds no live file, delete it by hand"
+[[ -d $MEDIA_DIR/$stage ]] || fail "$stage went although its removal failed"
 # As the warning says, the next restore removes it.
 assert_exit 0 vigil restore --media latest --yes --no-safety-backup
 assert_log_line "INFO removed $MEDIA_DIR/$stage, left by an interrupted media restore"
