@@ -390,7 +390,9 @@ static void stop_request_mid_run(void)
 	CHECK(strstr(e.msg, "stopped by signal 15 (Terminated); /bin/sh terminated") != NULL);
 	CHECK(r.stopped && r.stop_signo == SIGTERM && !r.timed_out);
 	CHECK(r.signalled && r.signo == SIGTERM);
-	CHECK(s.buf && strcmp(s.buf, "before\n") == 0);
+	/* "before" may or may not have been read when the stop was seen: both
+	 * are ready in the same poll, and after a stop stdout no longer matters. */
+	CHECK(!s.buf || strcmp(s.buf, "before\n") == 0);
 	CHECK(ms_since(t0) < 2000);
 	free(s.buf);
 }
