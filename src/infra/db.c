@@ -257,8 +257,8 @@ static bool drop_from_child(const char *var)
 
 /* vigil's environment without secrets and without the connection
  * settings db_child_env sets itself, with English messages
- * (child_env_locale; child_start applies it again to whatever it runs, but
- * restore.c still spawns psql and pg_restore through pid1 directly); *n
+ * (child_env_locale; child_start applies it again to whatever it runs,
+ * which changes nothing: the rule is idempotent); *n
  * gets the count. NULL when out of memory. */
 static char **env_without_secrets(size_t *n)
 {
@@ -450,4 +450,27 @@ char **db_child_env_watched(const struct config *cfg, const char *dbname, int se
 	nv[n] = opt;
 	nv[n + 1] = NULL;
 	return nv;
+}
+
+/* dbname as a libpq connection string "dbname='...'" (libpq, "Connection
+ * Strings": single quotes, with ' and \ escaped by a backslash), so that a
+ * name holding '=' or starting with postgres:// is never read as a
+ * connection string itself. Malloc'd; NULL when out of memory. */
+char *db_dbname_conninfo(const char *dbname)
+{
+	size_t n = strlen(dbname), o = 0;
+	char *s = malloc(2 * n + 12);
+
+	if (!s)
+		return NULL;
+	memcpy(s, "dbname='", 8);
+	o = 8;
+	for (const char *p = dbname; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			s[o++] = '\\';
+		s[o++] = *p;
+	}
+	s[o++] = '\'';
+	s[o] = '\0';
+	return s;
 }

@@ -120,4 +120,11 @@ int db_tool_version_finish(struct db_version_run *v, const char *prog, int *majo
 /* libpq's version as PQlibVersion gives it (150020). */
 int db_lib_version(void);
 
+/* dbname as a libpq connection string "dbname='...'" (libpq, "Connection
+ * Strings": single quotes, with ' and \ escaped by a backslash), for a
+ * client's --dbname: a name holding '=' or starting with postgres:// is then
+ * never read as a connection string itself. Malloc'd (caller frees); NULL
+ * when out of memory. */
+char *db_dbname_conninfo(const char *dbname);
+
 #endif

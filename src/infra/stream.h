@@ -61,9 +61,10 @@ struct stream_reader;
  * Memory, fixed for any input size: gzip keeps 2 x threads + 2 slots of
  * about 2 x block_size (input and output) plus a decode buffer per thread,
  * about 16 MiB at 1 MiB blocks and 2 threads; zstd: libzstd's own bounded
- * buffers (2 MiB jobs). Self-check: every gzip member and every zstd frame
- * is decoded again before it is written and compared with its input; a
- * mismatch is ERR_INTERNAL. Returns 0, or -1 with e set (ERR_INTERNAL for
+ * buffers (2 MiB jobs). Self-check: every gzip member is decoded again
+ * before it is written, and zstd's output is decoded again as it is
+ * written (the file is a temporary one until the commit), each compared
+ * with its input; a mismatch is ERR_INTERNAL. Returns 0, or -1 with e set (ERR_INTERNAL for
  * bad options / no memory). */
 int stream_writer_open(struct stream_writer **w, int fd, const struct stream_opts *o,
 		       struct err *e);

@@ -160,7 +160,7 @@ static void fail_artifact(const struct config *cfg, struct mf_artifact *a, struc
  * parts of I1 that concern content (dump_run: pg_dump's header and
  * completion trailer, no meta-command psql would run), the stream writer
  * decoded every gzip member / zstd frame it wrote and compared it with its
- * input (stream.c, "Writer self-check"), and artifact_finish read the file
+ * input (codec_gzip.c and codec_zstd.c, their self-checks), and artifact_finish read the file
  * back and found exactly those bytes. A second decoding read cost a fifth
  * of the backup's wall time (README.md, "Performance").
  *
@@ -623,8 +623,8 @@ enum run_result backup_run(const struct config *cfg, int kinds, struct manifest 
 		snprintf(out->msg, sizeof out->msg, "%s", m->err_msg);
 	}
 	if (failed)
-		log_error("backup failed run=%s result=%s exit=%d", m->run_id, m->result,
-			  interrupted ? exit_for_signal(interrupted) : EXIT_FAILED);
+		log_error("backup failed run=%s result=%s%s", m->run_id, m->result,
+			  interrupted ? " (stopped)" : "");
 	else
 		log_info("backup done run=%s result=%s secs=%lld", m->run_id, m->result,
 			 (long long)(m->end - m->start));

@@ -646,10 +646,16 @@ static int run_pg_restore(const struct cat_entry *ent, const struct db_load_opts
 			  const char *dbname, char **envp, struct child_proc *p,
 			  struct load_run *run, struct child_result *res, struct err *e)
 {
+	/* A connection string, as for pg_dump: a plain name holding '=' would
+	 * be read as one (pg_restore expands --dbname). */
+	char *conninfo = db_dbname_conninfo(dbname);
 	char *argv[] = { "pg_restore", "--no-password", "--exit-on-error", "--dbname",
-			 (char *)dbname, NULL, NULL, NULL, NULL, NULL };
+			 conninfo, NULL, NULL, NULL, NULL, NULL };
 	struct child_spec spec = { .argv = argv, .envp = envp, .stop_signal = SIGKILL };
-	int k = 5;
+	int k = 5, rc;
+
+	if (!conninfo)
+		return err_set(e, ERR_INTERNAL, "out of memory");
 
 	if (lo->in_place) {
 		argv[k++] = "--single-transaction";
@@ -657,7 +663,9 @@ static int run_pg_restore(const struct cat_entry *ent, const struct db_load_opts
 		argv[k++] = "--if-exists";
 	}
 	argv[k++] = (char *)ent->path;
-	if (child_start(p, &spec, e) < 0)
+	rc = child_start(p, &spec, e);
+	free(conninfo); /* child_start has exec'd or failed: argv is no longer needed */
+	if (rc < 0)
 		return -1;
 	run->fed_ok = true;
 	if (child_finish(p, res, e) < 0) {

@@ -80,29 +80,6 @@ static bool has_opt(char **words, const char *opt)
 	return false;
 }
 
-/* dbname as a libpq connection string "dbname='...'" (libpq, "Connection
- * Strings": single quotes, with ' and \ escaped by a backslash), so that a
- * name holding '=' or starting with postgres:// is never read as a
- * connection string itself. Malloc'd; NULL when out of memory. */
-static char *dbname_conninfo(const char *dbname)
-{
-	size_t n = strlen(dbname), o = 0;
-	char *s = malloc(2 * n + 12);
-
-	if (!s)
-		return NULL;
-	memcpy(s, "dbname='", 8);
-	o = 8;
-	for (const char *p = dbname; *p; p++) {
-		if (*p == '\'' || *p == '\\')
-			s[o++] = '\\';
-		s[o++] = *p;
-	}
-	s[o++] = '\'';
-	s[o] = '\0';
-	return s;
-}
-
 /* pg_dump's argv: its options, PG_DUMP_EXTRA_OPTS, and the database as the
  * last, positional argument. pg_dump takes a second positional argument as
  * an error ("too many command-line arguments"), so a word in
@@ -145,7 +122,7 @@ static char **build_argv(const struct config *cfg, const char *dbname, bool cust
 	for (size_t i = 0; i < n_extra; i++)
 		argv[k++] = extra[i];
 	free(extra);
-	argv[k++] = dbname_conninfo(dbname ? dbname : cfg->pg_db);
+	argv[k++] = db_dbname_conninfo(dbname ? dbname : cfg->pg_db);
 	argv[k] = NULL;
 	for (size_t i = 0; i < k; i++) {
 		if (!argv[i]) {
