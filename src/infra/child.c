@@ -498,6 +498,7 @@ int child_run(const struct child_spec *spec, struct child_result *r, struct err 
 {
 	struct child_proc p;
 
+	memset(r, 0, sizeof *r); /* a child that never started: nothing to report */
 	if (child_start(&p, spec, e) < 0)
 		return -1;
 	return child_finish(&p, r, e);

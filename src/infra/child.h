@@ -21,7 +21,7 @@
  *
  * Example:
  *	char *argv[] = { "pg_restore", "--list", path, NULL };
- *	struct child_spec s = { .argv = argv, .envp = envp, .on_stdout = toc_line,
+ *	struct child_spec s = { .argv = argv, .envp = envp, .on_stdout = toc_take,
  *				.ctx = res, .deadline_ns = child_mono_ns() + 300 * CHILD_NS_PER_S };
  *	struct child_result r;
  *	if (child_run(&s, &r, e) < 0)   // stopped, timed out, or could not run
@@ -164,7 +164,8 @@ void child_kill(struct child_proc *p, int sig);
  * CHILD_KILL_GRACE_S) and reaped; r says how it ended. */
 int child_finish(struct child_proc *p, struct child_result *r, struct err *e);
 
-/* child_start then child_finish. */
+/* child_start then child_finish. r is zeroed first, so it is all false and
+ * 0 when the child could not be started (-1, e set by child_start). */
 int child_run(const struct child_spec *spec, struct child_result *r, struct err *e);
 
 /* True when r is a normal exit with status 0. */
