@@ -7,8 +7,10 @@
 #      sideways only: base < infra < pipeline < cmd.
 #   3. Each third-party library's headers appear only in its home file(s).
 #   4. No literal exit status outside the table in src/base/err.[ch]: no
-#      exit()/_exit() with a number, no "128 +", and in src/cmd no
-#      "return N;" or "status = N" with N > 0 (use EXIT_* and err_exit_code).
+#      exit()/_exit() with a number and no "128 + x" anywhere; in src/cmd no
+#      "return N;" / "return (N);" with N > 0, no "return c ? N : M", no
+#      "status = N" / "rc = N" (use EXIT_* and err_exit_code). The check is
+#      textual: a number stored in another variable first passes it.
 # Usage: scripts/lint.sh [ROOT]  (default: the repository). Prints one line
 # per violation, "lint: ok" or "lint: N violations"; exit 0 only when clean.
 set -u
@@ -56,15 +58,20 @@ for f in "${files[@]}"; do
 		if [[ -z ${RANK[$to]:-} || ! -f src/$inc ]]; then
 			bad "$f:$ln: include \"$inc\": no such file src/$inc"
 		elif ((RANK[$to] > me)); then
-			bad "$f:$ln: $layer includes $to (\"$inc\"): includes point only downward (base < infra < pipeline < cmd)"
+			bad "$f:$ln: $layer includes $to (\"$inc\"): includes point only downward (base < infra < pipeline < cmd); move what both need down a layer"
 		fi
 	done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f")
 	while IFS=: read -r ln inc; do
+		bad "$f:$ln: project header in <>: write it with quotes, #include \"${inc#*<}\" (layers are checked on those)"
+	done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<(base|infra|pipeline|cmd)/' "$f" |
+		sed -E 's/>.*//')
+	while IFS=: read -r ln inc; do
 		for ((i = 0; i < ${#HOMES[@]}; i += 2)); do
-			if [[ $inc =~ \<(${HOMES[i]}) ]]; then
+			if [[ $inc =~ [\</](${HOMES[i]}) ]]; then
 				home=${HOMES[i + 1]}
+				hdr=${inc#*<}
 				[[ $f == "$home" ]] ||
-					bad "$f:$ln: ${inc#*<} belongs in $home only (one home per library)"
+					bad "$f:$ln: <${hdr%%>*}> belongs in $home only (one home per library: call a function of that file instead)"
 			fi
 		done
 	done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*<' "$f")
@@ -75,7 +82,7 @@ for f in "${files[@]}"; do
 	if [[ $layer == cmd ]]; then
 		while IFS=: read -r ln txt; do
 			bad "$f:$ln: literal exit status ($(sed 's/^[[:space:]]*//' <<<"$txt")): use EXIT_* or err_exit_code()"
-		done < <(code_lines "$f" | grep -E 'return[[:space:]]+[1-9][0-9]*[[:space:]]*;|(^|[^a-z_])(status|rc)[[:space:]]*=[[:space:]]*[1-9][0-9]*[[:space:]]*;')
+		done < <(code_lines "$f" | grep -E 'return[[:space:](]+[1-9][0-9]*[[:space:])]*;|return[^;]*\?[[:space:]]*[0-9]+[[:space:]]*:[[:space:]]*[0-9]+|(^|[^a-z_])(status|rc)[[:space:]]*=[[:space:]]*[1-9][0-9]*[[:space:]]*;')
 	fi
 done
 if ((n)); then
