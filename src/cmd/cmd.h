@@ -6,6 +6,8 @@
 #ifndef VIGIL_CMD_H
 #define VIGIL_CMD_H
 
+#include <stdbool.h>
+
 #include "pipeline/backup.h"
 #include "base/config.h"
 #include "base/err.h"
@@ -28,5 +30,55 @@ int backup_exit_status(enum run_result r, const struct err *e);
  * that check is skipped with a note) is a WARN, not a failure: the default
  * restore does not need one transaction. */
 int verify_main(const struct config *cfg, int argc, char **argv);
+
+/* ---- `vigil list` (list.c) ---- */
+
+/* Print the table (or JSON) to stdout; returns the exit status.
+ * The state column: "ok" when the .sha256 file exists and the run manifest
+ * that made the file records the same size and checksum; "no-checksum"
+ * when the .sha256 file is missing; "mismatch" when the manifest records
+ * another size or checksum; "unrecorded" when no manifest mentions the file
+ * (hand-made or pre_restore_ copies). `vigil verify` reads every byte. */
+int list_main(const struct config *cfg, int argc, char **argv);
+
+/* What list_main prints, without its argument parsing: the table, or the
+ * JSON array with json; `vigil restore --list` prints it too. Returns the
+ * exit status: 0, or 1 when BACKUP_DIR cannot be read (logged). */
+int list_print(const struct config *cfg, bool json);
+
+/* ---- `vigil restore` (restore.c) ---- */
+
+/* Parse the restore options, validate the named backups before touching
+ * anything, confirm, take pre_restore_ safety copies, restore the database
+ * (scratch database + rename swap, or --in-place in one transaction) and/or
+ * the media directory, log to LOG_DIR/restore.log and print a summary.
+ * Returns the exit status: 0, 1 (failed; live data as before), 2 (usage,
+ * refused: validation or confirmation), 3 (restored with warnings), 75. */
+int restore_main(const struct config *cfg, int argc, char **argv);
+
+/* ---- `vigil serve` and `vigil healthcheck` (daemon.c) ---- */
+
+/* Run until SIGTERM/SIGINT: the schedule (TZ's rules), the HTTP listener,
+ * signal handling and reaping. Each run is a child `vigil backup` in its own
+ * process group, so it shares the lock and the code path with manual runs.
+ * Returns the exit status: 0 after a stop while idle, 128+N when a stop
+ * interrupted a run, 2 for configuration errors (schedule, TZ, HTTP_LISTEN),
+ * 1 when the listener cannot start. */
+int daemon_main(const struct config *cfg);
+
+/* `vigil healthcheck`: GET /healthz on HTTP_LISTEN; 0 when 200, else 1. */
+int daemon_healthcheck(const struct config *cfg);
+
+/* Validate what only the daemon uses (BACKUP_SCHEDULE, TZ's zone data,
+ * BACKUP_VERIFY_SCHEDULE, HTTP_LISTEN) so that every command refuses a bad
+ * configuration (README "Configuration"). Returns 0 or -1 with e set (ERR_CONFIG). */
+int daemon_check_config(const struct config *cfg, struct err *e);
+
+/* Print the next n fire times for check-config; returns 0 or 2 (bad
+ * schedule or zone, message logged). */
+int daemon_print_schedule(const struct config *cfg, int n);
+
+/* HEALTHCHECK_MAX_AGE, or the schedule's period + 2 h when unset (s). */
+long daemon_max_age(const struct config *cfg, long period);
 
 #endif

@@ -1,7 +1,8 @@
-/* daemon.c - see daemon.h. The main thread owns signals and children (via
+/* daemon.c - `vigil serve` and `vigil healthcheck` (cmd.h). The main thread owns signals and children (via
  * pid1.c); libmicrohttpd's thread and the database probe thread only read
  * or write the snapshot under `mu`, never wait on a job. */
-#include "cmd/daemon.h"
+
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -145,7 +146,7 @@ static void remove_temporaries(const struct config *cfg)
  * spawned (neither more of them nor a later start): it died before it could write one (BACKUP_DIR full or
  * read-only, a crash, a kill at the deadline). Write the failure manifest
  * it could not, so the failure survives a restart; when that fails too,
- * keep it in memory (SPEC I2: failures are loud). */
+ * keep it in memory (invariant I2 (docs/design.md): failures are loud). */
 static void record_failed_job(struct daemon *d, const char *how)
 {
 	struct manifest m;
@@ -440,7 +441,7 @@ static void preflight(struct daemon *d)
 
 /* One look at the clock (now, Unix seconds; last_now the previous look):
  * a jump (backwards over 60 s, or 5 min past the due run) recomputes the
- * next run without replaying a missed one (SPEC section 8); a due run
+ * next run without replaying a missed one (README "The daemon"); a due run
  * starts, or is skipped and counted while one is still going. Nothing
  * starts once stopping. Returns the next run time as it was before. */
 static int64_t schedule_tick(struct daemon *d, int64_t now, int64_t last_now, bool stopping)

@@ -1,5 +1,6 @@
-/* list.c - see list.h. */
-#include "cmd/list.h"
+/* list.c - `vigil list [--json]`: backups on disk, newest first (cmd.h). */
+
+#include "cmd/cmd.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* main.c - command dispatch (SPEC section 2). */
+/* main.c - command dispatch (README "Commands"). */
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,16 +10,13 @@
 #include "pipeline/backup.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
-#include "cmd/daemon.h"
 #include "infra/db.h"
 #include "pipeline/dump.h"
 #include "infra/http.h"
 #include "infra/manifest.h"
 #include "infra/stream.h"
-#include "cmd/list.h"
 #include "base/log.h"
 #include "infra/pid1.h"
-#include "cmd/restore.h"
 #include "base/util.h"
 #include "pipeline/verify.h"
 
@@ -96,7 +93,7 @@ int main(int argc, char **argv)
 	struct err e;
 	int status;
 
-	/* Before anything can start a thread (STYLE.md habit 3). */
+	/* Before anything can start a thread (docs/design.md "Children"). */
 	pid1_block_signals();
 	setlocale(LC_CTYPE, "C.UTF-8");
 	tzset();
@@ -120,7 +117,7 @@ int main(int argc, char **argv)
 		return EXIT_REFUSED;
 	}
 	config_each_secret(&cfg, log_add_secret);
-	/* File names and log lines use TZ; an unset TZ means UTC (SPEC section 4),
+	/* File names and log lines use TZ; an unset TZ means UTC (README "Configuration"),
 	 * never the image's /etc/localtime (B17). */
 	setenv("TZ", cfg.tz, 1);
 	tzset();

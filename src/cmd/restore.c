@@ -1,5 +1,5 @@
-/* restore.c - see restore.h. The order of steps is the contract of SPEC
- * section 7: nothing live is touched until every named backup passed
+/* restore.c - `vigil restore` (cmd.h). The order of steps is the contract of README
+ * "A restore": nothing live is touched until every named backup passed
  * validation, the operator confirmed, and the safety copies exist; the new
  * database is complete and its row counts checked inside the loading
  * transaction before it is swapped in (I4).
@@ -11,7 +11,8 @@
  * refusal like any other (exit 2, no safety copy, nothing changed). The
  * safety copies follow the load, right before the swap. --in-place and
  * custom-format archives are validated in a pass of their own first. */
-#include "cmd/restore.h"
+
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -32,7 +33,6 @@
 #include "pipeline/db_load.h"
 #include "pipeline/db_swap.h"
 #include "pipeline/dumpscan.h"
-#include "cmd/list.h"
 #include "infra/lock.h"
 #include "base/log.h"
 #include "infra/pid1.h"
@@ -183,7 +183,7 @@ struct safety {
 	struct mf_artifact *db, *media;
 };
 
-/* SPEC section 7 step 4: "pre_restore_<stamp>" copies of the database and
+/* README "A restore" step 4: "pre_restore_<stamp>" copies of the database and
  * the media directory being replaced, made and checked like any backup
  * (unless --no-safety-backup). A target database that does not exist needs
  * none. A db_swap_before_fn. */
@@ -583,7 +583,7 @@ static void print_summary(const struct restore *rs, double t0)
 		       rs->safe_db.path[0] && rs->safe_media.path[0] ? " " : "", rs->safe_media.path);
 }
 
-/* Steps 1-7 of SPEC section 7, under the run lock. */
+/* Steps 1-7 of README "A restore", under the run lock. */
 static enum step restore_steps(struct restore *rs, double t0, struct err *e)
 {
 	const struct config *cfg = rs->cfg;
@@ -646,7 +646,7 @@ static int restore_status(const struct restore *rs, enum step st, struct err *e,
 		log_error("restore refused: %s", e->msg);
 		/* Whatever made the request or its backups fail validation (a
 		 * corrupt or unsafe file, no such backup) refuses the restore,
-		 * exit 2 (SPEC section 9), whatever code the check gave; a busy
+		 * exit 2 (README "Exit codes"), whatever code the check gave; a busy
 		 * lock and failures on vigil's own side (I/O, internal) keep
 		 * theirs. The manifest-less refusal keeps e's message. */
 		if (e->code != ERR_LOCKED && e->code != ERR_IO && e->code != ERR_INTERNAL)
@@ -674,7 +674,7 @@ int restore_main(const struct config *cfg, int argc, char **argv)
 	err_clear(&e);
 	if (parse(argc, argv, &rs.o) < 0)
 		return EXIT_REFUSED;
-	if (rs.o.list) /* `vigil restore --list` = `vigil list` (SPEC section 2) */
+	if (rs.o.list) /* `vigil restore --list` = `vigil list` (README "Commands") */
 		return list_print(cfg, false);
 	rs.target = rs.o.target ? rs.o.target : cfg->pg_db;
 	if (refuse_request(cfg, &rs.o, rs.target))
