@@ -1,4 +1,4 @@
-# vigil - a plain Makefile (STYLE.md habit 11).
+# vigil - a plain Makefile (docs/design.md).
 #   make            build build/vigil (dynamic, for development and faketime)
 #   make check      -Werror build, unit tests, integration tests, summary line
 #   make unit       unit tests only

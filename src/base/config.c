@@ -1,4 +1,4 @@
-/* config.c - the configuration table and its loader (STYLE.md habit 6). */
+/* config.c - the configuration table and its loader (docs/design.md). */
 #include "base/config.h"
 
 #include <ctype.h>

@@ -1,4 +1,4 @@
-/* config.h - configuration from the environment (SPEC section 4).
+/* config.h - configuration from the environment (README "Configuration").
  *
  * One table row per variable (config.c): name, type, default, bounds, secret
  * flag, help. Loading, `vigil check-config` and the README's table all come

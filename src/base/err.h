@@ -6,7 +6,7 @@
  * context with err_prefix(). Only the top of a job logs it.
  *
  * The enum is only ever appended to: codes are stable, map to exit codes
- * (SPEC section 9) and to the `reason` label in metrics.
+ * (README "Exit codes") and to the `reason` label in metrics.
  */
 #ifndef VIGIL_ERR_H
 #define VIGIL_ERR_H
@@ -36,7 +36,7 @@ enum err_code {
 	ERR_CODE_COUNT   /* not a code: the number of codes (moves when one is appended) */
 };
 
-/* The exit statuses of every vigil command (SPEC section 9; README "Exit
+/* The exit statuses of every vigil command (README "Exit codes"; README "Exit
  * statuses"). These names, err_exit_code() and exit_for_signal() are the only
  * place a number becomes an exit status; `make lint` rejects a literal one
  * anywhere else. */
@@ -79,7 +79,7 @@ void err_prefix(struct err *e, const char *fmt, ...)
  * the code; cut at ERR_MSG_MAX like every message. */
 void err_suffix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Exit status for e's code, from the one table in err.c (SPEC section 9):
+/* Exit status for e's code, from the one table in err.c (README "Exit codes"):
  * ERR_OK 0; usage, configuration, refused and unsafe 2; locked 75;
  * ERR_INTERRUPTED 128 + e->signo (SIGTERM's when unset); every other code 1. */
 int err_exit_code(const struct err *e);

@@ -1,9 +1,9 @@
 /* log.h - one line per event, to stderr and to a size-capped log file.
  *
- * Format (STYLE.md habit 9):
+ * Format (docs/design.md):
  *   2026-11-29T03:00:04-05:00 INFO dump done file=app_20261129_030000.sql.gz bytes=123
  * Timestamps are local time in TZ with the UTC offset. Every registered secret
- * is replaced by "***" before a line is written anywhere (SPEC I5).
+ * is replaced by "***" before a line is written anywhere (invariant I5 (docs/design.md)).
  */
 #ifndef VIGIL_LOG_H
 #define VIGIL_LOG_H
@@ -47,7 +47,7 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
-/* Progress display (SPEC section 2): when stderr is a terminal, show one
+/* Progress display (README "Commands"): when stderr is a terminal, show one
  * self-overwriting line "label  12.3 MiB  45.6 MiB/s  0:12"; at most five
  * updates a second. Without a terminal these do nothing. */
 void log_progress_start(const char *label);

@@ -1,5 +1,5 @@
-/* artifact.h - one backup file from temporary name to final name (SPEC
- * section 3): written under a hidden temporary name in its final directory,
+/* artifact.h - one backup file from temporary name to final name (README
+ * "Files on disk"): written under a hidden temporary name in its final directory,
  * fsynced, checked by the caller, renamed without ever replacing an existing
  * name, the directory fsynced, then its `sha256sum -c` compatible
  * "<name>.sha256" written the same way.

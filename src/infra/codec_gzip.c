@@ -1,7 +1,7 @@
 /* codec_gzip.c - gzip (RFC 1952) for the stream engine, and gzip's CRC-32.
  *
  * See codec.h for the interface. This is the only file that includes zlib
- * and libdeflate (STYLE.md habit 2).
+ * and libdeflate (one home per library, docs/design.md).
  *
  * Writer (block mode): every block becomes one complete gzip member (RFC
  * 1952 section 2.2 allows any number of members in a file, and

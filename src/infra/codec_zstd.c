@@ -1,7 +1,7 @@
 /* codec_zstd.c - zstd (RFC 8878) for the stream engine.
  *
  * See codec.h for the interface. This is the only file that includes
- * libzstd (STYLE.md habit 2).
+ * libzstd (one home per library, docs/design.md).
  *
  * Writer (stream mode): one frame with a content checksum, made by
  * ZSTD_compressStream2 with libzstd's own worker threads. Its output is

@@ -1,10 +1,10 @@
-/* db.h - the PostgreSQL seam: libpq lives only in db.c (STYLE.md habit 2).
+/* db.h - the PostgreSQL seam: libpq lives only in db.c (one home per library, docs/design.md).
  *
  * Connections are made with PQconnectdbParams (keyword/value arrays, so no
  * connection-string quoting of passwords), a connect timeout and
  * application_name "vigil". Child programs (pg_dump, psql, pg_restore) get
  * the connection parameters in their environment (PGHOST, PGPORT, PGUSER,
- * PGPASSWORD, PGDATABASE), never on their command line (SPEC I5).
+ * PGPASSWORD, PGDATABASE), never on their command line (invariant I5 (docs/design.md)).
  */
 #ifndef VIGIL_DB_H
 #define VIGIL_DB_H

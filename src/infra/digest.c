@@ -1,7 +1,7 @@
 /* digest.c - SHA-256 (FIPS 180-4) through OpenSSL's EVP interface.
  *
- * See digest.h. This is the only file that includes OpenSSL (STYLE.md
- * habit 2).
+ * See digest.h. This is the only file that includes OpenSSL (one home per library,
+ * docs/design.md).
  */
 #include "infra/digest.h"
 

@@ -1,6 +1,6 @@
 /* digest.h - SHA-256 (FIPS 180-4), the digest of every stored byte.
  *
- * OpenSSL's single home (STYLE.md habit 2): no other file includes an
+ * OpenSSL's single home (one home per library, docs/design.md): no other file includes an
  * <openssl/...> header. The CRC-32 that gzip uses lives with zlib and
  * libdeflate in codec_gzip.c (codec_gzip_crc32 in codec.h).
  */

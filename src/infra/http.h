@@ -1,5 +1,5 @@
-/* http.h - the daemon's HTTP listener (libmicrohttpd's only home, STYLE.md
- * habit 2) and the tiny client `vigil healthcheck` uses.
+/* http.h - the daemon's HTTP listener (libmicrohttpd's only home, one home per library,
+ * docs/design.md) and the tiny client `vigil healthcheck` uses.
  *
  * Only GET and HEAD of /healthz and /metrics are served; other paths are
  * 404, other methods 405. Connections are bounded (256, 128 per client

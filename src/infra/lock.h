@@ -1,4 +1,4 @@
-/* lock.h - the run lock, BACKUP_DIR/.vigil.lock (SPEC section 6 step 1).
+/* lock.h - the run lock, BACKUP_DIR/.vigil.lock (README "A backup run" step 1).
  *
  * flock(2) on an open descriptor: the kernel drops it when the holder exits
  * however it died, so it never goes stale. The descriptor is O_CLOEXEC so

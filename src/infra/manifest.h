@@ -1,5 +1,5 @@
-/* manifest.h - run manifests, runs/<YYYYMMDD_HHMMSS>.json (SPEC section 3).
- * cJSON lives only in manifest.c (STYLE.md habit 2).
+/* manifest.h - run manifests, runs/<YYYYMMDD_HHMMSS>.json (README "Files on disk").
+ * cJSON lives only in manifest.c (one home per library, docs/design.md).
  *
  * One manifest per run, success or failure. Times are stored as RFC 3339
  * UTC instants ("start", "end") plus the local stamp the file names use.

@@ -158,7 +158,7 @@ fail:
 	return -1;
 }
 
-/* The only waitpid() call in vigil (STYLE.md habit 3). */
+/* The only waitpid() call in vigil (docs/design.md "Children"). */
 static pid_t reap(pid_t pid, int *status, int flags)
 {
 	pid_t r;

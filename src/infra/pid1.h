@@ -1,4 +1,4 @@
-/* pid1.h - the one owner of child processes (STYLE.md habit 3).
+/* pid1.h - the one owner of child processes (docs/design.md "Children").
  *
  * Children are spawned in their own process group (so a whole pipeline can
  * be stopped at once) with the signal mask and dispositions reset before

@@ -8,7 +8,7 @@
  * A pure core: the clock and the zone are parameters. Nothing here reads the
  * clock, and nothing sets TZ or calls localtime(); zone arithmetic is done
  * from the zone's own TZif data, so two zones can be compared side by side
- * in one process and every branch is unit-testable (STYLE.md habit 8).
+ * in one process and every branch is unit-testable (docs/design.md).
  *
  * Sources:
  *   - crontab(5) of Vixie cron 4.1 (fields, names, steps, the day-of-month /

@@ -166,7 +166,7 @@ const char *stream_codec_name(enum stream_codec c)
 
 /* Default level when stream_opts.level is -1.
  * gzip: 5 on libdeflate's 0..12 scale, the fastest level whose output on a
- *       typical plain SQL dump is no larger than `gzip -6`'s (SPEC section 4;
+ *       typical plain SQL dump is no larger than `gzip -6`'s (README "Configuration";
  *       the measurement is at GZIP_DEFAULT_LEVEL in codec_gzip.c).
  * zstd: 1 (measured in codec_zstd.c; libzstd's own default, 3, is slower and larger here).
  * none: 0. */

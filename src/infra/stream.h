@@ -7,7 +7,7 @@
  * them and fails loudly on any corruption or truncation.
  *
  * zlib, libdeflate, libzstd and the SHA-256 implementation are used only
- * below this module, each in its one home (STYLE.md habit 2): codec_gzip.c,
+ * below this module, each in its one home (one home per library, docs/design.md): codec_gzip.c,
  * codec_zstd.c (behind codec.h) and digest.c. The engine is stream.c
  * (writer) and stream_reader.c (reader).
  *

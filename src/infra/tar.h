@@ -1,4 +1,4 @@
-/* tar.h - libarchive's single home (STYLE.md habit 2): a thin layer that
+/* tar.h - libarchive's single home (one home per library, docs/design.md): a thin layer that
  * writes and reads tar archives through callbacks, and extracts the entry
  * being read onto disk. Only tar.c includes <archive.h>/<archive_entry.h>.
  *

@@ -1,6 +1,6 @@
 /* tz.h - IANA time zones without TZ or localtime(): each zone's rules are
  * read from its own TZif data, so two zones can be compared side by side
- * in one process and every branch is unit-testable (STYLE.md habit 8).
+ * in one process and every branch is unit-testable (docs/design.md).
  *
  * Sources: RFC 8536, "The Time Zone Information Format (TZif)", versions
  * 1-3, and RFC 9636 (version 4, which only changes leap-second rules);

@@ -1,4 +1,4 @@
-/* backup.h - one backup run (SPEC section 6, steps 1-5): lock, pre-flight,
+/* backup.h - one backup run (README "A backup run", steps 1-5): lock, pre-flight,
  * logical dump, media archive, commit, run manifest. The same code path
  * serves `vigil backup` and the daemon's scheduled runs. */
 #ifndef VIGIL_BACKUP_H

@@ -1,4 +1,4 @@
-/* catalog.h - vigil's own file names (SPEC section 3) and the backups on
+/* catalog.h - vigil's own file names (README "Files on disk") and the backups on
  * disk. Names are matched exactly: "<PREFIX>_YYYYMMDD_HHMMSS[-N]<ext>",
  * "media_YYYYMMDD_HHMMSS[-N]<ext>" and "pre_restore_YYYYMMDD_HHMMSS[-N]<ext>"
  * with ext one of .sql.gz .sql.zst .sql .dump (db) or .tar.gz .tar.zst .tar

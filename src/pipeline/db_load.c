@@ -614,7 +614,7 @@ static void lock_hint(const struct db_load_opts *lo, bool sqlstate_53200, struct
  * and is row-checked in a transaction of its own (copy_hook).
  *
  * A plain dump is decoded, scanned and fed in one pass; this pass is also
- * the dump's full validation (SPEC section 7 step 2) when the caller only
+ * the dump's full validation (README "A restore" step 2) when the caller only
  * ran verify_plain_head (lo->validated false). Should psql stop on an
  * error first, the rest of the file is still read and checked, so that a
  * damaged file is refused as damaged (ERR_CORRUPT).

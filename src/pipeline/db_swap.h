@@ -1,5 +1,5 @@
 /* db_swap.h - restoring a database through a scratch database and a
- * rename swap (SPEC section 7 step 5): the scratch database made like the
+ * rename swap (README "A restore" step 5): the scratch database made like the
  * live one, loaded (db_load), given the live one's settings, then renamed
  * into place in one transaction. */
 #ifndef VIGIL_DB_SWAP_H

@@ -325,7 +325,7 @@ static int dump_check_exit(const struct child_result *r, struct err *e)
 	return err_set(e, ERR_DUMP, "pg_dump %s%s%s", how, text[0] ? ": " : "", text);
 }
 
-/* pg_dump exited 0: what it wrote must be a whole dump (SPEC I1): not
+/* pg_dump exited 0: what it wrote must be a whole dump (invariant I1 (docs/design.md)): not
  * empty; a custom archive starts with PGDMP; a plain dump has pg_dump's
  * header, its completion trailer and no command psql would run. */
 static int dump_check_output(struct dump_sink *d, struct err *e)

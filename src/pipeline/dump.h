@@ -1,5 +1,5 @@
 /* dump.h - the logical dump: pg_dump as a child, its stdout streamed
- * through a stream_writer (SPEC section 6, steps 2-3). */
+ * through a stream_writer (README "A backup run", steps 2-3). */
 #ifndef VIGIL_DUMP_H
 #define VIGIL_DUMP_H
 

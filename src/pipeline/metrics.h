@@ -1,4 +1,4 @@
-/* metrics.h - /metrics and /healthz bodies (SPEC section 8), pure functions
+/* metrics.h - /metrics and /healthz bodies (README "The daemon"), pure functions
  * of the state, the daemon's facts and the clock.
  *
  * /metrics follows the Prometheus text exposition format 0.0.4

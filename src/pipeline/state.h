@@ -1,4 +1,4 @@
-/* state.h - what the daemon reports, rebuilt from disk (SPEC section 8:
+/* state.h - what the daemon reports, rebuilt from disk (README "The daemon":
  * "State survives restarts and includes manual runs: it is read from
  * runs/<stamp>.json"). state_add_manifest is pure; state_load reads the files. */
 #ifndef VIGIL_STATE_H

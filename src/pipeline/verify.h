@@ -1,4 +1,4 @@
-/* verify.h - checks of a backup file (SPEC section 2 `verify`, section 7
+/* verify.h - checks of a backup file (README "Commands" `verify`, section 7
  * step 2): checksum against <file>.sha256, full decompression, and the
  * format's own end marker: pg_dump's completion trailer for a plain dump,
  * the PGDMP signature and a readable table of contents (pg_restore --list)
@@ -38,7 +38,7 @@ int verify_path(const char *path, enum cat_kind kind, enum stream_codec codec, b
 #define VERIFY_HEAD_BYTES (1u << 20)
 
 /* The part of the check that a single pass over a plain dump can only make
- * at its end (restore's load, SPEC section 7): checksum against
+ * at its end (restore's load, README "A restore"): checksum against
  * <path>.sha256 (res->sha256 gets the file's), then the first
  * VERIFY_HEAD_BYTES decoded: not a custom archive, pg_dump's header, no
  * meta-command so far, \restrict (res->scan.has_restrict). A file shorter
@@ -59,7 +59,7 @@ int verify_plain_end(const struct dumpscan *scan, uint64_t raw_bytes, struct err
  * read once per command, caller frees; NULL with *n == 0 when none. */
 struct mf_record *verify_records_load(const struct config *cfg, size_t *n);
 
-/* When one of recs[0..n) records ent (SPEC section 6 step 5), the file
+/* When one of recs[0..n) records ent (README "A backup run" step 5), the file
  * must still have the recorded size and sha256 (sha: the file's actual
  * one). A file replaced afterwards together with its .sha256 fails here.
  * Files no manifest recorded (pre_restore_* copies, hand-made files) pass.

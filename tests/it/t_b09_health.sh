@@ -1,8 +1,8 @@
 #!/bin/bash
 # shellcheck disable=SC2016,SC2119 # python, SQL and at_exit bodies are single-quoted on purpose; lib functions take optional args
 # FIELD-CASES B09: /healthz must say whether backups work, not only that the
-# process lives. The daemon's state is rebuilt from runs/*.json, and SPEC
-# section 8 says it "survives restarts and includes manual runs", so every
+# process lives. The daemon's state is rebuilt from runs/*.json, and README
+# "The daemon" says it "survives restarts and includes manual runs", so every
 # run below is a separate, manual `vigil backup` that the daemon must notice.
 #
 #   1. `vigil serve` on an empty BACKUP_DIR: 200 {"status":"pending"}.
@@ -106,7 +106,7 @@ assert_exit 0 vigil backup
 ok1=$(new_manifests "$T/m0")
 [[ -f $ok1 ]] || fail "no manifest for the good run"
 end1=$(manifest_end "$ok1")
-# The daemon reads runs/ at start and after its own runs; SPEC section 8 says
+# The daemon reads runs/ at start and after its own runs; README "The daemon" says
 # state "includes manual runs", so it must notice this one by itself.
 expect_health 200 ok 5
 assert_contains "$T/http.body" "\"db\":\"$(date -u -d "@$end1" +%Y-%m-%dT%H:%M:%SZ)\""

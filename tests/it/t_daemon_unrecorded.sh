@@ -3,7 +3,7 @@
 # TRIAL-0.1.0 F4: a run that fails without writing a run manifest (BACKUP_DIR
 # read-only or full) was invisible: /healthz 200, 0 failures in /metrics.
 # The daemon now counts a failed child (exit not 0, 3 or 75) that left no
-# manifest as a failure of the kinds it ran (SPEC I2).
+# manifest as a failure of the kinds it ran (invariant I2 (docs/design.md)).
 #   1. one good `vigil backup`, then BACKUP_DIR bind-mounted read-only and
 #      `vigil serve` with BACKUP_ON_START=true: the run exits 1 ("cannot open
 #      the run lock"), no manifest can be written by anyone; /healthz 503

@@ -1,6 +1,6 @@
 #!/bin/bash
 # shellcheck disable=SC2016,SC2119,SC2120 # python bodies are single-quoted on purpose; optional args
-# SPEC section 8, /metrics: Prometheus text format accepted by `promtool
+# README "The daemon", /metrics: Prometheus text format accepted by `promtool
 # check metrics`, every name prefixed vigil_, and the families the spec names:
 # per kind last success/failure timestamps, last duration, last size, runs by
 # result, consecutive failures, backups stored (count, bytes), pruned total;
@@ -129,7 +129,7 @@ expect_runs() {
 manifest_end() { date -u -d "$(manifest_get "$1" end)" +%s; }
 
 # wait_runs N: until /metrics counts N db runs (the daemon notices manual
-# runs by itself, SPEC section 8), at most 5 s.
+# runs by itself, README "The daemon"), at most 5 s.
 wait_runs() {
 	local deadline=$((SECONDS + 5)) s
 	while :; do

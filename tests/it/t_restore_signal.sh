@@ -1,5 +1,5 @@
 #!/bin/bash
-# SIGTERM/SIGINT during a restore's load (I4, SPEC section 9 "128+N"): the
+# SIGTERM/SIGINT during a restore's load (I4, README "Exit codes" "128+N"): the
 # load is abandoned at once, psql is killed before it commits, the scratch
 # database is dropped, the live database is exactly as before and no
 # pre_restore_* copy is left (copies follow the load).

@@ -1,6 +1,6 @@
 /* test_catalog.c - unit tests for src/pipeline/catalog.c: vigil's own file names
- * (SPEC section 3, FIELD-CASES B11 and B13) and the resolution of what an
- * operator types (SPEC section 2, FIELD-CASES B06).
+ * (README "Files on disk", FIELD-CASES B11 and B13) and the resolution of what an
+ * operator types (README "Commands", FIELD-CASES B06).
  *
  * A BACKUP_DIR is built under a mkdtemp() directory in /tmp; the struct
  * config is filled by hand (backup_dir, prefix). TZ is UTC unless a test

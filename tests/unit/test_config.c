@@ -1,4 +1,4 @@
-/* test_config.c - unit tests for src/base/config.c (SPEC section 4).
+/* test_config.c - unit tests for src/base/config.c (README "Configuration").
  *
  * Each test starts from an empty environment (clearenv) and sets only what
  * it needs. Secret files go to a mkdtemp() directory under /tmp.

@@ -1,5 +1,5 @@
 /* test_dumpscan.c - unit tests for src/pipeline/dumpscan.c, the streaming scanner
- * of pg_dump's plain SQL output (SPEC sections 5 and 6, FIELD-CASES B04,
+ * of pg_dump's plain SQL output (docs/design.md "Invariants" and README "A backup run", FIELD-CASES B04,
  * B06).
  *
  * The fixture is pg_dump 15 text (header with \restrict, SET lines, a

@@ -1,5 +1,5 @@
-/* test_manifest.c - unit tests for src/infra/manifest.c (run manifests, SPEC
- * section 3) and the secret redaction they rely on (src/base/log.c, SPEC I5).
+/* test_manifest.c - unit tests for src/infra/manifest.c (run manifests, README
+ * "Files on disk") and the secret redaction they rely on (src/base/log.c, invariant I5 (docs/design.md)).
  *
  * Manifests are written under a mkdtemp() directory in /tmp. TZ is UTC.
  */

@@ -700,7 +700,7 @@ static void err_exit_codes(void)
 }
 
 /* The table covers every code: a name of its own (distinct, lowercase,
- * usable as a Prometheus label value) and one of the SPEC's statuses. */
+ * usable as a Prometheus label value) and one of the statuses of README "Exit codes". */
 static void err_table_complete(void)
 {
 	struct err e;
