@@ -81,7 +81,7 @@ void err_suffix(struct err *e, const char *fmt, ...)
 
 /* The one table from error code to reason name and exit status. A code
  * missing here is a bug that err_reason() shows as "unknown" and
- * tests/unit/test_err.c catches. */
+ * tests/unit/test_util.c (err_table_complete) catches. */
 static const struct {
 	const char *reason; /* stable: written into run manifests and /metrics */
 	int exit_status;

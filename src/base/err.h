@@ -21,7 +21,7 @@ enum err_code {
 	ERR_LOCKED,      /* another run holds .vigil.lock          -> exit 75 */
 	ERR_IO,          /* file system error                      -> exit 1 */
 	ERR_NOSPACE,     /* ENOSPC / EDQUOT while writing          -> exit 1 */
-	ERR_DB_CONNECT,  /* libpq could not connect or query       -> exit 1 */
+	ERR_DB_CONNECT,  /* libpq could not connect, or lost it    -> exit 1 */
 	ERR_DB_VERSION,  /* pg_dump/psql older than the server     -> exit 1 */
 	ERR_DUMP,        /* pg_dump failed (exit, signal, no data) -> exit 1 */
 	ERR_MEDIA,       /* media archive could not be made        -> exit 1 */

@@ -6,7 +6,6 @@
 #include <time.h>
 
 
-#include "pipeline/media.h"
 #include "pipeline/backup.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
@@ -15,6 +14,7 @@
 #include "infra/http.h"
 #include "infra/manifest.h"
 #include "infra/stream.h"
+#include "infra/tar.h"
 #include "base/log.h"
 #include "infra/pid1.h"
 #include "base/util.h"
@@ -51,7 +51,7 @@ static int version_main(void)
 
 	stream_lib_versions(libs, sizeof libs);
 	printf("libpq %d\n", db_lib_version());
-	printf("%s\n", media_lib_version());
+	printf("%s\n", tar_lib_version());
 	printf("%s\n", libs);
 	printf("cJSON %s\n", manifest_lib_version());
 	printf("libmicrohttpd %s\n", http_lib_version());

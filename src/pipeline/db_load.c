@@ -684,7 +684,7 @@ static int load_failed(const struct cat_entry *ent, const struct db_load_opts *l
 
 	child_describe(res, how, sizeof how);
 	child_tail_text(res, text, sizeof text);
-	/* The one decision made on message text, and a safe one: this
+	/* A decision made on message text, and a safe one: this
 	 * is psql's own message (command.c, "backslash commands are
 	 * restricted; only \unrestrict is allowed"), not the server's,
 	 * and psql runs with LC_MESSAGES=C (db_child_env, child_env), so

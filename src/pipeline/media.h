@@ -107,8 +107,4 @@ int media_restore(const struct media_opts *o, struct stream_reader *r, struct me
  * point and a hint). */
 int media_restore_check(const struct media_opts *o, struct err *e);
 
-/* libarchive's version line ("libarchive 3.6.2 zlib/1.2.13 ..."), for
- * `vigil version` (tar_lib_version), so no other file needs tar.h. Static. */
-const char *media_lib_version(void);
-
 #endif

@@ -653,9 +653,3 @@ out:
 	tar_locale_leave(&lg);
 	return ret;
 }
-
-/* See media.h. */
-const char *media_lib_version(void)
-{
-	return tar_lib_version();
-}
