@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -37,7 +38,40 @@ struct feeder {
 	char *buf;       /* FEED_BUF bytes gathered before a write */
 	size_t len;
 	const struct dumpscan *scan; /* for copy_hook */
+	/* The end marker: after the dump and the row check the feeder sends
+	 * SELECT '<marker>'; psql prints it only when it ran everything before
+	 * it, so a psql that exits 0 without reading (or running) its whole
+	 * input is caught even when the input fitted in the pipe. */
+	char marker[40];
+	char window[80];  /* the last bytes of psql's stdout, to find it across reads */
+	size_t wlen;
+	bool marker_seen;
 };
+
+/* on_stdout for psql: look for f->marker in what psql prints (query
+ * results of the dump's own SELECTs, then the marker's row). */
+static int find_marker(void *ctx, const char *buf, size_t n, struct err *e)
+{
+	struct feeder *f = ctx;
+	size_t ml = strlen(f->marker);
+
+	(void)e;
+	while (n > 0 && !f->marker_seen) {
+		size_t room = sizeof f->window - 1 - f->wlen, take = n < room ? n : room;
+		memcpy(f->window + f->wlen, buf, take);
+		f->wlen += take;
+		f->window[f->wlen] = '\0';
+		buf += take;
+		n -= take;
+		if (memmem(f->window, f->wlen, f->marker, ml))
+			f->marker_seen = true;
+		else if (f->wlen >= ml) { /* keep the tail that may start a marker */
+			memmove(f->window, f->window + f->wlen - (ml - 1), ml - 1);
+			f->wlen = ml - 1;
+		}
+	}
+	return 0;
+}
 
 /* A stop request (SIGTERM/SIGINT, or the run's deadline: signo
  * PID1_DEADLINE, which restore reports as a timeout) ended the child
@@ -435,8 +469,13 @@ static int start_psql(const struct cat_entry *ent, const struct db_load_opts *lo
 				      "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose" };
 	char **argv = f->argv;
 	struct child_spec spec = { .argv = argv, .envp = envp, .push = true,
-				   .stop_signal = SIGKILL };
+				   .stop_signal = SIGKILL, .on_stdout = find_marker, .ctx = f };
 	int k = 8;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(f->marker, sizeof f->marker, "vigil-load-end-%08x%08x",
+		 (unsigned)ts.tv_nsec ^ (unsigned)getpid(), (unsigned)ts.tv_sec);
 
 	memset(f->argv, 0, sizeof f->argv);
 	memcpy(argv, base, sizeof base);
@@ -496,8 +535,10 @@ static bool feed_stream(struct stream_reader *r, struct dumpscan *scan,
 		run->ours = true;
 		return true;
 	}
+	char end[96];
+	snprintf(end, sizeof end, "\nSELECT '%s';\n", f->marker);
 	run->fed_ok = feed(f, "\n", 1, e) == 0 && feed(f, check, strlen(check), e) == 0 &&
-		 feed(f, "\n", 1, e) == 0 && feed_flush(f, e) == 0 && !f->child_gone;
+		 feed(f, end, strlen(end), e) == 0 && feed_flush(f, e) == 0 && !f->child_gone;
 	run->ours = !run->fed_ok && !f->child_gone;
 	free(check);
 	return true;
@@ -739,6 +780,14 @@ int db_load(const struct config *cfg, const struct cat_entry *ent, const char *d
 	if (!run.fed_ok) { /* psql stopped reading but exited 0 */
 		err_set(e, ERR_RESTORE, "%s stopped reading its input before the end",
 			ent->custom ? "pg_restore" : "psql");
+		goto out;
+	}
+	if (!ent->custom && !f.marker_seen) {
+		/* It exited 0 but never ran the last statement it was sent:
+		 * whatever it did, the load is not known to be complete. */
+		err_set(e, ERR_RESTORE, "psql exited 0 but did not run its whole input (the "
+			"end marker vigil sends after the dump never came back); hint: is psql "
+			"on PATH a working PostgreSQL client?");
 		goto out;
 	}
 	if (res.tail.len) {
