@@ -494,6 +494,11 @@ int child_finish(struct child_proc *p, struct child_result *r, struct err *e)
 	return 0;
 }
 
+void child_set_deadline(struct child_proc *p, uint64_t deadline_ns)
+{
+	p->spec.deadline_ns = deadline_ns;
+}
+
 int child_run(const struct child_spec *spec, struct child_result *r, struct err *e)
 {
 	struct child_proc p;

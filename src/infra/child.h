@@ -164,6 +164,12 @@ void child_kill(struct child_proc *p, int sig);
  * CHILD_KILL_GRACE_S) and reaped; r says how it ended. */
 int child_finish(struct child_proc *p, struct child_result *r, struct err *e);
 
+/* Move p's deadline (CLOCK_MONOTONIC ns, child_mono_ns; 0 = none) before
+ * child_finish: for a child started early whose answer is only awaited
+ * later (the --version check runs while vigil connects to the server, and
+ * its limit counts from when vigil waits for it). */
+void child_set_deadline(struct child_proc *p, uint64_t deadline_ns);
+
 /* child_start then child_finish. r is zeroed first, so it is all false and
  * 0 when the child could not be started (-1, e set by child_start). */
 int child_run(const struct child_spec *spec, struct child_result *r, struct err *e);

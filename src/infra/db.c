@@ -354,7 +354,7 @@ int db_tool_version_start(struct db_version_run *v, const char *prog, struct err
 	struct child_spec spec = {
 		.argv = argv, .envp = envp, .on_stdout = version_out,
 		.on_stderr_line = version_err_line, .ctx = v, .stop_signal = SIGKILL,
-		.deadline_ns = child_mono_ns() + (uint64_t)TOOL_VERSION_LIMIT_S * CHILD_NS_PER_S,
+		/* no deadline yet: db_tool_version_finish sets it */
 	};
 	int rc;
 
@@ -373,6 +373,10 @@ int db_tool_version_finish(struct db_version_run *v, const char *prog, int *majo
 	struct child_result r;
 	const char *p;
 
+	/* The limit counts from now, not from the start: the connection
+	 * attempt between start and finish may take its own 10 s per address
+	 * (connect_timeout), and a version that came long ago is no hang. */
+	child_set_deadline(&v->p, child_mono_ns() + (uint64_t)TOOL_VERSION_LIMIT_S * CHILD_NS_PER_S);
 	if (child_finish(&v->p, &r, e) < 0) {
 		if (r.stopped) {
 			snprintf(e->msg, sizeof e->msg, "stopped by signal %d (%s) during `%s --version`",
