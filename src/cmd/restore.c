@@ -642,15 +642,16 @@ static int restore_status(const struct restore *rs, enum step st, struct err *e,
 			"needs longer", rs->cfg->run_timeout, was);
 		st = STEP_FAILED;
 	}
-	if (st == STEP_REFUSED && e->code != ERR_INTERRUPTED) {
-		log_error("restore refused: %s", e->msg);
+	if (st == STEP_REFUSED && e->code != ERR_INTERRUPTED && e->code != ERR_IO &&
+	    e->code != ERR_INTERNAL && e->code != ERR_CHILD) {
 		/* Whatever made the request or its backups fail validation (a
 		 * corrupt or unsafe file, no such backup) refuses the restore,
-		 * exit 2 (README "Exit codes"), whatever code the check gave; a busy
-		 * lock and failures on vigil's own side (I/O, internal) keep
-		 * theirs. The manifest-less refusal keeps e's message. */
-		if (e->code != ERR_LOCKED && e->code != ERR_IO && e->code != ERR_INTERNAL)
-			e->code = ERR_REFUSED;
+		 * exit 2 (README "Exit codes"), whatever code the check gave.
+		 * Failures on vigil's own side before anything changed (I/O, a
+		 * client that cannot run, internal) are failures, exit 1, below.
+		 * (The lock is taken before the steps: no ERR_LOCKED here.) */
+		log_error("restore refused: %s", e->msg);
+		e->code = ERR_REFUSED;
 		return err_exit_code(e);
 	}
 	log_error("restore failed: %s", e->msg);

@@ -190,6 +190,14 @@ static int list_toc(const char *path, struct verify_result *res, struct err *e)
 		char how[64], text[1000];
 		child_describe(&r, how, sizeof how);
 		child_tail_text(&r, text, sizeof text);
+		/* pg_restore that could not run (exec failed: 127, the shells'
+		 * convention) or died of a signal says nothing about the file:
+		 * ERR_CHILD, never "corrupt", so a restore is not refused for a
+		 * good backup. pg_restore rejecting the archive exits 1. */
+		if (r.signalled || (r.exited && r.code == EXIT_EXEC_FAILED))
+			return err_set(e, ERR_CHILD, "pg_restore --list %s: %s; hint: is the "
+				       "PostgreSQL client installed and on PATH? The backup file "
+				       "was not judged", how, text);
 		return err_set(e, ERR_CORRUPT, "pg_restore --list %s: %s", how, text);
 	}
 	return 0;
