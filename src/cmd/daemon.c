@@ -525,12 +525,12 @@ int daemon_main(const struct config *cfg)
 	}
 	if (pthread_create(&d.probe, NULL, probe_main, &d) == 0)
 		d.probe_started = true;
-	if (cfg->backup_on_start)
+	if (cfg->backup_on_start && pid1_stop_requested() != SIGTERM && pid1_stop_requested() != SIGINT)
 		start_job(&d, "start-up");
 	set_next(&d, now);
 	last_now = now;
 	for (;;) {
-		int sig, wait_ms = 1000;
+		int sig, req, wait_ms = 1000;
 
 		now = (int64_t)time(NULL);
 		next = schedule_tick(&d, now, last_now, stop != 0);
@@ -542,8 +542,12 @@ int daemon_main(const struct config *cfg)
 		sig = pid1_wait_signal(wait_ms);
 		if (sig == SIGHUP)
 			log_reopen();
-		if (!stop && (sig == SIGTERM || sig == SIGINT)) {
-			stop = sig;
+		/* A stop a child-running step took in (the pre-flight's
+		 * child sees SIGTERM first, and pid1 keeps it) counts too. */
+		req = sig == SIGTERM || sig == SIGINT ? sig : stop ? 0 : pid1_stop_requested();
+		if (!stop && (req == SIGTERM || req == SIGINT)) {
+			stop = req;
+			sig = req;
 			d.stopping = true;
 			log_info("received %s, stopping", strsignal(sig));
 			if (d.job_running) {
