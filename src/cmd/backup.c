@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "pipeline/backup.h"
 #include "infra/manifest.h"
 
@@ -30,7 +31,7 @@ int backup_main(const struct config *cfg, int argc, char **argv)
 {
 	struct manifest m;
 	struct err e;
-	int kinds = BACKUP_DB | BACKUP_MEDIA;
+	int kinds = BACKUP_DB | BACKUP_MEDIA, status;
 	enum run_result r;
 
 	for (int i = 0; i < argc; i++) {
@@ -55,6 +56,9 @@ int backup_main(const struct config *cfg, int argc, char **argv)
 		return EXIT_REFUSED;
 	}
 	r = backup_run(cfg, kinds, &m, &e);
+	status = backup_exit_status(r, &e);
+	if (strcmp(m.result, "failure") == 0)
+		log_error("backup failed run=%s result=%s exit=%d", m.run_id, m.result, status);
 	manifest_free(&m);
-	return backup_exit_status(r, &e);
+	return status;
 }

@@ -622,10 +622,7 @@ enum run_result backup_run(const struct config *cfg, int kinds, struct manifest 
 			out->code = ERR_IO; /* only the run manifest could not be written */
 		snprintf(out->msg, sizeof out->msg, "%s", m->err_msg);
 	}
-	if (failed)
-		log_error("backup failed run=%s result=%s%s", m->run_id, m->result,
-			  interrupted ? " (stopped)" : "");
-	else
+	if (!failed) /* a failed run's last line is the command's: it knows the exit status */
 		log_info("backup done run=%s result=%s secs=%lld", m->run_id, m->result,
 			 (long long)(m->end - m->start));
 	lock_release(lockfd);
