@@ -292,6 +292,8 @@ static void read_pipe(struct child_proc *p, int *fd)
 
 	if (got < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
+	if (got > 0)
+		p->n_reads++;
 	if (got <= 0) {
 		if (fd == &p->c.errfd && p->line_len && p->spec.on_stderr_line) {
 			p->spec.on_stderr_line(p->spec.ctx, p->line, p->line_len);
@@ -476,10 +478,34 @@ int child_finish(struct child_proc *p, struct child_result *r, struct err *e)
 {
 	if (p->spec.push)
 		close_stdin(p);
+	bool ended = false;
+	uint64_t quiet_since = 0;
+
 	/* Once SIGKILLed, the pipes are not read to their end: one held open
-	 * elsewhere must not hold us. */
-	while ((p->c.in >= 0 || p->c.out >= 0 || p->c.errfd >= 0) && !check_grace(p))
+	 * elsewhere must not hold us. Likewise once the child itself has
+	 * ended: its pipes are read as long as bytes come; when a whole
+	 * CHILD_DRAIN_S passed without one (counted after the consumers
+	 * returned), the pipes a descendant it left behind (`sleep 600 &`)
+	 * still holds open are closed, instead of waiting for that descendant
+	 * until the deadline. Nothing the child wrote is lost: a pipe that
+	 * still holds bytes is readable at once, and each read restarts the
+	 * wait. */
+	while ((p->c.in >= 0 || p->c.out >= 0 || p->c.errfd >= 0) && !check_grace(p)) {
+		uint64_t before = p->n_reads, now;
 		(void)pump(p);
+		now = child_mono_ns();
+		if (p->n_reads != before)
+			quiet_since = now;
+		if (!ended && pid1_exited(&p->c)) {
+			ended = true;
+			quiet_since = now;
+		}
+		if (ended && now - quiet_since >= (uint64_t)CHILD_DRAIN_S * CHILD_NS_PER_S) {
+			close_stdin(p);
+			close_fd(&p->c.out);
+			close_fd(&p->c.errfd);
+		}
+	}
 	(void)reap(p);
 	free(p->buf);
 	free(p->inbuf);

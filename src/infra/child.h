@@ -77,6 +77,11 @@ struct child_spec {
 	int stdout_pipe_size; /* F_SETPIPE_SZ for stdout (pipe(7)); 0 = default */
 };
 
+/* After the child itself has ended, its pipes are read until they stay
+ * empty this long (s); then whatever a descendant still holds open is
+ * closed (child_finish). */
+#define CHILD_DRAIN_S 2
+
 /* A child still running this long after stop_signal is killed (SIGKILL). */
 #define CHILD_KILL_GRACE_S 5
 
@@ -117,6 +122,7 @@ struct child_proc {
 	char *inbuf;             /* produce's buffer */
 	char line[CHILD_LINE_MAX];
 	size_t line_len;
+	uint64_t n_reads;        /* reads that got bytes, for child_finish's drain */
 };
 
 /* Monotonic clock (CLOCK_MONOTONIC) in nanoseconds, for deadline_ns. */

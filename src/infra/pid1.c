@@ -217,6 +217,19 @@ int pid1_try_wait(struct child *c, int *status, struct err *e)
 	return 1;
 }
 
+bool pid1_exited(const struct child *c)
+{
+	siginfo_t info;
+
+	if (c->pid <= 0)
+		return false;
+	memset(&info, 0, sizeof info);
+	/* WNOWAIT: look, leave the zombie for pid1_wait / pid1_try_wait. */
+	if (waitid(P_PID, (id_t)c->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return false;
+	return info.si_pid == c->pid;
+}
+
 void pid1_kill(struct child *c, int sig)
 {
 	if (c->pid > 0)

@@ -65,6 +65,12 @@ int pid1_wait(struct child *c, int *status, struct err *e);
  * still runs, -1 with e set (ERR_CHILD, ERR_INTERNAL). */
 int pid1_try_wait(struct child *c, int *status, struct err *e);
 
+/* True when c has ended (exited or killed) but is not reaped yet; the
+ * zombie stays for pid1_wait / pid1_try_wait (waitid(2) with WNOWAIT). For
+ * a caller that drains the pipes of a child whose descendants may hold
+ * them open. */
+bool pid1_exited(const struct child *c);
+
 /* Signal c's whole process group. */
 void pid1_kill(struct child *c, int sig);
 

@@ -142,6 +142,34 @@ static void hang_without_pipes_ends_at_deadline(void)
 	free(s.buf);
 }
 
+/* The child exits but leaves a descendant holding its pipes (`sleep &`):
+ * what the child wrote arrives whole, and child_finish returns about
+ * CHILD_DRAIN_S after the last byte, not at the deadline. The same with
+ * output that keeps arriving from the descendant for a while. */
+static void descendant_holding_pipes(void)
+{
+	struct child_spec spec = { .deadline_ns = after_ms(30000) };
+	struct sink s = { 0 };
+	struct child_result r;
+	struct err e;
+	uint64_t t0 = child_mono_ns();
+
+	CHECK(sh("sleep 8 & head -c 300000 /dev/zero | tr '\\0' x; echo; echo done", &spec, &s, &r, &e) == 0);
+	CHECK(r.exited && r.code == 0);
+	CHECK(s.len == 300000 + 6 && s.buf && strcmp(s.buf + 300001, "done\n") == 0);
+	CHECK(ms_since(t0) < (CHILD_DRAIN_S + 2) * 1000);
+	free(s.buf);
+
+	memset(&s, 0, sizeof s);
+	t0 = child_mono_ns();
+	/* the descendant writes for 1.5 s after the child ended: all kept */
+	CHECK(sh("(for i in 1 2 3; do sleep 0.5; echo late$i; done; sleep 8) & echo early", &spec, &s,
+		 &r, &e) == 0);
+	CHECK(s.buf && strcmp(s.buf, "early\nlate1\nlate2\nlate3\n") == 0);
+	CHECK(ms_since(t0) >= 1400 && ms_since(t0) < (CHILD_DRAIN_S + 4) * 1000);
+	free(s.buf);
+}
+
 /* produce: fs->left bytes of 'p' in total. */
 struct feed_sink {
 	struct sink s; /* first: collect() takes the context as a sink */
@@ -398,7 +426,7 @@ static void stop_request_mid_run(void)
 }
 
 UNIT_MAIN(T(stderr_first_no_deadlock), T(hang_ends_at_deadline), T(hang_ignoring_term_is_killed),
-	  T(hang_without_pipes_ends_at_deadline), T(stdin_fed_while_stderr_floods),
+	  T(hang_without_pipes_ends_at_deadline), T(descendant_holding_pipes), T(stdin_fed_while_stderr_floods),
 	  T(stdin_from_buffer), T(stdin_pushed), T(stdin_refused), T(exit_status_and_signal),
 	  T(consumer_failure_stops_child), T(stderr_line_callback), T(environment_locale_rule),
 	  T(stop_request_mid_run))
