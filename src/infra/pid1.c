@@ -297,7 +297,10 @@ void pid1_tail_text(const struct child_tail *t, char *out, size_t n)
 				o += 3;
 			}
 		} else if (c != '\r') {
-			conv[o++] = c;
+			/* Control bytes (escape sequences, NUL) would reach
+			 * terminals and log files as they are, and a NUL would cut
+			 * the message: shown as '?'. Other bytes pass. */
+			conv[o++] = (unsigned char)c < 0x20 || c == 0x7f ? '?' : c;
 		}
 	}
 	/* Keep the newest bytes when it does not fit. */

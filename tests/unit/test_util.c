@@ -819,6 +819,17 @@ static void tail_text_format(void)
 	/* no error line: everything, oldest first */
 	tail_text_lines("pg_dump: warning: x\npg_dump: last line\n", 256,
 			"pg_dump: warning: x | pg_dump: last line");
+	/* control bytes (a terminal escape, a tab, DEL) never reach a log */
+	tail_text_lines("\x1b[31mred\x1b[0m\tx\x7f\n", 256, "?[31mred?[0m?x?");
+	{
+		/* a NUL does not cut the message */
+		static struct child_tail t;
+		char out[64];
+		memset(&t, 0, sizeof t);
+		pid1_tail_add(&t, "before\0after", 12);
+		pid1_tail_text(&t, out, sizeof out);
+		CHECK_STR(out, "before?after");
+	}
 }
 
 static void tail_text_prefers_first_error_line(void)
