@@ -1,5 +1,6 @@
 /* main.c - command dispatch (README "Commands"). */
 #include <locale.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,19 @@ static int check_config(const struct config *cfg, struct err *e)
 	return 0;
 }
 
+/* The commands that take no argument (check-config takes only
+ * --markdown). */
+static bool takes_no_arguments(const char *cmd)
+{
+	static const char *const none[] = { "help", "--help", "-h", "version", "--version",
+					    "serve", "healthcheck", "check-config" };
+
+	for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+		if (!strcmp(cmd, none[i]))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "serve";
@@ -99,6 +113,13 @@ int main(int argc, char **argv)
 	tzset();
 	/* Until TZ is known to be a real zone, stamp log lines in UTC. */
 	log_stamp_utc(true);
+	if (takes_no_arguments(cmd) && argc > 2 &&
+	    !(argc == 3 && !strcmp(cmd, "check-config") && !strcmp(argv[2], "--markdown"))) {
+		/* A typo must not start a daemon or pass for a check. */
+		fprintf(stderr, "vigil %s: unknown argument %s\n\n", cmd, argv[2]);
+		usage(stderr);
+		return EXIT_REFUSED;
+	}
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
 		return EXIT_OK;
