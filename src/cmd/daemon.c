@@ -147,25 +147,30 @@ static void remove_temporaries(const struct config *cfg)
  * read-only, a crash, a kill at the deadline). Write the failure manifest
  * it could not, so the failure survives a restart; when that fails too,
  * keep it in memory (invariant I2 (docs/design.md): failures are loud). */
-static void record_failed_job(struct daemon *d, const char *how)
+static void record_failed_job(struct daemon *d, const char *how, bool crashed)
 {
 	struct manifest m;
 	struct err e;
 	char stamp[16], runs[UTIL_PATH_MAX];
 	struct unrecorded_run *u;
+	/* Stopped at the deadline: timeout. Died of a signal nobody sent
+	 * (a crash): child. Exited without a manifest: most likely BACKUP_DIR
+	 * could not take one, io. */
+	enum err_code code = d->job_kill_stage ? ERR_TIMEOUT : crashed ? ERR_CHILD : ERR_IO;
 
 	memset(&m, 0, sizeof m);
 	snprintf(m.command, sizeof m.command, "backup");
 	m.start = d->job_start;
 	m.end = (int64_t)time(NULL);
 	snprintf(m.result, sizeof m.result, "failure");
-	enum err_code code = d->job_kill_stage ? ERR_TIMEOUT : ERR_IO;
-
 	snprintf(m.err_code, sizeof m.err_code, "%s", err_reason(code));
-	snprintf(m.err_msg, sizeof m.err_msg,
-		 "the run %s and left no run manifest%s; hint: see backup.log, and check that "
-		 "BACKUP_DIR is writable and not full", how,
-		 d->job_kill_stage ? " (it was stopped after BACKUP_RUN_TIMEOUT)" : "");
+	snprintf(m.err_msg, sizeof m.err_msg, "the run %s and left no run manifest%s", how,
+		 d->job_kill_stage ? " (it was stopped after BACKUP_RUN_TIMEOUT); hint: see "
+				     "backup.log"
+		 : crashed ? "; hint: see backup.log; a run that dies of a signal is a bug in "
+			     "vigil, please report it with that log"
+			   : "; hint: see backup.log, and check that BACKUP_DIR is writable and not "
+			     "full");
 	for (int k = 0; k < KIND_N; k++) {
 		struct mf_artifact *a;
 		if (!d->st.kind[k].enabled)
@@ -292,7 +297,7 @@ static void job_done(struct daemon *d, int status)
 	 * (F4). */
 	if (!d->stopping && !skipped && !(WIFEXITED(status) && exit_is_success(WEXITSTATUS(status))) &&
 	    d->st.manifests <= d->job_pre_manifests && d->st.newest_start <= d->job_pre_newest) {
-		record_failed_job(d, how);
+		record_failed_job(d, how, WIFSIGNALED(status) && !d->job_kill_stage && !d->stopping);
 		reload_state(d);
 	}
 	pthread_mutex_lock(&d->mu);
