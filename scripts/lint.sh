@@ -23,11 +23,11 @@ declare -A RANK=([base]=0 [infra]=1 [pipeline]=2 [cmd]=3)
 
 # Third-party header (extended regex on the include's text) -> home files.
 HOMES=(
-	'libpq-fe\.h|libpq/|pg_config'           'src/infra/db.c'
+	'libpq-fe\.h|libpq/|pg_config|postgres_ext\.h' 'src/infra/db.c'
 	'archive\.h|archive_entry\.h'            'src/infra/tar.c'
 	'cjson/|cJSON\.h'                        'src/infra/manifest.c'
-	'zlib\.h|libdeflate\.h'                  'src/infra/codec_gzip.c'
-	'zstd\.h|zstd_errors\.h'                 'src/infra/codec_zstd.c'
+	'zlib\.h|zconf\.h|libdeflate\.h'        'src/infra/codec_gzip.c'
+	'zstd\.h|zstd_errors\.h|zdict\.h'       'src/infra/codec_zstd.c'
 	'openssl/'                               'src/infra/digest.c'
 	'microhttpd\.h'                          'src/infra/http.c'
 	'curl/'                                  'src/infra/curl.c'
@@ -50,6 +50,10 @@ for f in "${files[@]}"; do
 	while IFS=: read -r ln inc; do
 		inc=${inc#*\"}
 		inc=${inc%%\"*}
+		if [[ $inc == *..* || $inc == ./* ]]; then
+			bad "$f:$ln: include \"$inc\": name the header from src/ (\"<layer>/<file>.h\"), without . or .."
+			continue
+		fi
 		if [[ $inc != */* ]]; then
 			bad "$f:$ln: include \"$inc\" without its folder (write \"<layer>/$inc\")"
 			continue
@@ -78,7 +82,7 @@ for f in "${files[@]}"; do
 	case $f in src/base/err.c | src/base/err.h) continue ;; esac
 	while IFS=: read -r ln txt; do
 		bad "$f:$ln: literal exit status ($(sed 's/^[[:space:]]*//' <<<"$txt")): use the table in src/base/err.h"
-	done < <(code_lines "$f" | grep -E '(^|[^a-z_])_?exit[[:space:]]*\([[:space:]]*[0-9]|128[[:space:]]*\+[[:space:]]*[a-z_(]')
+	done < <(code_lines "$f" | grep -E '(^|[^a-z_])(quick_|_)?exit[[:space:]]*\([[:space:]]*-?[0-9]|128[[:space:]]*\+[[:space:]]*[a-z_(]|[a-z_)][[:space:]]*\+[[:space:]]*128([^0-9]|$)')
 	if [[ $layer == cmd ]]; then
 		while IFS=: read -r ln txt; do
 			bad "$f:$ln: literal exit status ($(sed 's/^[[:space:]]*//' <<<"$txt")): use EXIT_* or err_exit_code()"

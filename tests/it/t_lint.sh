@@ -67,6 +67,18 @@ assert_output_match '^src/cmd/verify\.c:[0-9]+: literal exit status \(return j \
 assert_output_match '^src/cmd/verify\.c:[0-9]+: literal exit status \(return \(2\);\)'
 assert_output_match '^lint: 4 violations$'
 
+# a path with .., a library's second header, exit(-1), s + 128
+fresh
+echo '#include "base/../cmd/cmd.h"' >>"$T/tree/src/base/log.c"
+echo '#include <zconf.h>' >>"$T/tree/src/pipeline/dump.c"
+printf 'static void q(int s)\n{\n\tif (s)\n\t\texit(-1);\n\t_exit(s + 128);\n}\n' >>"$T/tree/src/infra/lock.c"
+assert_exit 1 bash "$LINT" "$T/tree"
+assert_output_match '^src/base/log\.c:[0-9]+: include "base/\.\./cmd/cmd\.h": name the header from src/'
+assert_output_match '^src/pipeline/dump\.c:[0-9]+: <zconf\.h> belongs in src/infra/codec_gzip\.c only'
+assert_output_match '^src/infra/lock\.c:[0-9]+: literal exit status \(exit\(-1\);\)'
+assert_output_match '^src/infra/lock\.c:[0-9]+: literal exit status \(_exit\(s \+ 128\);\)'
+assert_output_match '^lint: 4 violations$'
+
 # a file outside the layer folders
 fresh
 echo 'int x;' >"$T/tree/src/stray.c"
