@@ -64,7 +64,12 @@ static int verify_entry(const struct config *cfg, struct lock_probe *lp, const s
 	if (rc == 0)
 		rc = verify_against_record(recs, nrecs, ent, res.sha256, &e);
 	util_human_bytes(ent->size, size);
-	if (rc < 0) {
+	if (rc < 0 && e.code == ERR_INTERRUPTED) {
+		/* Not a verdict on the file: say it was not finished; verify_main
+		 * ends with the stop's exit status. */
+		log_warn("verify of %s not finished: %s", ent->name, e.msg);
+		printf("stopped %-5s %s\n", catalog_kind_name(ent->kind), ent->name);
+	} else if (rc < 0) {
 		log_error("verify failed kind=%s file=%s: %s", catalog_kind_name(ent->kind), ent->name,
 			  e.msg);
 		printf("FAILED  %-5s %s: %s\n", catalog_kind_name(ent->kind), ent->name, e.msg);

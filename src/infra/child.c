@@ -174,8 +174,12 @@ static int check_stop(struct child_proc *p)
 		p->res.stop_signo = sig;
 		e.code = ERR_INTERRUPTED;
 		e.signo = sig;
-		snprintf(e.msg, sizeof e.msg, "stopped by signal %d (%s); %s terminated", sig,
-			 strsignal(sig), p->c.name);
+		if (sig == PID1_DEADLINE) /* pid1's stand-in, not a signal anyone sent */
+			snprintf(e.msg, sizeof e.msg, "stopped at the run's deadline "
+				 "(BACKUP_RUN_TIMEOUT); %s terminated", p->c.name);
+		else
+			snprintf(e.msg, sizeof e.msg, "stopped by signal %d (%s); %s terminated", sig,
+				 strsignal(sig), p->c.name);
 		return fail(p, &e);
 	}
 	if (p->spec.deadline_ns && child_mono_ns() >= p->spec.deadline_ns) {

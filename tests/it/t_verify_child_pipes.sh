@@ -24,6 +24,9 @@ rc=$?
 ms=$((($(now_us) - t0) / 1000))
 cat "$T/err"
 assert_eq 143 "$rc" "verify stopped while pg_restore hangs"
+# a stop is no verdict on the file: "stopped", never "FAILED"
+assert_match "$T/out" '^stopped db +app_.*\.dump$'
+assert_not_contains "$T/out" "FAILED"
 ((ms < 5000)) || fail "verify took ${ms} ms to stop"
 pgrep -f 'sleep 300' >/dev/null && fail "the hanging pg_restore was left running"
 log "verify's child pipes: no deadlock, stop honoured"
