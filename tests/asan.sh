@@ -29,7 +29,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 sh tests/unit/run.sh "$@" 2>&1 | tee "$tmp/unit"
 urc=${PIPESTATUS[0]}
-VIGIL=$ROOT/build-asan/vigil IT_LOGS=$ROOT/build-asan/it-logs \
+IT_SANITIZED=asan VIGIL=$ROOT/build-asan/vigil IT_LOGS=$ROOT/build-asan/it-logs \
 	bash tests/it/run.sh 2>&1 | tee "$tmp/it"
 irc=${PIPESTATUS[0]}
 
