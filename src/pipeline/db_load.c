@@ -3,7 +3,11 @@
  * text the load adds (the row checks, --in-place's drop of everything); a
  * custom archive through pg_restore. Both children run through the child
  * module (child.h), which drains their stderr while the feeder here writes
- * psql's stdin. */
+ * psql's stdin.
+ *
+ * About 800 lines, on purpose: the row checks, the feeder and its end
+ * marker all work on the one struct feeder and the scan of the dump as it
+ * streams by; split, they would need that state exported between files. */
 #include "pipeline/db_load.h"
 
 #include <errno.h>
