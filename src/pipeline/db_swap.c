@@ -221,7 +221,7 @@ static void db_name_with(char *out, size_t n, const char *base, const char *tag)
 
 /* One swap's state: the names (scratch, old) and their quoted forms, the
  * maintenance connection, and the live database's properties the scratch
- * one gets (exists false: there is no live database yet). */
+ * one receives (exists false: there is no live database yet). */
 struct swap {
 	struct db *db;
 	const char *target;
