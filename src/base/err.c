@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,32 +52,40 @@ int err_errno(struct err *e, enum err_code code, int errnum, const char *fmt, ..
 	return -1;
 }
 
+/* Put the formatted text before (prefix, with ": ") or after e's message,
+ * keeping the code; cut at ERR_MSG_MAX. */
+static void wrap(struct err *e, bool prefix, const char *fmt, va_list ap)
+{
+	char add[ERR_MSG_MAX], old[ERR_MSG_MAX];
+
+	vsnprintf(add, sizeof add, fmt, ap);
+	memcpy(old, e->msg, sizeof old);
+	if (prefix)
+		snprintf(e->msg, sizeof e->msg, "%s: %s", add, old);
+	else
+		snprintf(e->msg, sizeof e->msg, "%s%s", old, add);
+}
+
 void err_prefix(struct err *e, const char *fmt, ...)
 {
-	char ctx[ERR_MSG_MAX], old[ERR_MSG_MAX];
 	va_list ap;
 
 	if (!e)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof ctx, fmt, ap);
+	wrap(e, true, fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof old);
-	snprintf(e->msg, sizeof e->msg, "%s: %s", ctx, old);
 }
 
 void err_suffix(struct err *e, const char *fmt, ...)
 {
-	char tail[ERR_MSG_MAX], old[ERR_MSG_MAX];
 	va_list ap;
 
 	if (!e)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(tail, sizeof tail, fmt, ap);
+	wrap(e, false, fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof old);
-	snprintf(e->msg, sizeof e->msg, "%s%s", old, tail);
 }
 
 /* The one table from error code to reason name and exit status. A code
