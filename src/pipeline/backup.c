@@ -179,6 +179,18 @@ static int check_before_commit(struct artifact *art, enum cat_kind kind, enum st
 	return 0;
 }
 
+/* The end of a backup file's life as a temporary: finish (fsync, read
+ * back), honour a stop, check the content (check_before_commit), commit
+ * under its final name with its .sha256. Returns 0 or -1 with e set. */
+static int finish_and_commit(struct artifact *art, enum cat_kind kind, enum stream_codec codec,
+			     bool custom, struct verify_result *res, struct err *e)
+{
+	if (artifact_finish(art, e) < 0 || stop_before_commit(e) < 0 ||
+	    check_before_commit(art, kind, codec, custom, res, e) < 0)
+		return -1;
+	return artifact_commit(art, e);
+}
+
 int backup_db_file(const struct config *cfg, const char *dbname, const char *dir,
 		   const char *base, struct mf_artifact *a, struct err *e)
 {
@@ -211,11 +223,7 @@ int backup_db_file(const struct config *cfg, const char *dbname, const char *dir
 		goto out;
 	if (dump_run(cfg, dbname, info.server_major, custom, art.w, &scan, e) < 0)
 		goto out;
-	if (artifact_finish(&art, e) < 0 || stop_before_commit(e) < 0)
-		goto out;
-	if (check_before_commit(&art, CAT_DB, o.codec, custom, &res, e) < 0)
-		goto out;
-	if (artifact_commit(&art, e) < 0)
+	if (finish_and_commit(&art, CAT_DB, o.codec, custom, &res, e) < 0)
 		goto out;
 	snprintf(a->result, sizeof a->result, "success");
 	snprintf(a->path, sizeof a->path, "db/%s", art.final_name);
@@ -329,11 +337,7 @@ int backup_media_file(const struct config *cfg, const char *dir, const char *bas
 	if (rc < 0)
 		goto out;
 	rc = -1;
-	if (artifact_finish(&art, e) < 0 || stop_before_commit(e) < 0)
-		goto out;
-	if (check_before_commit(&art, CAT_MEDIA, o.codec, false, &res, e) < 0)
-		goto out;
-	if (artifact_commit(&art, e) < 0)
+	if (finish_and_commit(&art, CAT_MEDIA, o.codec, false, &res, e) < 0)
 		goto out;
 	snprintf(a->result, sizeof a->result, "%s", ms.warnings ? "warning" : "success");
 	snprintf(a->path, sizeof a->path, "media/%s", art.final_name);
