@@ -99,8 +99,10 @@ static int write_all_fd(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int util_write_file_atomic(const char *dir, const char *name, const void *data, size_t len,
-			   mode_t mode, struct err *e)
+/* The shared body of util_write_file_atomic and util_replace_file_atomic:
+ * temporary file, fsync, rename (no-replace unless replace), directory fsync. */
+static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
+			mode_t mode, bool replace, struct err *e)
 {
 	char tmp[UTIL_PATH_MAX], dst[UTIL_PATH_MAX];
 	int fd = -1, rc = -1, r;
@@ -121,7 +123,11 @@ int util_write_file_atomic(const char *dir, const char *name, const void *data, 
 		goto out;
 	}
 	fd = -1;
-	r = util_rename_noreplace(tmp, dst, e);
+	if (replace) {
+		r = rename(tmp, dst) < 0 ? err_errno(e, ERR_IO, errno, "cannot rename %s to %s", tmp, dst) : 0;
+	} else {
+		r = util_rename_noreplace(tmp, dst, e);
+	}
 	if (r != 0) {
 		rc = r;
 		goto out;
@@ -136,6 +142,18 @@ out:
 	if (tmp[0])
 		unlink(tmp);
 	return rc;
+}
+
+int util_write_file_atomic(const char *dir, const char *name, const void *data, size_t len,
+			   mode_t mode, struct err *e)
+{
+	return write_atomic(dir, name, data, len, mode, false, e);
+}
+
+int util_replace_file_atomic(const char *dir, const char *name, const void *data, size_t len,
+			     mode_t mode, struct err *e)
+{
+	return write_atomic(dir, name, data, len, mode, true, e);
 }
 
 int util_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e)

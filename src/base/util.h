@@ -35,6 +35,12 @@ int util_rename_noreplace(const char *from, const char *to, struct err *e);
 int util_write_file_atomic(const char *dir, const char *name, const void *data, size_t len,
 			   mode_t mode, struct err *e);
 
+/* The same, but an existing dir/name is replaced in one rename(2): readers
+ * see the old or the new content, never a mix. For files one process owns
+ * and updates (a run's own manifest). Returns 0 or -1 with e set. */
+int util_replace_file_atomic(const char *dir, const char *name, const void *data, size_t len,
+			     mode_t mode, struct err *e);
+
 /* Read a whole small file (at most max bytes) into a malloc'd NUL-ended
  * buffer owned by the caller. Returns 0 or -1 with e set. */
 int util_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e);

@@ -47,8 +47,41 @@ int mf_add_warning(struct mf_artifact *a, const char *text)
 	return 0;
 }
 
+int mf_add_pruned(struct manifest *m, const char *kind, const char *name, const char *reason,
+		  uint64_t bytes)
+{
+	struct mf_pruned *v = realloc(m->pruned, (m->n_pruned + 1) * sizeof *v), *p;
+
+	if (!v)
+		return -1;
+	m->pruned = v;
+	p = &v[m->n_pruned++];
+	memset(p, 0, sizeof *p);
+	snprintf(p->kind, sizeof p->kind, "%s", kind);
+	snprintf(p->name, sizeof p->name, "%s", name);
+	snprintf(p->reason, sizeof p->reason, "%s", reason);
+	p->bytes = bytes;
+	return 0;
+}
+
+void mf_add_notice(struct manifest *m, const char *channel, const char *result,
+		   const char *error)
+{
+	struct mf_notice *n;
+
+	if (m->n_notices >= MF_NOTICES_MAX)
+		return;
+	n = &m->notices[m->n_notices++];
+	snprintf(n->channel, sizeof n->channel, "%s", channel);
+	snprintf(n->result, sizeof n->result, "%s", result);
+	snprintf(n->error, sizeof n->error, "%s", error ? error : "");
+}
+
 void manifest_free(struct manifest *m)
 {
+	free(m->pruned);
+	m->pruned = NULL;
+	m->n_pruned = 0;
 	for (size_t i = 0; i < m->n_art; i++) {
 		struct mf_artifact *a = &m->art[i];
 		for (size_t j = 0; j < a->n_tables; j++)
@@ -128,6 +161,70 @@ static cJSON *error_obj(const char *code, const char *msg)
 	return o;
 }
 
+static void get_str(const cJSON *o, const char *key, char *out, size_t n);
+static double get_num(const cJSON *o, const char *key);
+
+/* "pruned": [{kind, name, reason, bytes}] and "notifications":
+ * [{channel, result, error}], written only when there are any. */
+static void add_pruned_and_notices(cJSON *root, const struct manifest *m)
+{
+	if (m->n_pruned > 0) {
+		cJSON *a = cJSON_AddArrayToObject(root, "pruned");
+		for (size_t i = 0; i < m->n_pruned; i++) {
+			cJSON *o = cJSON_CreateObject();
+			char clean[sizeof m->pruned[i].name];
+			snprintf(clean, sizeof clean, "%s", m->pruned[i].name);
+			utf8_clean(clean);
+			cJSON_AddStringToObject(o, "kind", m->pruned[i].kind);
+			cJSON_AddStringToObject(o, "name", clean);
+			cJSON_AddStringToObject(o, "reason", m->pruned[i].reason);
+			cJSON_AddNumberToObject(o, "bytes", (double)m->pruned[i].bytes);
+			cJSON_AddItemToArray(a, o);
+		}
+	}
+	if (m->n_notices > 0) {
+		cJSON *a = cJSON_AddArrayToObject(root, "notifications");
+		for (size_t i = 0; i < m->n_notices; i++) {
+			cJSON *o = cJSON_CreateObject();
+			char clean[sizeof m->notices[i].error];
+			snprintf(clean, sizeof clean, "%s", m->notices[i].error);
+			log_redact(clean, sizeof clean);
+			utf8_clean(clean);
+			cJSON_AddStringToObject(o, "channel", m->notices[i].channel);
+			cJSON_AddStringToObject(o, "result", m->notices[i].result);
+			if (clean[0])
+				cJSON_AddStringToObject(o, "error", clean);
+			cJSON_AddItemToArray(a, o);
+		}
+	}
+}
+
+/* Read back what add_pruned_and_notices wrote. Returns 0 or -1 (no memory). */
+static int get_pruned_and_notices(const cJSON *root, struct manifest *m)
+{
+	const cJSON *v;
+	char kind[8], name[300], reason[160], ch[8], res[8], err[256];
+
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "pruned"))
+	{
+		kind[0] = name[0] = reason[0] = '\0';
+		get_str(v, "kind", kind, sizeof kind);
+		get_str(v, "name", name, sizeof name);
+		get_str(v, "reason", reason, sizeof reason);
+		if (mf_add_pruned(m, kind, name, reason, (uint64_t)get_num(v, "bytes")) < 0)
+			return -1;
+	}
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "notifications"))
+	{
+		ch[0] = res[0] = err[0] = '\0';
+		get_str(v, "channel", ch, sizeof ch);
+		get_str(v, "result", res, sizeof res);
+		get_str(v, "error", err, sizeof err);
+		mf_add_notice(m, ch, res, err);
+	}
+	return 0;
+}
+
 char *manifest_to_json(const struct manifest *m)
 {
 	cJSON *root = cJSON_CreateObject(), *arts;
@@ -198,6 +295,7 @@ char *manifest_to_json(const struct manifest *m)
 			cJSON_AddItemToObject(o, "error", error_obj(a->err_code, a->err_msg));
 		cJSON_AddItemToArray(arts, o);
 	}
+	add_pruned_and_notices(root, m);
 	out = cJSON_Print(root);
 	cJSON_Delete(root);
 	return out;
@@ -309,6 +407,8 @@ int manifest_parse(const char *json, struct manifest *m, struct err *e)
 			get_str(ae, "message", x->err_msg, sizeof x->err_msg);
 		}
 	}
+	if (get_pruned_and_notices(root, m) < 0)
+		goto oom;
 	cJSON_Delete(root);
 	return 0;
 oom:
@@ -341,6 +441,21 @@ int manifest_write(const char *runs_dir, const char *stamp, struct manifest *m, 
 	if (r != 0)
 		return err_set(e, ERR_IO, "no free manifest name for %s in %s", stamp, runs_dir);
 	return 0;
+}
+
+int manifest_replace(const char *runs_dir, const struct manifest *m, mode_t mode, struct err *e)
+{
+	char name[80];
+	char *json;
+	int rc;
+
+	snprintf(name, sizeof name, "%s.json", m->run_id);
+	json = manifest_to_json(m);
+	if (!json)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	rc = util_replace_file_atomic(runs_dir, name, json, strlen(json), mode, e);
+	free(json);
+	return rc;
 }
 
 int manifest_read(const char *path, struct manifest *m, struct err *e)

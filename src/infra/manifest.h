@@ -47,6 +47,23 @@ struct mf_artifact {
 	char err_msg[ERR_MSG_MAX];
 };
 
+/* A backup file deleted by retention during the run (README "Retention"). */
+struct mf_pruned {
+	char kind[8];        /* "db" or "media" */
+	char name[300];      /* file name in BACKUP_DIR/<kind>/ */
+	char reason[160];    /* why the planner deleted it, e.g. "older than 7 days" */
+	uint64_t bytes;      /* its size on disk when deleted */
+};
+
+/* How one alert of the run went (README "Alerts"). */
+struct mf_notice {
+	char channel[8];     /* "mail", "webhook", "ping" */
+	char result[8];      /* "sent" or "failed" */
+	char error[256];     /* why it failed (no secret, no URL userinfo), else "" */
+};
+
+#define MF_NOTICES_MAX 4
+
 struct manifest {
 	char run_id[48];     /* the manifest's name without .json */
 	char command[16];    /* "backup" */
@@ -56,6 +73,10 @@ struct manifest {
 	size_t n_art;
 	char err_code[32];
 	char err_msg[ERR_MSG_MAX];
+	struct mf_pruned *pruned; /* malloc'd, n_pruned entries; manifest_free frees */
+	size_t n_pruned;
+	struct mf_notice notices[MF_NOTICES_MAX];
+	size_t n_notices;
 };
 
 /* Add a table row count to a (copies name). Returns 0 or -1 (no memory). */
@@ -63,6 +84,16 @@ int mf_add_table(struct mf_artifact *a, const char *name, uint64_t rows);
 
 /* Add a warning line (copied; at most 1000 are kept). */
 int mf_add_warning(struct mf_artifact *a, const char *text);
+
+/* Record a file deleted by retention (copied). Returns 0 or -1 (no memory). */
+int mf_add_pruned(struct manifest *m, const char *kind, const char *name, const char *reason,
+		  uint64_t bytes);
+
+/* Record an alert's outcome (channel "mail"/"webhook"/"ping", result
+ * "sent"/"failed", error "" or why; the error is redacted when written).
+ * At most MF_NOTICES_MAX; more are dropped. */
+void mf_add_notice(struct manifest *m, const char *channel, const char *result,
+		   const char *error);
 
 /* Serialise m as a JSON text; malloc'd, caller frees. NULL when out of memory. */
 char *manifest_to_json(const struct manifest *m);
@@ -83,6 +114,12 @@ int manifest_parse(const char *json, struct manifest *m, struct err *e);
  * <stamp>-2.json etc. m->run_id gets the name used. Returns 0 or -1. */
 int manifest_write(const char *runs_dir, const char *stamp, struct manifest *m, mode_t mode,
 		   struct err *e);
+
+/* Rewrite runs_dir/<m->run_id>.json (a manifest this process wrote with
+ * manifest_write) with m's current content, atomically (temporary file,
+ * fsync, rename over, directory fsync): used after a run's prune and
+ * alerts add to it. Returns 0 or -1 with e set. */
+int manifest_replace(const char *runs_dir, const struct manifest *m, mode_t mode, struct err *e);
 
 /* Read and parse a manifest file. Returns 0 or -1 with e set. */
 int manifest_read(const char *path, struct manifest *m, struct err *e);

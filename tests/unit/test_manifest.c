@@ -509,13 +509,65 @@ static void times_parse_strictly(void)
 	}
 }
 
+/* A run's prune and alert outcomes survive manifest_replace and a read
+ * back; the replace swaps the whole file (no temporary left), and an
+ * alert's error is redacted like every other message. */
+static void replace_keeps_pruned_and_notices(void)
+{
+	const char *d = mktmp();
+	struct manifest m, p;
+	struct err e;
+	char path[600], *text;
+
+	full_manifest(&m);
+	err_clear(&e);
+	REQUIRE(manifest_write(d, "20250505_030000", &m, 0600, &e) == 0);
+	REQUIRE(mf_add_pruned(&m, "db", "app_20250101_030000.sql.gz", "older than 7 days", 1234) == 0);
+	REQUIRE(mf_add_pruned(&m, "media", "media_20250101_030000.tar.gz", "older than 7 days", 99) == 0);
+	log_add_secret("MailPw!");
+	mf_add_notice(&m, "mail", "failed", "AUTH refused (535) for password MailPw!");
+	mf_add_notice(&m, "ping", "sent", "");
+	for (int i = 0; i < 5; i++)
+		mf_add_notice(&m, "webhook", "sent", ""); /* capped at MF_NOTICES_MAX */
+	CHECK(m.n_notices == MF_NOTICES_MAX);
+	REQUIRE(manifest_replace(d, &m, 0600, &e) == 0);
+	snprintf(path, sizeof path, "%s/20250505_030000.json", d);
+	text = slurp(path);
+	REQUIRE(text != NULL);
+	CHECK(strstr(text, "MailPw") == NULL);
+	free(text);
+	REQUIRE(manifest_read(path, &p, &e) == 0);
+	REQUIRE(p.n_pruned == 2);
+	CHECK_STR(p.pruned[0].kind, "db");
+	CHECK_STR(p.pruned[0].name, "app_20250101_030000.sql.gz");
+	CHECK_STR(p.pruned[0].reason, "older than 7 days");
+	CHECK(p.pruned[0].bytes == 1234);
+	CHECK_STR(p.pruned[1].kind, "media");
+	REQUIRE(p.n_notices == MF_NOTICES_MAX);
+	CHECK_STR(p.notices[0].channel, "mail");
+	CHECK_STR(p.notices[0].result, "failed");
+	CHECK(strstr(p.notices[0].error, "535") != NULL);
+	CHECK_STR(p.notices[1].channel, "ping");
+	CHECK_STR(p.notices[1].error, "");
+	CHECK_STR(p.run_id, "20250505_030000");
+	manifest_free(&p);
+	manifest_free(&m);
+	CHECK(m.pruned == NULL && m.n_pruned == 0);
+	{
+		char cmd[700];
+		snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v '^20250505_030000.json$')\"", d);
+		CHECK(system(cmd) == 0);
+	}
+	rmtmp();
+}
+
 int main(void)
 {
 	static const struct unit_test t_[] = {
 		T(round_trip_all_fields), T(round_trip_failure), T(parse_rejects_non_objects),
 		T(write_never_replaces), T(redacts_registered_secrets),
 		T(redacting_a_secret_of_stars_terminates), T(warnings_are_capped), T(error_text_is_made_valid_utf8),
-		T(times_parse_strictly),
+		T(times_parse_strictly), T(replace_keeps_pruned_and_notices),
 	};
 
 	setenv("TZ", "UTC", 1);
