@@ -114,6 +114,7 @@ static const struct {
 	[ERR_UNSAFE] = { "unsafe", EXIT_REFUSED },
 	[ERR_TIMEOUT] = { "timeout", EXIT_FAILED },
 	[ERR_DB_QUERY] = { "db_query", EXIT_FAILED },
+	[ERR_NOTIFY] = { "notify", EXIT_FAILED },
 };
 
 int exit_for_signal(int signo)

@@ -33,6 +33,8 @@ enum err_code {
 	ERR_UNSAFE,      /* archive entry would escape MEDIA_DIR   -> exit 2 */
 	ERR_TIMEOUT,     /* the run passed BACKUP_RUN_TIMEOUT      -> exit 1 */
 	ERR_DB_QUERY,    /* a statement failed on a live connection -> exit 1 */
+	ERR_NOTIFY,      /* a mail, webhook or ping was not delivered -> exit 1
+			  * (only for `vigil notify`; a run's status never depends on it) */
 	ERR_CODE_COUNT   /* not a code: the number of codes (moves when one is appended) */
 };
 

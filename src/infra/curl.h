@@ -1,0 +1,85 @@
+/* curl.h - outgoing network calls: SMTP mail, HTTP(S) webhooks and pings
+ * (libcurl's only home, one home per library, docs/design.md).
+ *
+ * Every call is bounded: a connect timeout, a deadline for the whole call
+ * (all attempts and the waits between them), and a low-speed limit, so a
+ * server that never answers or trickles a byte at a time cannot hold a
+ * run, the schedule or shutdown. A stop request (pid1_stop_requested)
+ * aborts a transfer within a second. Attempts are retried (at most
+ * CURL_ATTEMPTS, with backoff) only after connect errors, timeouts and
+ * transient answers (HTTP 5xx, SMTP 4xx), never after a permanent one
+ * (HTTP 4xx, SMTP 5xx such as 535). Nothing here logs a URL, a header or
+ * a credential: errors name the URL through curl_url_redact. Knows nothing
+ * about runs; pipeline/notify.c decides what to send.
+ */
+#ifndef VIGIL_CURL_H
+#define VIGIL_CURL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define CURL_ATTEMPTS 3
+#define CURL_CONNECT_TIMEOUT_S 5
+
+/* TLS mode of an SMTP server (Django's EMAIL_USE_TLS / EMAIL_USE_SSL). */
+enum curl_smtp_tls {
+	CURL_SMTP_PLAIN,    /* no TLS at all */
+	CURL_SMTP_STARTTLS, /* EMAIL_USE_TLS: STARTTLS required (CURLUSESSL_ALL) */
+	CURL_SMTP_IMPLICIT, /* EMAIL_USE_SSL: TLS from the first byte (smtps://) */
+};
+
+struct curl_smtp {
+	const char *host;
+	long port;
+	enum curl_smtp_tls tls;
+	const char *user;        /* NULL or "": no AUTH */
+	const char *password;
+	bool allow_plain_auth;   /* send AUTH over a connection without TLS */
+	long deadline_s;         /* whole delivery, all attempts (EMAIL_TIMEOUT) */
+};
+
+/* Send one message (RFC 5322 text with CRLF line ends, as built by
+ * pipeline/mail.c) from `from` to each of rcpts[0..n). Returns 0, or -1
+ * with e set (ERR_NOTIFY): the message names the SMTP stage (connect,
+ * greeting, STARTTLS, AUTH, MAIL, RCPT, DATA), the server's reply code or
+ * the timeout, and a hint where one helps (implicit TLS vs STARTTLS).
+ * A password is never sent over a connection without TLS unless
+ * allow_plain_auth. */
+int curl_smtp_send(const struct curl_smtp *s, const char *from, const char *const *rcpts,
+		   size_t n, const char *msg, size_t len, struct err *e);
+
+struct curl_http {
+	const char *url;
+	const char *content_type;  /* NULL: no body (a GET when body is NULL) */
+	const char *body;
+	size_t body_len;
+	long deadline_s;           /* whole call, all attempts (BACKUP_NOTIFY_TIMEOUT) */
+};
+
+/* POST body (or GET when body is NULL) to url; a 2xx answer is success.
+ * Returns 0, or -1 with e set (ERR_NOTIFY) naming the redacted URL and
+ * the HTTP status, timeout or connection error. *status gets the last
+ * HTTP status (0 when none came). */
+int curl_http_send(const struct curl_http *h, long *status, struct err *e);
+
+/* Copy url into out (size n) as scheme://host:port/path with "***" for
+ * userinfo, for every query value, and, when mask_last is true, for the
+ * last path segment (a ping URL's secret UUID). Never fails: a URL
+ * libcurl cannot parse becomes "(unparsable URL)". */
+void curl_url_redact(const char *url, bool mask_last, char *out, size_t n);
+
+/* Register the secret parts of url (userinfo password and user, query
+ * values, and with mask_last the last path segment) with log_add_secret,
+ * so no log line, manifest or mail can carry them. */
+void curl_url_secrets(const char *url, bool mask_last);
+
+/* Check that url is an http:// or https:// URL libcurl can parse.
+ * Returns 0 or -1 with e set (ERR_CONFIG naming var). */
+int curl_url_check(const char *var, const char *url, struct err *e);
+
+/* libcurl's version string and its TLS library ("8.x / OpenSSL 3.x"). */
+const char *curl_lib_version(void);
+
+#endif
