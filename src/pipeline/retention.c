@@ -212,7 +212,8 @@ static void clock_warnings(const struct ret_item *items, size_t n, const struct 
 		day_text(local_day(next->utc), b);
 		add_warn(plan, "%s: every backup but the newest (%s, %s) is older than %ld days "
 			 "(the next newest is from %s, today is %s): the clock or the schedule looks "
-			 "wrong; BACKUP_KEEP_MIN=%ld good backups are kept whatever their age",
+			 "wrong, or backups have been failing; BACKUP_KEEP_MIN=%ld good backups are "
+			 "kept whatever their age",
 			 catalog_kind_name(newest->kind), newest->name, a, p->days, b, today,
 			 p->keep_min);
 	}
