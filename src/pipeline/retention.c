@@ -207,7 +207,14 @@ static void clock_warnings(const struct ret_item *items, size_t n, const struct 
 		if (!good && items[i].good)
 			good = e;
 	}
-	if (regs >= 2 && expired == regs - 1) {
+	/* One warning: an expired newest good backup says more. */
+	if (good && retention_age_days(good->utc, now) > p->days) {
+		day_text(local_day(good->utc), a);
+		add_warn(plan, "%s: the newest good backup (%s, %s) is older than %ld days (today is "
+			 "%s): the clock or the schedule looks wrong, or backups have been failing; "
+			 "BACKUP_KEEP_MIN=%ld good backups are kept whatever their age",
+			 catalog_kind_name(good->kind), good->name, a, p->days, today, p->keep_min);
+	} else if (regs >= 2 && expired == regs - 1) {
 		day_text(local_day(newest->utc), a);
 		day_text(local_day(next->utc), b);
 		add_warn(plan, "%s: every backup but the newest (%s, %s) is older than %ld days "
@@ -216,13 +223,6 @@ static void clock_warnings(const struct ret_item *items, size_t n, const struct 
 			 "kept whatever their age",
 			 catalog_kind_name(newest->kind), newest->name, a, p->days, b, today,
 			 p->keep_min);
-	}
-	if (good && retention_age_days(good->utc, now) > p->days) {
-		day_text(local_day(good->utc), a);
-		add_warn(plan, "%s: the newest good backup (%s, %s) is older than %ld days (today is "
-			 "%s): the clock or the schedule looks wrong, or backups have been failing; "
-			 "BACKUP_KEEP_MIN=%ld good backups are kept whatever their age",
-			 catalog_kind_name(good->kind), good->name, a, p->days, today, p->keep_min);
 	}
 }
 

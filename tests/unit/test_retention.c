@@ -264,10 +264,19 @@ static void clock_jumped_forward(void)
 	CHECK(!of("app_20250108_030000.sql.gz")->del);
 	CHECK(!of("app_20250106_030000.sql.gz")->del);
 	CHECK(of("app_20250105_030000.sql.gz")->del);
-	CHECK(warned("every backup but the newest (app_20250108_030000.sql.gz, 2025-01-08) is "
-		     "older than 7 days"));
+	CHECK(warned("the newest good backup (app_20250108_030000.sql.gz, 2025-01-08) is older "
+		     "than 7 days"));
+	CHECK(plan.n_warn == 1);
 	CHECK(warned("the clock or the schedule looks wrong"));
 	CHECK(warned("today is 2026-01-10"));
+	/* Two weeks without backups, then one: the others expired at once. */
+	reset();
+	add_daily(2025, 1, 1, 8, "030000");
+	add("app_20250125_030000.sql.gz");
+	run(&P_7_3, at("20250125_030200"));
+	CHECK(warned("every backup but the newest (app_20250125_030000.sql.gz, 2025-01-25) is "
+		     "older than 7 days (the next newest is from 2025-01-08, today is 2025-01-25)"));
+	CHECK(kept() == 3);
 	/* A normal day warns nothing. */
 	reset();
 	add_daily(2025, 1, 1, 20, "030000");
