@@ -31,6 +31,15 @@ int backup_exit_status(enum run_result r, const struct err *e);
  * restore does not need one transaction. */
 int verify_main(const struct config *cfg, int argc, char **argv);
 
+/* `vigil prune [--dry-run]` (prune.c): prints every backup file with KEEP
+ * or DELETE and the rule that decided it, newest first per kind, then the
+ * warnings and a summary line (README "Retention"). --dry-run takes no lock
+ * and deletes nothing; otherwise the run lock is taken and a run manifest
+ * with "command": "prune" records what was deleted. Exit status EXIT_OK,
+ * EXIT_FAILED (a deletion failed, or BACKUP_DIR could not be read),
+ * EXIT_REFUSED (usage) or EXIT_LOCKED. */
+int prune_main(const struct config *cfg, int argc, char **argv);
+
 /* ---- `vigil list` (list.c) ---- */
 
 /* Print the table (or JSON) to stdout; returns the exit status.

@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"  backup [--db-only|--media-only]    one backup run now\n"
 		"  list [--json]                      backups on disk, newest first\n"
 		"  verify [NAME|latest|all]           checksum, full decompression, format checks\n"
+		"  prune [--dry-run]                  apply the retention rules (--dry-run: only show)\n"
 		"  restore [--db NAME|latest] [--media NAME|latest] [--yes]\n"
 		"          [--no-safety-backup] [--in-place] [--target-db DB] [--list]\n"
 		"  serve                              the daemon: schedule, /healthz, /metrics (default)\n"
@@ -168,8 +169,8 @@ int main(int argc, char **argv)
 		open_log(&cfg, "restore.log");
 		status = restore_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "prune")) {
-		log_error("vigil %s is not available in this version yet", cmd);
-		status = EXIT_REFUSED;
+		open_log(&cfg, "backup.log");
+		status = prune_main(&cfg, argc - 2, argv + 2);
 	} else {
 		fprintf(stderr, "vigil: unknown command \"%s\"\n\n", cmd);
 		usage(stderr);

@@ -15,6 +15,7 @@
 
 #include "pipeline/media.h"
 #include "pipeline/dump.h"
+#include "pipeline/prune.h"
 #include "infra/lock.h"
 #include "base/log.h"
 #include "infra/pid1.h"
@@ -614,6 +615,8 @@ enum run_result backup_run(const struct config *cfg, int kinds, struct manifest 
 	if (manifest_write(runs, stamp, m, (mode_t)cfg->file_mode, &me) < 0) {
 		log_error("cannot write the run manifest: %s", me.msg);
 		failed = true;
+	} else if (!interrupted) {
+		prune_after_run(cfg, m); /* the kinds that succeeded (README "Retention") */
 	}
 	result = failed || interrupted ? RUN_FAILURE : warned ? RUN_WARNING : RUN_SUCCESS;
 	if (interrupted) {

@@ -56,7 +56,9 @@ enum run_result {
 /* One run of the kinds in `kinds` (BACKUP_DB | BACKUP_MEDIA). Takes the run
  * lock, writes the run manifest into m (caller frees with manifest_free;
  * written to disk too, except when the lock was busy or BACKUP_DIR could
- * not be prepared). Logs each step. On RUN_FAILURE, e says why: ERR_LOCKED
+ * not be prepared), then, still under the lock, prunes the kinds that
+ * succeeded (prune.h: prune_after_run, which adds m's "pruned" list and
+ * rewrites its manifest; never for a stopped run). Logs each step. On RUN_FAILURE, e says why: ERR_LOCKED
  * (another run holds the lock, nothing done), ERR_INTERRUPTED with e->signo
  * (stopped by that signal, or PID1_DEADLINE), or the code and message of the
  * first failed kind (ERR_IO when only the manifest could not be written).

@@ -190,11 +190,9 @@ char *metrics_render(const struct state *st, const struct daemon_info *d, int64_
 		 (unsigned long long)ks->stored_count);
 	PER_KIND("vigil_backups_stored_bytes", "gauge", "Bytes of the regular backups of a kind.",
 		 "%llu", (unsigned long long)ks->stored_bytes);
-	family(f, "vigil_pruned_total", "counter", "Backup files deleted by retention since start.");
-	for (int k = 0; k < KIND_N; k++)
-		if (st->kind[k].enabled)
-			fprintf(f, "vigil_pruned_total{kind=\"%s\"} %llu\n", state_kind_name(k),
-				(unsigned long long)d->pruned[k]);
+	PER_KIND("vigil_pruned_total", "counter",
+		 "Backup files deleted by retention, over the run manifests on disk.", "%llu",
+		 (unsigned long long)ks->pruned);
 #undef PER_KIND
 	family(f, "vigil_next_run_timestamp_seconds", "gauge",
 	       "When the next scheduled run starts (0 = none).");

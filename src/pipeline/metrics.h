@@ -22,7 +22,6 @@ struct daemon_info {
 	uint64_t notify_failures;     /* alerts that could not be delivered */
 	int64_t offsite_last_success; /* 0 = never / not configured */
 	int64_t verify_last_success;  /* 0 = never */
-	uint64_t pruned[KIND_N];      /* files pruned since start */
 	uint64_t skipped_ticks;       /* scheduled runs skipped: lock held */
 	const char *version, *build;
 	char preflight_error[512];    /* start-up pre-flight failure, "" = ok */

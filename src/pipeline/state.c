@@ -27,6 +27,13 @@ static int kind_index(const char *name)
 
 void state_add_manifest(struct state *st, const struct manifest *m)
 {
+	for (size_t i = 0; i < m->n_pruned; i++) {
+		int k = kind_index(m->pruned[i].kind);
+		if (k >= 0)
+			st->kind[k].pruned++;
+	}
+	if (strcmp(m->command, "prune") == 0)
+		return; /* `vigil prune` records deletions only, no backup run */
 	st->manifests++;
 	for (size_t i = 0; i < m->n_art; i++) {
 		const struct mf_artifact *a = &m->art[i];
@@ -158,7 +165,7 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 			manifest_free(&m);
 			continue;
 		}
-		if (m.start > st->newest_start)
+		if (m.start > st->newest_start && strcmp(m.command, "prune") != 0)
 			st->newest_start = m.start;
 		{
 			struct entry *nv = realloc(v, (n + 1) * sizeof *nv);

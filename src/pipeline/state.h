@@ -32,12 +32,13 @@ struct kind_state {
 	uint64_t consecutive_failures;
 	uint64_t stored_count;  /* regular backups on disk (not pre_restore_) */
 	uint64_t stored_bytes;
+	uint64_t pruned;        /* files retention deleted, over the manifests on disk */
 	char suspect[256];      /* the newest run's file is no good backup: why ("" = it is) */
 };
 
 struct state {
 	struct kind_state kind[KIND_N];
-	uint64_t manifests;       /* manifests read */
+	uint64_t manifests;       /* backup run manifests read (not `vigil prune`'s) */
 	uint64_t bad_manifests;   /* unreadable ones (logged) */
 	uint64_t future_manifests; /* dated after now + STATE_FUTURE_SLACK: not folded */
 	int64_t newest_start;     /* latest start among the folded manifests, 0 = none */
@@ -52,7 +53,9 @@ struct state {
 /* True when m is dated in the future relative to now (Unix seconds). */
 bool state_manifest_future(const struct manifest *m, int64_t now);
 
-/* Fold one run manifest into st. Call in chronological order (by start). */
+/* Fold one run manifest into st. Call in chronological order (by start).
+ * Its "pruned" list counts in kind[].pruned; a `vigil prune` manifest
+ * ("command": "prune") counts only there, never as a run. */
 void state_add_manifest(struct state *st, const struct manifest *m);
 
 /* A run the daemon saw fail (exit status not 0, 3 or 75) that left no run
