@@ -3,6 +3,8 @@
  */
 #include "infra/fdio.h"
 
+#include "infra/pid1.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -59,6 +61,16 @@ int fdio_read_each(int fd, const char *what, void (*fn)(void *, const unsigned c
 		}
 		if (k == 0)
 			break;
+		if (pid1_stop_requested()) {
+			/* A whole-file pass over a large backup must not outlive a stop
+			 * request (the daemon's 5 s) or the run's deadline. */
+			int sig = pid1_stop_requested();
+			free(buf);
+			err_set(e, ERR_INTERRUPTED, "%s: stopped by signal %d", what, sig);
+			if (e)
+				e->signo = sig;
+			return -1;
+		}
 		fn(ctx, buf, (size_t)k);
 		total += (uint64_t)k;
 	}

@@ -28,8 +28,10 @@ ssize_t fdio_read_some(int fd, void *buf, size_t n, struct err *e);
 
 /* Read fd from its current offset to end of file in FDIO_PIECE pieces and
  * hand each to fn(ctx, piece, length); *bytes (may be NULL) gets the total.
- * what names the caller in error messages ("sha256: read: ..."). Returns 0
- * or -1 with e set (ERR_IO; ERR_INTERNAL when out of memory). */
+ * what names the caller in error messages ("sha256: read: ..."). Stops
+ * between pieces when pid1_stop_requested() says so. Returns 0 or -1 with
+ * e set (ERR_IO; ERR_INTERRUPTED with e->signo on a stop request or the
+ * deadline; ERR_INTERNAL when out of memory). */
 int fdio_read_each(int fd, const char *what, void (*fn)(void *, const unsigned char *, size_t),
 		   void *ctx, uint64_t *bytes, struct err *e);
 

@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "infra/artifact.h"
 #include "infra/lock.h"
+#include "infra/pid1.h"
 #include "pipeline/catalog.h"
 #include "pipeline/state.h"
 
@@ -299,6 +300,15 @@ static int prune_kind(const struct config *cfg, enum cat_kind kind, struct runs 
 	retention_policy(cfg, &p);
 	cc = (struct check_ctx){ v, runs, o->run };
 	retention_plan(items, n, &p, time(NULL), check_good, &cc, &plan);
+	if (pid1_stop_requested() && !o->dry_run) {
+		/* A check cut short by the stop counted its file as no good backup:
+		 * such a plan may not be followed (I3). */
+		int sig = pid1_stop_requested();
+		rc = err_set(e, ERR_INTERRUPTED, "retention of %s stopped by signal %d before deleting "
+			     "anything", catalog_kind_name(kind), sig);
+		e->signo = sig;
+		goto out;
+	}
 	for (size_t i = 0; i < plan.n_warn && i < RET_WARN_MAX; i++)
 		add_warning(r, plan.warn[i]);
 	if (plan.n_warn > RET_WARN_MAX)

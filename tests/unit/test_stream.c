@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1079,6 +1080,25 @@ static void t_sha256(void)
 	CHECK(stream_sha256_fd(fd, hex, NULL, &e) == -1);
 	CHECK(e.code == ERR_IO);
 	close(fd);
+	/* a pending SIGTERM ends a whole-file pass (pid1_stop_requested takes it
+	 * for good, so in a child process) */
+	{
+		pid_t pid = fork();
+		int st = 0;
+		REQUIRE(pid >= 0);
+		if (pid == 0) {
+			sigset_t set;
+			sigemptyset(&set);
+			sigaddset(&set, SIGTERM);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+			raise(SIGTERM);
+			fd = open_read(path);
+			_exit(stream_sha256_fd(fd, hex, NULL, &e) == -1 && e.code == ERR_INTERRUPTED &&
+			      e.signo == SIGTERM ? 0 : 1);
+		}
+		REQUIRE(waitpid(pid, &st, 0) == pid);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
 	unlink(path);
 	free(f);
 }
