@@ -79,6 +79,7 @@ static const struct cfg_row rows[] = {
 	{ "BACKUP_NOTIFY_LANG", T_ENUM, F(notify_lang), "en", 0, 0, langs, false, "language of the alert mail: en (English) or es (Spanish)" },
 	{ "BACKUP_WEBHOOK_URL", T_STR, F(webhook_url), NULL, 0, 0, NULL, false, "POST of the run manifest after every run" },
 	{ "BACKUP_PING_URL", T_STR, F(ping_url), NULL, 0, 0, NULL, false, "healthchecks.io style ping URL" },
+	{ "BACKUP_NOTIFY_TIMEOUT", T_DURATION, F(notify_timeout), "15s", 0, 0, NULL, false, "bound of one webhook or ping call, retries included (connect at most 5 s of it); mail uses EMAIL_TIMEOUT; seconds or 15s, 1m" },
 	{ "S3_ENDPOINT", T_STR, F(s3_endpoint), NULL, 0, 0, NULL, false, "S3-compatible endpoint; unset = no offsite copy" },
 	{ "S3_BUCKET", T_STR, F(s3_bucket), NULL, 0, 0, NULL, false, "bucket" },
 	{ "S3_PREFIX", T_STR, F(s3_prefix), NULL, 0, 0, NULL, false, "key prefix" },
@@ -545,6 +546,10 @@ void config_print(const struct config *c, FILE *f)
 
 	for (size_t i = 0; i < N_ROWS; i++) {
 		value_text(c, &rows[i], v, sizeof v);
+		/* Values that hold secrets in part (a webhook URL's token, a
+		 * ping URL's UUID) are masked like log lines: the caller has
+		 * registered those parts (log_add_secret). */
+		log_redact(v, sizeof v);
 		fprintf(f, "%s=%s\n", rows[i].name, v);
 	}
 	/* What DATABASE_URL's query set, which its *** above hides. */

@@ -79,6 +79,7 @@ struct config {
 	enum cfg_lang notify_lang; /* BACKUP_NOTIFY_LANG: the alert mail's language */
 	char *webhook_url;
 	char *ping_url;
+	long notify_timeout;  /* BACKUP_NOTIFY_TIMEOUT, seconds: one webhook or ping call */
 
 	/* offsite */
 	char *s3_endpoint;
@@ -111,7 +112,9 @@ const char *config_suggest(const char *name, size_t len);
 void config_free(struct config *cfg);
 
 /* Print the resolved configuration, one "NAME=value" line per variable,
- * secrets as "***", unset values as empty, to f. */
+ * secrets as "***", unset values as empty, to f. Every value also goes
+ * through log_redact, so the registered secret parts of other values (a
+ * webhook URL's token, curl_url_secrets) show as "***" too. */
 void config_print(const struct config *cfg, FILE *f);
 
 /* Print the table as Markdown (name | default | meaning) for the docs. */
