@@ -10,6 +10,7 @@
 #include "pipeline/backup.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
+#include "infra/curl.h"
 #include "infra/db.h"
 #include "pipeline/dump.h"
 #include "pipeline/notify.h"
@@ -58,6 +59,7 @@ static int version_main(void)
 	printf("%s\n", libs);
 	printf("cJSON %s\n", manifest_lib_version());
 	printf("libmicrohttpd %s\n", http_lib_version());
+	printf("%s\n", curl_lib_version());
 	if (db_tool_version("pg_dump", &major, &minor, v, sizeof v, &e) == 0)
 		printf("pg_dump %s\n", v);
 	else
