@@ -71,8 +71,8 @@ static int ping_url(const char *url, const char *suffix, char *out, size_t n)
 
 /* One bounded HTTP call of channel (for messages) to url: a GET without
  * body, else a POST of body with ctype. Returns 0 or -1 with e set
- * (ERR_NOTIFY) and an ERROR line naming the channel, the redacted URL and
- * the cause. */
+ * (ERR_NOTIFY) and an ERROR line naming the channel, the redacted URL
+ * (mask_last: a ping URL, whose last segment is secret) and the cause. */
 static int http_call(const struct config *cfg, const char *channel, const char *url,
 		     bool mask_last, const char *ctype, const char *body, size_t len, struct err *e)
 {
@@ -82,13 +82,14 @@ static int http_call(const struct config *cfg, const char *channel, const char *
 	long status = 0;
 	int sig = stopped();
 
-	curl_url_redact(url, mask_last, red, sizeof red);
 	if (sig)
-		err_set(e, ERR_NOTIFY, "not sent: stopped by signal %d", sig);
+		err_set(e, ERR_NOTIFY, "not sent to %s: stopped by signal %d",
+			(curl_url_redact(url, mask_last, red, sizeof red), red), sig);
 	else if (curl_http_send(&h, &status, e) == 0)
 		return 0;
 	e->code = ERR_NOTIFY;
-	log_error("alert not delivered: %s to %s: %s", channel, red, e->msg);
+	/* curl's message names the redacted URL and the cause. */
+	log_error("alert not delivered: %s: %s", channel, e->msg);
 	return -1;
 }
 
