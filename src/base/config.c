@@ -75,7 +75,7 @@ static const struct cfg_row rows[] = {
 	{ "EMAIL_TIMEOUT", T_LONG, F(email_timeout), "30", 1, 3600, NULL, false, "seconds for one alert mail, all attempts included" },
 	{ "DEFAULT_FROM_EMAIL", T_STR, F(email_from), "webmaster@localhost", 0, 0, NULL, false, "sender address" },
 	{ "BACKUP_NOTIFY_EMAIL", T_STR, F(notify_email), NULL, 0, 0, NULL, false, "comma-separated recipients" },
-	{ "BACKUP_NOTIFY_ON", T_ENUM, F(notify_on), "failure", 0, 0, notify, false, "failure, always or never" },
+	{ "BACKUP_NOTIFY_ON", T_ENUM, F(notify_on), "failure", 0, 0, notify, false, "failure (a failed run, or a suspect media backup: the runs /healthz calls unhealthy), always or never; see README \"Alerts\"" },
 	{ "BACKUP_NOTIFY_LANG", T_ENUM, F(notify_lang), "en", 0, 0, langs, false, "language of the alert mail: en (English) or es (Spanish)" },
 	{ "BACKUP_WEBHOOK_URL", T_STR, F(webhook_url), NULL, 0, 0, NULL, false, "POST of the run manifest after every run" },
 	{ "BACKUP_PING_URL", T_STR, F(ping_url), NULL, 0, 0, NULL, false, "healthchecks.io style ping URL" },
