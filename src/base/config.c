@@ -71,7 +71,7 @@ static const struct cfg_row rows[] = {
 	{ "EMAIL_HOST_PASSWORD", T_STR, F(email_password), NULL, 0, 0, NULL, true, "SMTP password" },
 	{ "EMAIL_USE_TLS", T_BOOL, F(email_use_tls), "false", 0, 0, NULL, false, "STARTTLS, required: a server that does not offer it gets no password and no mail (usually port 587)" },
 	{ "EMAIL_USE_SSL", T_BOOL, F(email_use_ssl), "false", 0, 0, NULL, false, "implicit TLS from the first byte (usually port 465); not together with EMAIL_USE_TLS" },
-	{ "EMAIL_ALLOW_PLAIN_AUTH", T_BOOL, F(email_allow_plain_auth), "false", 0, 0, NULL, false, "true: EMAIL_HOST_USER may log in without TLS (a relay on a trusted network); false: that configuration is refused at start" },
+	{ "EMAIL_ALLOW_PLAIN_AUTH", T_BOOL, F(email_allow_plain_auth), "false", 0, 0, NULL, false, "true: EMAIL_HOST_USER may log in without TLS (a relay on a trusted network); false: with BACKUP_NOTIFY_EMAIL set, a user without EMAIL_USE_TLS or EMAIL_USE_SSL is exit 2 at start" },
 	{ "EMAIL_TIMEOUT", T_LONG, F(email_timeout), "30", 1, 3600, NULL, false, "seconds for one alert mail, all attempts included" },
 	{ "DEFAULT_FROM_EMAIL", T_STR, F(email_from), "webmaster@localhost", 0, 0, NULL, false, "sender address" },
 	{ "BACKUP_NOTIFY_EMAIL", T_STR, F(notify_email), NULL, 0, 0, NULL, false, "comma-separated recipients" },

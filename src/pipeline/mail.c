@@ -267,7 +267,11 @@ static void body_text(struct buf *b, const struct config *cfg, const struct mani
 		local_text(cfg, (time_t)m->end, t, sizeof t);
 		buf_fmt(b, "%s: %s\n", tr(cfg, M_ENDED), t);
 	}
-	if (m->err_msg[0])
+	/* the run's error, unless an artifact's line below says it */
+	bool art_err = false;
+	for (size_t i = 0; i < m->n_art && i < 2; i++)
+		art_err |= m->art[i].err_msg[0] != '\0';
+	if (m->err_msg[0] && !art_err)
 		buf_fmt(b, "\n%s: %s\n", tr(cfg, M_ERROR), m->err_msg);
 	if (m->n_art)
 		buf_fmt(b, "\n%s:\n", tr(cfg, M_ARTIFACTS));
