@@ -10,7 +10,7 @@
 #   make bench      throughput against pg_dump|gzip, tar czf & co. (bench/run.sh)
 
 CC      ?= cc
-PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto libmicrohttpd
+PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto libmicrohttpd libcurl
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wconversion -Wmissing-prototypes \
            -Wno-sign-conversion -Wno-format-truncation
 OPT     ?= -O2 -g

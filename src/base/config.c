@@ -29,6 +29,7 @@ struct cfg_row {
 static const char *const formats[] = { "plain", "custom", NULL };
 static const char *const comps[] = { "gzip", "zstd", "none", NULL };
 static const char *const notify[] = { "failure", "always", "never", NULL };
+static const char *const langs[] = { "en", "es", NULL };
 
 #define F(field) offsetof(struct config, field)
 
@@ -68,14 +69,17 @@ static const struct cfg_row rows[] = {
 	{ "EMAIL_PORT", T_LONG, F(email_port), "25", 1, 65535, NULL, false, "SMTP port" },
 	{ "EMAIL_HOST_USER", T_STR, F(email_user), NULL, 0, 0, NULL, false, "SMTP user" },
 	{ "EMAIL_HOST_PASSWORD", T_STR, F(email_password), NULL, 0, 0, NULL, true, "SMTP password" },
-	{ "EMAIL_USE_TLS", T_BOOL, F(email_use_tls), "false", 0, 0, NULL, false, "STARTTLS" },
-	{ "EMAIL_USE_SSL", T_BOOL, F(email_use_ssl), "false", 0, 0, NULL, false, "implicit TLS" },
-	{ "EMAIL_TIMEOUT", T_LONG, F(email_timeout), "30", 1, 3600, NULL, false, "SMTP timeout in seconds" },
+	{ "EMAIL_USE_TLS", T_BOOL, F(email_use_tls), "false", 0, 0, NULL, false, "STARTTLS, required: a server that does not offer it gets no password and no mail (usually port 587)" },
+	{ "EMAIL_USE_SSL", T_BOOL, F(email_use_ssl), "false", 0, 0, NULL, false, "implicit TLS from the first byte (usually port 465); not together with EMAIL_USE_TLS" },
+	{ "EMAIL_ALLOW_PLAIN_AUTH", T_BOOL, F(email_allow_plain_auth), "false", 0, 0, NULL, false, "true: EMAIL_HOST_USER may log in without TLS (a relay on a trusted network); false: with BACKUP_NOTIFY_EMAIL set, a user without EMAIL_USE_TLS or EMAIL_USE_SSL is exit 2 at start" },
+	{ "EMAIL_TIMEOUT", T_LONG, F(email_timeout), "30", 1, 3600, NULL, false, "seconds for one alert mail, all attempts included" },
 	{ "DEFAULT_FROM_EMAIL", T_STR, F(email_from), "webmaster@localhost", 0, 0, NULL, false, "sender address" },
 	{ "BACKUP_NOTIFY_EMAIL", T_STR, F(notify_email), NULL, 0, 0, NULL, false, "comma-separated recipients" },
-	{ "BACKUP_NOTIFY_ON", T_ENUM, F(notify_on), "failure", 0, 0, notify, false, "failure, always or never" },
+	{ "BACKUP_NOTIFY_ON", T_ENUM, F(notify_on), "failure", 0, 0, notify, false, "failure (a failed run, or a suspect media backup: the runs /healthz calls unhealthy), always or never; see README \"Alerts\"" },
+	{ "BACKUP_NOTIFY_LANG", T_ENUM, F(notify_lang), "en", 0, 0, langs, false, "language of the alert mail: en (English) or es (Spanish)" },
 	{ "BACKUP_WEBHOOK_URL", T_STR, F(webhook_url), NULL, 0, 0, NULL, false, "POST of the run manifest after every run" },
 	{ "BACKUP_PING_URL", T_STR, F(ping_url), NULL, 0, 0, NULL, false, "healthchecks.io style ping URL" },
+	{ "BACKUP_NOTIFY_TIMEOUT", T_DURATION, F(notify_timeout), "15s", 0, 0, NULL, false, "bound of one webhook or ping call, retries included (connect at most 5 s of it); mail uses EMAIL_TIMEOUT; seconds or 15s, 1m" },
 	{ "S3_ENDPOINT", T_STR, F(s3_endpoint), NULL, 0, 0, NULL, false, "S3-compatible endpoint; unset = no offsite copy" },
 	{ "S3_BUCKET", T_STR, F(s3_bucket), NULL, 0, 0, NULL, false, "bucket" },
 	{ "S3_PREFIX", T_STR, F(s3_prefix), NULL, 0, 0, NULL, false, "key prefix" },
@@ -238,7 +242,8 @@ static int set_row(struct config *c, const struct cfg_row *r, const char *v, boo
 		return 0;
 	case T_BOOL:
 		if (util_parse_bool(v, &b) < 0)
-			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not a boolean (true or false)",
+			return err_set(e, ERR_CONFIG, "%s=\"%s\" is not a boolean (true or false; "
+				       "also 1/0, yes/no, on/off, in any case)",
 				       r->name, v);
 		*bool_field(c, r) = b;
 		return 0;
@@ -371,6 +376,57 @@ static void warn_unknown(void)
 
 static void warn_public_secrets(struct config *c);
 
+/* The alert mail's settings that contradict each other (README "Alert
+ * mail"). Django's EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive (Django
+ * refuses the pair too). A password without either would travel in clear:
+ * refused unless EMAIL_ALLOW_PLAIN_AUTH, and only while a mail would be
+ * sent (BACKUP_NOTIFY_EMAIL), so a shared .env.prod of a Django app that
+ * sends through a local relay does not stop the backups. Each address of
+ * BACKUP_NOTIFY_EMAIL (comma-separated) and DEFAULT_FROM_EMAIL must look
+ * like one: an @, no space, control byte or angle bracket (the envelope,
+ * RFC 5321 4.1.2; a display name "Name <a@b>" is allowed in the sender). */
+static int check_email(const struct config *c, struct err *e)
+{
+	const char *p;
+
+	if (c->email_use_tls && c->email_use_ssl)
+		return err_set(e, ERR_CONFIG, "EMAIL_USE_TLS and EMAIL_USE_SSL are both true; they "
+			       "are exclusive (Django refuses the pair too); hint: EMAIL_USE_SSL=true "
+			       "for implicit TLS (port 465) or EMAIL_USE_TLS=true for STARTTLS (port "
+			       "587), and the other false");
+	if (!c->notify_email || !*c->notify_email)
+		return 0;
+	if (c->email_user && *c->email_user && !c->email_use_tls && !c->email_use_ssl &&
+	    !c->email_allow_plain_auth)
+		return err_set(e, ERR_CONFIG, "EMAIL_HOST_USER is set but neither EMAIL_USE_TLS nor "
+			       "EMAIL_USE_SSL: the password would travel in clear; set one, or "
+			       "EMAIL_ALLOW_PLAIN_AUTH=true for a relay on a trusted network");
+	for (p = c->notify_email; *p;) {
+		size_t n = strcspn(p, ","), at = 0;
+		const char *a = p, *b = p + n;
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		for (const char *q = a; q < b; q++) {
+			if ((unsigned char)*q <= ' ' || *q == '<' || *q == '>' || *q == 0x7f)
+				return err_set(e, ERR_CONFIG, "BACKUP_NOTIFY_EMAIL: \"%.*s\" is not a "
+					       "mail address (space, control character or <>); hint: "
+					       "a comma-separated list like ops@example.org, "
+					       "it@example.org", (int)(b - a), a);
+			at += *q == '@';
+		}
+		if (b > a && at == 0)
+			return err_set(e, ERR_CONFIG, "BACKUP_NOTIFY_EMAIL: \"%.*s\" is not a mail "
+				       "address (no @)", (int)(b - a), a);
+		p += n + (p[n] == ',');
+	}
+	for (p = c->email_from; p && *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return err_set(e, ERR_CONFIG, "DEFAULT_FROM_EMAIL holds a control character");
+	return 0;
+}
+
 int config_load(struct config *c, struct err *e)
 {
 	memset(c, 0, sizeof *c);
@@ -431,6 +487,8 @@ int config_load(struct config *c, struct err *e)
 		return err_set(e, ERR_CONFIG, "LOG_DIR must be an absolute path");
 	if (c->media_dir && *c->media_dir && c->media_dir[0] != '/')
 		return err_set(e, ERR_CONFIG, "MEDIA_DIR must be an absolute path or empty");
+	if (check_email(c, e) < 0)
+		return -1;
 	warn_unknown();
 	warn_public_secrets(c);
 	return 0;
@@ -488,6 +546,10 @@ void config_print(const struct config *c, FILE *f)
 
 	for (size_t i = 0; i < N_ROWS; i++) {
 		value_text(c, &rows[i], v, sizeof v);
+		/* Values that hold secrets in part (a webhook URL's token, a
+		 * ping URL's UUID) are masked like log lines: the caller has
+		 * registered those parts (log_add_secret). */
+		log_redact(v, sizeof v);
 		fprintf(f, "%s=%s\n", rows[i].name, v);
 	}
 	/* What DATABASE_URL's query set, which its *** above hides. */

@@ -17,6 +17,7 @@
 enum cfg_format { CFG_FORMAT_PLAIN, CFG_FORMAT_CUSTOM };
 enum cfg_compression { CFG_COMP_GZIP, CFG_COMP_ZSTD, CFG_COMP_NONE };
 enum cfg_notify_on { CFG_NOTIFY_FAILURE, CFG_NOTIFY_ALWAYS, CFG_NOTIFY_NEVER };
+enum cfg_lang { CFG_LANG_EN, CFG_LANG_ES };
 
 struct config {
 	/* database (the official postgres image's variable names) */
@@ -68,14 +69,17 @@ struct config {
 	long email_port;
 	char *email_user;
 	char *email_password; /* secret */
+	bool email_allow_plain_auth; /* EMAIL_ALLOW_PLAIN_AUTH: AUTH without TLS is allowed */
 	bool email_use_tls;
 	bool email_use_ssl;
 	long email_timeout;   /* seconds */
 	char *email_from;
 	char *notify_email;
 	enum cfg_notify_on notify_on;
+	enum cfg_lang notify_lang; /* BACKUP_NOTIFY_LANG: the alert mail's language */
 	char *webhook_url;
 	char *ping_url;
+	long notify_timeout;  /* BACKUP_NOTIFY_TIMEOUT, seconds: one webhook or ping call */
 
 	/* offsite */
 	char *s3_endpoint;
@@ -108,7 +112,9 @@ const char *config_suggest(const char *name, size_t len);
 void config_free(struct config *cfg);
 
 /* Print the resolved configuration, one "NAME=value" line per variable,
- * secrets as "***", unset values as empty, to f. */
+ * secrets as "***", unset values as empty, to f. Every value also goes
+ * through log_redact, so the registered secret parts of other values (a
+ * webhook URL's token, curl_url_secrets) show as "***" too. */
 void config_print(const struct config *cfg, FILE *f);
 
 /* Print the table as Markdown (name | default | meaning) for the docs. */

@@ -65,6 +65,18 @@ int list_print(const struct config *cfg, bool json);
  * refused: validation or confirmation), 3 (restored with warnings), 75. */
 int restore_main(const struct config *cfg, int argc, char **argv);
 
+/* ---- `vigil notify` (notify.c) ---- */
+
+/* `vigil notify RUN_ID`: send the alerts of the run recorded in
+ * BACKUP_DIR/runs/RUN_ID.json by its result (pipeline/notify.c:
+ * notify_run_alerts) and record them in that manifest; `vigil notify
+ * --test`: a test mail, webhook and ping (notify_test). Prints one line per
+ * channel ("webhook sent", "ping failed: why"). Returns EXIT_OK when every
+ * configured channel succeeded, EXIT_FAILED (ERR_NOTIFY) when one failed
+ * or the manifest cannot be read, EXIT_REFUSED for a bad argument or, with
+ * --test, when no channel is configured. */
+int notify_main(const struct config *cfg, int argc, char **argv);
+
 /* ---- `vigil serve` and `vigil healthcheck` (daemon.c) ---- */
 
 /* Run until SIGTERM/SIGINT: the schedule (TZ's rules), the HTTP listener,

@@ -32,6 +32,7 @@
 #define PROBE_RETRY 5      /* while the database is unreachable */
 #define OVERDUE_GRACE 30   /* s past BACKUP_RUN_TIMEOUT before the daemon stops a run */
 #define UNREC_MAX 1024     /* unrecorded failures kept in memory (oldest dropped) */
+#define NOTIFY_QUEUE 8     /* runs waiting for their `vigil notify` child */
 
 struct daemon {
 	const struct config *cfg;
@@ -57,6 +58,14 @@ struct daemon {
 	bool stopping;
 	struct unrecorded_run unrec[UNREC_MAX];
 	size_t n_unrec;
+	/* `vigil notify RUN_ID` for a run that died without alerting (README
+	 * "Alerts"): one child at a time, the others wait in the queue. */
+	struct child notifier;
+	bool notifier_running;
+	double notifier_mono;       /* util_mono() at its spawn */
+	int notifier_kill_stage;    /* 0; 1 after SIGTERM, 2 after SIGKILL */
+	char notify_queue[NOTIFY_QUEUE][48];
+	size_t n_notify_queue;
 };
 
 long daemon_max_age(const struct config *cfg, long period)
@@ -147,7 +156,9 @@ static void remove_temporaries(const struct config *cfg)
  * read-only, a crash, a kill at the deadline). Write the failure manifest
  * it could not, so the failure survives a restart; when that fails too,
  * keep it in memory (invariant I2 (docs/design.md): failures are loud). */
-static void record_failed_job(struct daemon *d, const char *how, bool crashed)
+static void queue_notify(struct daemon *d, const char *run_id);
+
+static void record_failed_job(struct daemon *d, const char *how, bool crashed, bool signaled)
 {
 	struct manifest m;
 	struct err e;
@@ -186,6 +197,10 @@ static void record_failed_job(struct daemon *d, const char *how, bool crashed)
 	if (manifest_write(runs, stamp, &m, (mode_t)d->cfg->file_mode, &e) == 0) {
 		log_error("the run %s without a run manifest; the daemon wrote runs/%s.json", how,
 			  m.run_id);
+		/* A run that exited sent its alerts itself, manifest or not; one
+		 * killed by a signal could not. */
+		if (signaled)
+			queue_notify(d, m.run_id);
 		return;
 	}
 	log_error("the run %s without a run manifest, and the daemon cannot write one either "
@@ -297,7 +312,8 @@ static void job_done(struct daemon *d, int status)
 	 * (F4). */
 	if (!d->stopping && !skipped && !(WIFEXITED(status) && exit_is_success(WEXITSTATUS(status))) &&
 	    d->st.manifests <= d->job_pre_manifests && d->st.newest_start <= d->job_pre_newest) {
-		record_failed_job(d, how, WIFSIGNALED(status) && !d->job_kill_stage && !d->stopping);
+		record_failed_job(d, how, WIFSIGNALED(status) && !d->job_kill_stage && !d->stopping,
+				  WIFSIGNALED(status));
 		reload_state(d);
 	}
 	pthread_mutex_lock(&d->mu);
@@ -306,6 +322,66 @@ static void job_done(struct daemon *d, int status)
 	pthread_mutex_unlock(&d->mu);
 	if (!skipped)
 		log_info("run finished: %s", how);
+}
+
+/* The longest a `vigil notify` child may take (s): its own bounds (a
+ * mail, a webhook and a ping) plus slack; then it is stopped. */
+static double notify_limit(const struct config *cfg)
+{
+	return 2.0 * (double)cfg->notify_timeout + (double)cfg->email_timeout + 10.0;
+}
+
+/* Start `vigil notify RUN_ID` for the oldest queued run, when none runs.
+ * Alerts go over the network: never from the daemon's own loop. */
+static void start_notifier(struct daemon *d)
+{
+	char id[48];
+	char *argv[] = { "vigil", "notify", id, NULL };
+	struct err e;
+
+	if (d->notifier_running || d->n_notify_queue == 0 || d->stopping)
+		return;
+	snprintf(id, sizeof id, "%s", d->notify_queue[0]);
+	memmove(&d->notify_queue[0], &d->notify_queue[1],
+		(d->n_notify_queue - 1) * sizeof d->notify_queue[0]);
+	d->n_notify_queue--;
+	if (pid1_spawn_path(&d->notifier, "/proc/self/exe", argv, NULL, 0, &e) < 0) {
+		log_error("cannot start the alerts of run %s: %s; hint: send them with `vigil notify "
+			  "%s`", id, e.msg, id);
+		return;
+	}
+	d->notifier_running = true;
+	d->notifier_mono = util_mono();
+	d->notifier_kill_stage = 0;
+	log_info("sending the alerts of run %s pid=%d", id, (int)d->notifier.pid);
+}
+
+static void queue_notify(struct daemon *d, const char *run_id)
+{
+	if (d->n_notify_queue == NOTIFY_QUEUE) {
+		log_error("the alerts of run %s are not sent: %d runs already wait for theirs; hint: "
+			  "send them with `vigil notify %s`", run_id, NOTIFY_QUEUE, run_id);
+		return;
+	}
+	snprintf(d->notify_queue[d->n_notify_queue++], sizeof d->notify_queue[0], "%s", run_id);
+	start_notifier(d);
+}
+
+/* A notifier past notify_limit gets SIGTERM, 5 s later SIGKILL. */
+static void stop_slow_notifier(struct daemon *d)
+{
+	double age = util_mono() - d->notifier_mono, limit = notify_limit(d->cfg);
+
+	if (!d->notifier_running)
+		return;
+	if (d->notifier_kill_stage == 0 && age > limit) {
+		log_error("the alerts child is still going after %.0fs; stopping it", limit);
+		pid1_kill(&d->notifier, SIGTERM);
+		d->notifier_kill_stage = 1;
+	} else if (d->notifier_kill_stage == 1 && age > limit + 5) {
+		pid1_kill(&d->notifier, SIGKILL);
+		d->notifier_kill_stage = 2;
+	}
 }
 
 static int reap_all(struct daemon *d)
@@ -317,6 +393,14 @@ static int reap_all(struct daemon *d)
 		if (d->job_running && pid == d->job.pid) {
 			job_status = status;
 			job_done(d, status);
+		} else if (d->notifier_running && pid == d->notifier.pid) {
+			char how[128];
+			pid1_describe(status, how, sizeof how);
+			d->notifier_running = false;
+			d->notifier.pid = -1;
+			/* exit 1: a channel failed; it logged which (backup.log) */
+			log_info("alerts child finished: %s", how);
+			start_notifier(d);
 		}
 		/* anything else is an orphan adopted by PID 1: reaped, done */
 	}
@@ -505,6 +589,7 @@ int daemon_main(const struct config *cfg)
 	memset(&d, 0, sizeof d);
 	d.cfg = cfg;
 	d.job.pid = -1;
+	d.notifier.pid = -1;
 	pthread_mutex_init(&d.mu, NULL);
 	pthread_mutex_init(&d.quit_mu, NULL);
 	pthread_cond_init(&d.quit_cv, NULL);
@@ -558,20 +643,28 @@ int daemon_main(const struct config *cfg)
 			if (d.job_running) {
 				job_stopped_by = sig;
 				pid1_kill(&d.job, SIGTERM);
-				stop_deadline_ms = (int64_t)(util_mono() * 1000) + STOP_GRACE_MS;
 			}
+			if (d.notifier_running)
+				pid1_kill(&d.notifier, SIGTERM);
+			stop_deadline_ms = (int64_t)(util_mono() * 1000) + STOP_GRACE_MS;
 		}
 		if (!stop && d.job_running && cfg->run_timeout > 0)
 			stop_overdue(&d);
+		if (!stop)
+			stop_slow_notifier(&d);
 		reap_all(&d);
 		if (!stop && runs_changed(&d))
 			reload_state(&d);
 		if (stop) {
-			if (!d.job_running)
+			if (!d.job_running && !d.notifier_running)
 				break;
 			if ((int64_t)(util_mono() * 1000) > stop_deadline_ms) {
-				log_warn("the run did not stop in time; killing it");
-				pid1_kill(&d.job, SIGKILL);
+				log_warn("the %s did not stop in time; killing it",
+					 d.job_running ? "run" : "alerts child");
+				if (d.job_running)
+					pid1_kill(&d.job, SIGKILL);
+				if (d.notifier_running)
+					pid1_kill(&d.notifier, SIGKILL);
 				stop_deadline_ms = INT64_MAX;
 			}
 		}

@@ -10,8 +10,10 @@
 #include "pipeline/backup.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
+#include "infra/curl.h"
 #include "infra/db.h"
 #include "pipeline/dump.h"
+#include "pipeline/notify.h"
 #include "infra/http.h"
 #include "infra/manifest.h"
 #include "infra/stream.h"
@@ -34,6 +36,7 @@ static void usage(FILE *f)
 		"          [--no-safety-backup] [--in-place] [--target-db DB] [--list]\n"
 		"  serve                              the daemon: schedule, /healthz, /metrics (default)\n"
 		"  healthcheck                        GET /healthz on HTTP_LISTEN; exit 0 when healthy\n"
+		"  notify RUN_ID | --test             send a recorded run's alerts / test alerts\n"
 		"  check-config                       print the resolved configuration and next runs\n"
 		"  version                            versions of vigil, its libraries, pg_dump\n"
 		"\n"
@@ -57,6 +60,7 @@ static int version_main(void)
 	printf("%s\n", libs);
 	printf("cJSON %s\n", manifest_lib_version());
 	printf("libmicrohttpd %s\n", http_lib_version());
+	printf("%s\n", curl_lib_version());
 	if (db_tool_version("pg_dump", &major, &minor, v, sizeof v, &e) == 0)
 		printf("pg_dump %s\n", v);
 	else
@@ -83,7 +87,7 @@ static int open_log(const struct config *cfg, const char *name)
 static int check_config(const struct config *cfg, struct err *e)
 {
 	if (daemon_check_config(cfg, e) < 0 || backup_check_dirs(cfg, e) < 0 ||
-	    dump_check_extra_opts(cfg->pg_dump_extra_opts, e) < 0)
+	    dump_check_extra_opts(cfg->pg_dump_extra_opts, e) < 0 || notify_check_config(cfg, e) < 0)
 		return -1;
 	return 0;
 }
@@ -139,6 +143,7 @@ int main(int argc, char **argv)
 		return EXIT_REFUSED;
 	}
 	config_each_secret(&cfg, log_add_secret);
+	notify_register_secrets(&cfg); /* the secret parts of the alert URLs */
 	/* File names and log lines use TZ; an unset TZ means UTC (README "Configuration"),
 	 * never the image's /etc/localtime (B17). */
 	setenv("TZ", cfg.tz, 1);
@@ -160,6 +165,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "backup")) {
 		open_log(&cfg, "backup.log");
 		status = backup_main(&cfg, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "notify")) {
+		open_log(&cfg, "backup.log");
+		status = notify_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "list")) {
 		status = list_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "verify")) {

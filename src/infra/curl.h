@@ -4,8 +4,9 @@
  * Every call is bounded: a connect timeout, a deadline for the whole call
  * (all attempts and the waits between them), and a low-speed limit, so a
  * server that never answers or trickles a byte at a time cannot hold a
- * run, the schedule or shutdown. A stop request (pid1_stop_requested)
- * aborts a transfer within a second. Attempts are retried (at most
+ * run, the schedule or shutdown. A stop request (pid1_stop_requested:
+ * SIGTERM/SIGINT, not the run's own deadline, so that the mail about a run
+ * that timed out still goes) aborts a transfer within a second. Attempts are retried (at most
  * CURL_ATTEMPTS, with backoff) only after connect errors, timeouts and
  * transient answers (HTTP 5xx, SMTP 4xx), never after a permanent one
  * (HTTP 4xx, SMTP 5xx such as 535). Nothing here logs a URL, a header or
@@ -59,6 +60,9 @@ struct curl_http {
 };
 
 /* POST body (or GET when body is NULL) to url; a 2xx answer is success.
+ * Redirects are not followed: a 3xx is a failure saying to set the final
+ * URL (a redirect could carry the manifest elsewhere, or turn the POST
+ * into a GET).
  * Returns 0, or -1 with e set (ERR_NOTIFY) naming the redacted URL and
  * the HTTP status, timeout or connection error. *status gets the last
  * HTTP status (0 when none came). */

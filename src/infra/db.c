@@ -243,7 +243,15 @@ static bool drop_from_child(const char *var)
 		return false;
 	memcpy(name, var, len);
 	name[len] = '\0';
-	if (strstr(name, "PASSWORD") || strstr(name, "SECRET") || strcmp(name, "DATABASE_URL") == 0)
+	if (strstr(name, "PASSWORD") || strstr(name, "SECRET") || strstr(name, "TOKEN") ||
+	    strcmp(name, "DATABASE_URL") == 0)
+		return true;
+	/* Alerts and the offsite copy are none of a PostgreSQL tool's
+	 * business (I5): URLs with tokens, S3 keys, mail settings, and any
+	 * NAME_FILE (it names where a secret is kept). */
+	if (util_starts_with(name, "EMAIL_") || util_starts_with(name, "S3_") ||
+	    util_starts_with(name, "AWS_") || strcmp(name, "BACKUP_WEBHOOK_URL") == 0 ||
+	    strcmp(name, "BACKUP_PING_URL") == 0 || util_ends_with(name, "_FILE"))
 		return true;
 	/* Connection settings we set ourselves; other PG* (PGSSLMODE...) pass. */
 	static const char *const ours[] = { "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER",

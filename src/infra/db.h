@@ -69,8 +69,10 @@ char *db_quote_literal(struct db *db, const char *s);
 
 /* Environment for a child program connecting to dbname (NULL means
  * cfg->pg_db): the current environment minus every variable that holds a
- * secret of vigil's (names containing PASSWORD or SECRET, DATABASE_URL) or
- * a PG* connection setting, plus PGHOST, PGPORT, PGUSER, PGPASSWORD,
+ * secret of vigil's (names containing PASSWORD, SECRET or TOKEN,
+ * DATABASE_URL, every *_FILE, EMAIL_*, S3_*, AWS_*, BACKUP_WEBHOOK_URL and
+ * BACKUP_PING_URL: the alert and offsite settings are no tool's business)
+ * or a PG* connection setting, plus PGHOST, PGPORT, PGUSER, PGPASSWORD,
  * PGDATABASE, PGCONNECT_TIMEOUT, PGAPPNAME, and LC_MESSAGES=C (an LC_ALL
  * of the operator's becomes the same value for the other categories, so
  * messages are English and data keep their locale). Free with

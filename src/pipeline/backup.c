@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline/media.h"
+#include "pipeline/notify.h"
 #include "pipeline/dump.h"
 #include "pipeline/prune.h"
 #include "infra/lock.h"
@@ -517,7 +518,9 @@ static int make_dirs(const struct config *cfg, struct err *e)
 	return 0;
 }
 
-enum run_result backup_run(const struct config *cfg, int kinds, struct manifest *m, struct err *out)
+/* backup_run without its end alerts. */
+static enum run_result run_locked(const struct config *cfg, int kinds, struct manifest *m,
+				  struct err *out)
 {
 	char stamp[16], base[300], dir[UTIL_PATH_MAX], runs[UTIL_PATH_MAX];
 	struct err e, me;
@@ -544,6 +547,7 @@ enum run_result backup_run(const struct config *cfg, int kinds, struct manifest 
 		*out = e;
 		return RUN_FAILURE;
 	}
+	notify_run_start(cfg);
 	for (int k = 0; k < 3; k++) {
 		static const char *const subs[] = { "db", "media", "runs" };
 		int n;
@@ -634,4 +638,12 @@ enum run_result backup_run(const struct config *cfg, int kinds, struct manifest 
 			 (long long)(m->end - m->start));
 	lock_release(lockfd);
 	return result;
+}
+
+enum run_result backup_run(const struct config *cfg, int kinds, struct manifest *m, struct err *out)
+{
+	enum run_result r = run_locked(cfg, kinds, m, out);
+
+	notify_run_end(cfg, m, r, out); /* lock released, prune done: README "Alerts" */
+	return r;
 }

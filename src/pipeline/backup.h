@@ -62,7 +62,11 @@ enum run_result {
  * (another run holds the lock, nothing done), ERR_INTERRUPTED with e->signo
  * (stopped by that signal, or PID1_DEADLINE), or the code and message of the
  * first failed kind (ERR_IO when only the manifest could not be written).
- * The command turns that into an exit status (cmd.h: backup_exit_status). */
+ * The command turns that into an exit status (cmd.h: backup_exit_status).
+ * Alerts (README "Alerts"): the /start ping once the lock is taken
+ * (notify_run_start), the end alerts after the lock is released
+ * (notify_run_end, which rewrites the manifest with their outcomes); they
+ * never change the result. */
 enum run_result backup_run(const struct config *cfg, int kinds, struct manifest *m,
 			   struct err *e);
 

@@ -119,6 +119,24 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The alert families: every channel, also at 0, so a rate() sees it start. */
+static void render_notices(FILE *f, const struct state *st)
+{
+	family(f, "vigil_notification_failures_total", "counter",
+	       "Alerts (mail, webhook, ping) that could not be delivered, by channel, over the run "
+	       "manifests on disk.");
+	for (int c = 0; c < NOTE_N; c++)
+		fprintf(f, "vigil_notification_failures_total{channel=\"%s\"} %llu\n",
+			state_channel_name(c), (unsigned long long)st->notices[c][NOTE_FAILED]);
+	family(f, "vigil_notifications_total", "counter",
+	       "Alerts by channel and result (sent, failed), over the run manifests on disk.");
+	for (int c = 0; c < NOTE_N; c++)
+		for (int r = NOTE_SENT; r <= NOTE_FAILED; r++)
+			fprintf(f, "vigil_notifications_total{channel=\"%s\",result=\"%s\"} %llu\n",
+				state_channel_name(c), r == NOTE_SENT ? "sent" : "failed",
+				(unsigned long long)st->notices[c][r]);
+}
+
 char *metrics_render(const struct state *st, const struct daemon_info *d, int64_t now)
 {
 	static const char *const results[RES_N] = { "success", "warning", "failure" };
@@ -216,9 +234,7 @@ char *metrics_render(const struct state *st, const struct daemon_info *d, int64_
 	family(f, "vigil_database_up", "gauge",
 	       "1 when the last connection probe to the database succeeded.");
 	fprintf(f, "vigil_database_up %d\n", d->db_up > 0 ? 1 : 0);
-	family(f, "vigil_notification_failures_total", "counter",
-	       "Alerts (mail, webhook, ping) that could not be delivered.");
-	fprintf(f, "vigil_notification_failures_total %llu\n", (unsigned long long)d->notify_failures);
+	render_notices(f, st);
 	family(f, "vigil_offsite_last_success_timestamp_seconds", "gauge",
 	       "When the last offsite copy succeeded (0 = never or not configured).");
 	fprintf(f, "vigil_offsite_last_success_timestamp_seconds %lld\n",

@@ -19,7 +19,6 @@ struct daemon_info {
 	bool running;                 /* a job is running now */
 	int db_up;                    /* last reachability probe: 1, 0; -1 not probed */
 	int64_t db_checked;           /* when it was probed */
-	uint64_t notify_failures;     /* alerts that could not be delivered */
 	int64_t offsite_last_success; /* 0 = never / not configured */
 	int64_t verify_last_success;  /* 0 = never */
 	uint64_t skipped_ticks;       /* scheduled runs skipped: lock held */

@@ -16,6 +16,23 @@ const char *state_kind_name(int kind)
 	return kind == KIND_DB ? "db" : "media";
 }
 
+const char *state_channel_name(int channel)
+{
+	return channel == NOTE_MAIL ? "mail" : channel == NOTE_WEBHOOK ? "webhook" : "ping";
+}
+
+/* Alerts recorded in m's notices, by channel and outcome. */
+static void add_notices(struct state *st, const struct manifest *m)
+{
+	for (size_t i = 0; i < m->n_notices && i < MF_NOTICES_MAX; i++) {
+		const struct mf_notice *n = &m->notices[i];
+		for (int c = 0; c < NOTE_N; c++)
+			if (strcmp(n->channel, state_channel_name(c)) == 0)
+				st->notices[c][strcmp(n->result, "sent") == 0 ? NOTE_SENT
+									 : NOTE_FAILED]++;
+	}
+}
+
 static int kind_index(const char *name)
 {
 	if (strcmp(name, "db") == 0)
@@ -35,6 +52,7 @@ void state_add_manifest(struct state *st, const struct manifest *m)
 	if (strcmp(m->command, "prune") == 0)
 		return; /* `vigil prune` records deletions only, no backup run */
 	st->manifests++;
+	add_notices(st, m);
 	for (size_t i = 0; i < m->n_art; i++) {
 		const struct mf_artifact *a = &m->art[i];
 		int k = kind_index(a->kind);

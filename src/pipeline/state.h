@@ -13,6 +13,9 @@
 
 enum { KIND_DB = 0, KIND_MEDIA = 1, KIND_N = 2 };
 enum { RES_SUCCESS = 0, RES_WARNING = 1, RES_FAILURE = 2, RES_N = 3 };
+/* Alert channels (mf_notice.channel) and outcomes, for /metrics. */
+enum { NOTE_MAIL = 0, NOTE_WEBHOOK = 1, NOTE_PING = 2, NOTE_N = 3 };
+enum { NOTE_SENT = 0, NOTE_FAILED = 1 };
 
 struct kind_state {
 	bool enabled;
@@ -42,6 +45,10 @@ struct state {
 	uint64_t bad_manifests;   /* unreadable ones (logged) */
 	uint64_t future_manifests; /* dated after now + STATE_FUTURE_SLACK: not folded */
 	int64_t newest_start;     /* latest start among the folded manifests, 0 = none */
+	/* Alerts by channel (NOTE_*) and outcome (NOTE_SENT, NOTE_FAILED), from
+	 * the manifests' "notifications" (README "Alerts"), so they survive
+	 * restarts like every other counter. */
+	uint64_t notices[NOTE_N][2];
 };
 
 /* A manifest whose start or end lies more than this many seconds after
@@ -54,8 +61,9 @@ struct state {
 bool state_manifest_future(const struct manifest *m, int64_t now);
 
 /* Fold one run manifest into st. Call in chronological order (by start).
- * Its "pruned" list counts in kind[].pruned; a `vigil prune` manifest
- * ("command": "prune") counts only there, never as a run. */
+ * Its "pruned" list counts in kind[].pruned and its alerts' outcomes in
+ * notices; a `vigil prune` manifest ("command": "prune") counts only
+ * there, never as a run. */
 void state_add_manifest(struct state *st, const struct manifest *m);
 
 /* A run the daemon saw fail (exit status not 0, 3 or 75) that left no run
@@ -83,5 +91,8 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 
 /* "db" / "media". */
 const char *state_kind_name(int kind);
+
+/* "mail" / "webhook" / "ping" (NOTE_*). */
+const char *state_channel_name(int channel);
 
 #endif

@@ -38,7 +38,7 @@ NAMES_PER_KIND="vigil_last_success_timestamp_seconds vigil_last_failure_timestam
 vigil_last_duration_seconds vigil_last_size_bytes vigil_consecutive_failures
 vigil_backups_stored vigil_backups_stored_bytes vigil_pruned_total"
 NAMES_DAEMON="vigil_next_run_timestamp_seconds vigil_running vigil_database_up
-vigil_notification_failures_total vigil_offsite_last_success_timestamp_seconds
+vigil_offsite_last_success_timestamp_seconds
 vigil_verify_last_success_timestamp_seconds"
 check_metrics() {
 	local state=$1 f rc
@@ -99,9 +99,14 @@ check_metrics() {
 		        need('vigil_runs_total{kind="%s",result="%s"}' % (kind, res))
 		for name in daemon:
 		    need(name + "{}")
+		for ch in ("mail", "ping", "webhook"):
+		    need('vigil_notification_failures_total{channel="%s"}' % ch)
+		    for res in ("failed", "sent"):
+		        need('vigil_notifications_total{channel="%s",result="%s"}' % (ch, res))
 		if not any(k.startswith("vigil_build_info{") and v == "1" for k, v in series.items()):
 		    bad.append("missing vigil_build_info{...} 1")
-		for name in per_kind + daemon + ["vigil_runs_total", "vigil_build_info"]:
+		for name in per_kind + daemon + ["vigil_runs_total", "vigil_build_info",
+		                                 "vigil_notification_failures_total", "vigil_notifications_total"]:
 		    want = "counter" if name.endswith("_total") else "gauge"
 		    if types.get(name) != want:
 		        bad.append("TYPE of %s: %s, expected %s" % (name, types.get(name), want))

@@ -674,9 +674,9 @@ static void print_defaults_lines(void)
 		"BACKUP_RUN_TIMEOUT=21600", "BACKUP_LOCK_WAIT_TIMEOUT=300",
 		"HTTP_LISTEN=0.0.0.0:8080", "EMAIL_HOST=localhost", "EMAIL_PORT=25",
 		"EMAIL_HOST_USER=", "EMAIL_HOST_PASSWORD=", "EMAIL_USE_TLS=false",
-		"EMAIL_USE_SSL=false", "EMAIL_TIMEOUT=30", "DEFAULT_FROM_EMAIL=webmaster@localhost",
-		"BACKUP_NOTIFY_EMAIL=", "BACKUP_NOTIFY_ON=failure", "BACKUP_WEBHOOK_URL=",
-		"BACKUP_PING_URL=", "S3_ENDPOINT=", "S3_BUCKET=", "S3_PREFIX=",
+		"EMAIL_USE_SSL=false", "EMAIL_ALLOW_PLAIN_AUTH=false", "EMAIL_TIMEOUT=30", "DEFAULT_FROM_EMAIL=webmaster@localhost",
+		"BACKUP_NOTIFY_EMAIL=", "BACKUP_NOTIFY_ON=failure", "BACKUP_NOTIFY_LANG=en", "BACKUP_WEBHOOK_URL=",
+		"BACKUP_PING_URL=", "BACKUP_NOTIFY_TIMEOUT=15", "S3_ENDPOINT=", "S3_BUCKET=", "S3_PREFIX=",
 		"S3_REGION=us-east-1", "S3_ACCESS_KEY_ID=", "S3_SECRET_ACCESS_KEY=",
 		"S3_FORCE_PATH_STYLE=false", "S3_RETENTION_DAYS=", "BACKUP_VERIFY_SCHEDULE=",
 	};
@@ -691,8 +691,8 @@ static void print_defaults_lines(void)
 		"PRE_RESTORE_RETENTION_DAYS", "HEALTHCHECK_MAX_AGE", "BACKUP_RUN_TIMEOUT",
 		"BACKUP_LOCK_WAIT_TIMEOUT", "HTTP_LISTEN", "EMAIL_HOST",
 		"EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
-		"EMAIL_USE_SSL", "EMAIL_TIMEOUT", "DEFAULT_FROM_EMAIL", "BACKUP_NOTIFY_EMAIL",
-		"BACKUP_NOTIFY_ON", "BACKUP_WEBHOOK_URL", "BACKUP_PING_URL", "S3_ENDPOINT",
+		"EMAIL_USE_SSL", "EMAIL_ALLOW_PLAIN_AUTH", "EMAIL_TIMEOUT", "DEFAULT_FROM_EMAIL", "BACKUP_NOTIFY_EMAIL",
+		"BACKUP_NOTIFY_ON", "BACKUP_NOTIFY_LANG", "BACKUP_WEBHOOK_URL", "BACKUP_PING_URL", "BACKUP_NOTIFY_TIMEOUT", "S3_ENDPOINT",
 		"S3_BUCKET", "S3_PREFIX", "S3_REGION", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
 		"S3_FORCE_PATH_STYLE", "S3_RETENTION_DAYS", "BACKUP_VERIFY_SCHEDULE",
 	};
@@ -1204,6 +1204,74 @@ static void secret_equal_to_public_value(void)
 	config_free(&c);
 }
 
+/* The alert mail's settings (README "Alert mail"): booleans in any case,
+ * empty = false, anything else refused; EMAIL_USE_TLS with EMAIL_USE_SSL
+ * refused naming both; a user without TLS refused while a mail would be
+ * sent, unless EMAIL_ALLOW_PLAIN_AUTH; BACKUP_NOTIFY_LANG; addresses. */
+static void email_settings(void)
+{
+	static const struct {
+		const char *v;
+		bool want;
+	} bools[] = { { "true", true }, { "TRUE", true }, { "1", true }, { "False", false },
+		      { "FALSE", false }, { "0", false }, { "", false } };
+	struct config c;
+	struct err e;
+
+	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
+		REQUIRE(load_with(&c, "EMAIL_USE_TLS", bools[i].v) == 0);
+		if (c.email_use_tls != bools[i].want)
+			fprintf(stderr, "  EMAIL_USE_TLS=\"%s\" read as %d\n", bools[i].v,
+				c.email_use_tls);
+		CHECK(c.email_use_tls == bools[i].want);
+		config_free(&c);
+	}
+	expect_bad("EMAIL_USE_TLS", "maybe", "EMAIL_USE_TLS");
+	expect_bad("EMAIL_USE_SSL", "ture", "EMAIL_USE_SSL");
+	expect_bad("BACKUP_NOTIFY_LANG", "fr", "BACKUP_NOTIFY_LANG");
+	REQUIRE(load_with(&c, "BACKUP_NOTIFY_LANG", "es") == 0);
+	CHECK(c.notify_lang == CFG_LANG_ES);
+	config_free(&c);
+
+	fresh_env();
+	setenv("POSTGRES_DB", "app", 1);
+	setenv("EMAIL_USE_TLS", "true", 1);
+	setenv("EMAIL_USE_SSL", "True", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG && strstr(e.msg, "EMAIL_USE_TLS") &&
+	      strstr(e.msg, "EMAIL_USE_SSL"));
+	config_free(&c);
+
+	/* a password in clear: refused only while mail would be sent */
+	fresh_env();
+	setenv("POSTGRES_DB", "app", 1);
+	setenv("EMAIL_HOST_USER", "vigil", 1);
+	setenv("EMAIL_HOST_PASSWORD", "s3cret-pw", 1);
+	CHECK(load(&c, &e) == 0);
+	config_free(&c);
+	setenv("BACKUP_NOTIFY_EMAIL", "ops@example.test", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG && strstr(e.msg, "EMAIL_HOST_USER") &&
+	      strstr(e.msg, "EMAIL_ALLOW_PLAIN_AUTH") && !strstr(e.msg, "s3cret-pw"));
+	config_free(&c);
+	setenv("EMAIL_ALLOW_PLAIN_AUTH", "true", 1);
+	CHECK(load(&c, &e) == 0 && c.email_allow_plain_auth);
+	config_free(&c);
+	unsetenv("EMAIL_ALLOW_PLAIN_AUTH");
+	setenv("EMAIL_USE_TLS", "true", 1);
+	CHECK(load(&c, &e) == 0);
+	config_free(&c);
+
+	/* recipients */
+	setenv("BACKUP_NOTIFY_EMAIL", "a@x, b@y ,,c@z", 1);
+	CHECK(load(&c, &e) == 0);
+	config_free(&c);
+	setenv("BACKUP_NOTIFY_EMAIL", "a@x, Ops <b@y>", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG && strstr(e.msg, "BACKUP_NOTIFY_EMAIL"));
+	config_free(&c);
+	setenv("BACKUP_NOTIFY_EMAIL", "a@x, ops", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG && strstr(e.msg, "no @"));
+	config_free(&c);
+}
+
 UNIT_MAIN(T(defaults_of_every_variable), T(empty_values_mean_default), T(postgres_db_required),
 	  T(good_values), T(bad_values_name_the_variable), T(compression_level_per_codec),
 	  T(unknown_variables_warn), T(password_file_one_newline_stripped),
@@ -1213,4 +1281,4 @@ UNIT_MAIN(T(defaults_of_every_variable), T(empty_values_mean_default), T(postgre
 	  T(url_empty_parts_keep_defaults), T(url_errors_never_hold_the_password),
 	  T(url_unencoded_slash_does_not_leak), T(url_through_config_load),
 	  T(url_schemes_of_django_and_query), T(near_miss_names_are_suggested),
-	  T(secret_equal_to_public_value))
+	  T(secret_equal_to_public_value), T(email_settings))

@@ -144,7 +144,7 @@ static void render_has_every_family_once(void)
 		"vigil_notification_failures_total", "vigil_offsite_last_success_timestamp_seconds",
 		"vigil_verify_last_success_timestamp_seconds", "vigil_run_overdue",
 		"vigil_unrecorded_failures_total", "vigil_future_manifests",
-		"vigil_last_backup_suspect", "vigil_failures_total", NULL
+		"vigil_last_backup_suspect", "vigil_failures_total", "vigil_notifications_total", NULL
 	};
 	struct state st = two_kinds();
 	struct daemon_info d = info_at(1000000);
@@ -342,7 +342,40 @@ static void suspect_backup_is_503(void)
 	CHECK(st.kind[KIND_MEDIA].last_success == t + 2 * H);
 }
 
-UNIT_MAIN(T(suspect_backup_is_503), T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
+/* Alerts recorded in the manifests ("notifications") are counted by
+ * channel and result: vigil_notification_failures_total{channel} and
+ * vigil_notifications_total{channel,result}, every channel always shown. */
+static void notices_are_counted(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m = run(1000100, "failure", "success");
+	char *out;
+
+	mf_add_notice(&m, "mail", "sent", "");
+	mf_add_notice(&m, "webhook", "failed", "HTTP 500");
+	mf_add_notice(&m, "ping", "failed", "timed out");
+	state_add_manifest(&st, &m);
+	m = run(1000200, "success", "success");
+	mf_add_notice(&m, "webhook", "failed", "HTTP 404");
+	mf_add_notice(&m, "ping", "sent", "");
+	mf_add_notice(&m, "fax", "failed", "no such channel");
+	state_add_manifest(&st, &m);
+	CHECK(st.notices[NOTE_WEBHOOK][NOTE_FAILED] == 2);
+	CHECK(st.notices[NOTE_PING][NOTE_FAILED] == 1);
+	CHECK(st.notices[NOTE_PING][NOTE_SENT] == 1);
+	out = metrics_render(&st, &d, 1000300);
+	REQUIRE(out != NULL);
+	CHECK(strstr(out, "vigil_notification_failures_total{channel=\"mail\"} 0\n") != NULL);
+	CHECK(strstr(out, "vigil_notification_failures_total{channel=\"webhook\"} 2\n") != NULL);
+	CHECK(strstr(out, "vigil_notification_failures_total{channel=\"ping\"} 1\n") != NULL);
+	CHECK(strstr(out, "vigil_notifications_total{channel=\"mail\",result=\"sent\"} 1\n") != NULL);
+	CHECK(strstr(out, "vigil_notifications_total{channel=\"ping\",result=\"sent\"} 1\n") != NULL);
+	CHECK(strstr(out, "fax") == NULL);
+	free(out);
+}
+
+UNIT_MAIN(T(notices_are_counted), T(suspect_backup_is_503), T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
 	  T(success_failure_recovery_and_stale), T(reasons_are_json_escaped),
 	  T(render_has_every_family_once), T(disabled_media_is_not_rendered),
 	  T(overdue_run_is_503), T(unrecorded_failures_fold_in), T(failures_by_reason), T(future_manifests_are_flagged))
