@@ -315,6 +315,12 @@ static void job_done(struct daemon *d, int status)
 		record_failed_job(d, how, WIFSIGNALED(status) && !d->job_kill_stage && !d->stopping,
 				  WIFSIGNALED(status));
 		reload_state(d);
+	} else if (d->job_kill_stage && !d->stopping && d->st.newest_start > d->job_pre_newest &&
+		   d->st.newest_run[0]) {
+		/* The daemon stopped the run past BACKUP_RUN_TIMEOUT: it wrote its
+		 * failure manifest, but a run stopped by a signal sends no alerts
+		 * (README "Alerts"); this one must. */
+		queue_notify(d, d->st.newest_run);
 	}
 	pthread_mutex_lock(&d->mu);
 	d->info.running = false;

@@ -7,7 +7,8 @@
  * whole call, all attempts and the waits between them (deadline_s,
  * monotonic clock). Each attempt gets CURLOPT_TIMEOUT_MS = what is left,
  * CURLOPT_CONNECTTIMEOUT_MS = min(CURL_CONNECT_TIMEOUT_S, what is left)
- * and a low-speed limit (1 byte/s over LOW_SPEED_S: a trickle is cut). A
+ * and a low-speed limit (1 byte/s over LOW_SPEED_S, SMTP_LOW_SPEED_S for
+ * SMTP: a trickle or a silent server is cut). A
  * SIGTERM/SIGINT (pid1_stop_requested) aborts a transfer from the progress
  * callback, which libcurl calls at least once a second (CURLOPT_NOSIGNAL:
  * libcurl never touches signals; pid1 owns them). The run's own deadline
@@ -43,6 +44,10 @@
 #include "infra/pid1.h"
 
 #define LOW_SPEED_S 5L
+/* An SMTP server may hold its greeting back for several seconds on
+ * purpose (sendmail's greet_pause, tarpits; RFC 5321 4.5.3.2 lets clients
+ * wait 5 minutes): SMTP gets a longer silence than HTTP before a cut. */
+#define SMTP_LOW_SPEED_S 15L
 #define MIN_ATTEMPT_MS 1000
 
 /* --- the library, once ------------------------------------------------ */
@@ -254,6 +259,8 @@ static bool run_attempts(CURL *h, struct xfer *x, long deadline_s, bool kind_smt
 	int64_t deadline = mono_ms() + (int64_t)deadline_s * 1000;
 
 	set_common(h, x, errbuf);
+	if (kind_smtp)
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, SMTP_LOW_SPEED_S);
 	*tries = 0;
 	memset(o, 0, sizeof *o);
 	o->rc = CURLE_OPERATION_TIMEDOUT;
@@ -487,40 +494,40 @@ out:
 /* --- HTTP -------------------------------------------------------------- */
 
 /* The errors of curl_http_send (curl.h). */
-static int http_error(const char *red, const struct outcome *o, int tries, int stop_sig,
-		      struct err *e)
+static int http_error(const char *what, const char *red, const struct outcome *o, int tries,
+		      int stop_sig, struct err *e)
 {
 	char t[32], why[256];
 
 	tries_text(tries, t, sizeof t);
 	if (stop_sig)
-		return err_set(e, ERR_NOTIFY, "webhook %s : not sent: stopped by signal %d", red,
+		return err_set(e, ERR_NOTIFY, "%s %s : not sent: stopped by signal %d", what, red,
 			       stop_sig);
 	switch (o->rc) {
 	case CURLE_OK:
 		if (o->code >= 300 && o->code <= 399)
-			return err_set(e, ERR_NOTIFY, "webhook %s : answered HTTP %ld, a redirect, "
+			return err_set(e, ERR_NOTIFY, "%s %s : answered HTTP %ld, a redirect, "
 				       "which vigil does not follow (%s); hint: set the final URL",
-				       red, o->code, t);
-		return err_set(e, ERR_NOTIFY, "webhook %s : answered HTTP %ld (%s)", red, o->code, t);
+				       what, red, o->code, t);
+		return err_set(e, ERR_NOTIFY, "%s %s : answered HTTP %ld (%s)", what, red, o->code, t);
 	case CURLE_COULDNT_CONNECT:
 		connect_text(o, why, sizeof why);
-		return err_set(e, ERR_NOTIFY, "webhook %s : %s (%s)", red, why, t);
+		return err_set(e, ERR_NOTIFY, "%s %s : %s (%s)", what, red, why, t);
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return err_set(e, ERR_NOTIFY, "webhook %s : cannot resolve its host: %s (%s)", red,
+		return err_set(e, ERR_NOTIFY, "%s %s : cannot resolve its host: %s (%s)", what, red,
 			       o->msg, t);
 	case CURLE_OPERATION_TIMEDOUT:
-		return err_set(e, ERR_NOTIFY, "webhook %s : no complete answer within %ld s (%s)",
-			       red, o->waited_s, t);
+		return err_set(e, ERR_NOTIFY, "%s %s : no complete answer within %ld s (%s)",
+			       what, red, o->waited_s, t);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
-		cert_error(e, "webhook", red, o, t);
+		cert_error(e, what, red, o, t);
 		return -1;
 	case CURLE_SSL_CONNECT_ERROR:
-		return err_set(e, ERR_NOTIFY, "webhook %s : TLS handshake failed: %s (%s)", red,
+		return err_set(e, ERR_NOTIFY, "%s %s : TLS handshake failed: %s (%s)", what, red,
 			       o->msg, t);
 	default:
-		return err_set(e, ERR_NOTIFY, "webhook %s : %s (curl error %d) (%s)", red, o->msg,
+		return err_set(e, ERR_NOTIFY, "%s %s : %s (curl error %d) (%s)", what, red, o->msg,
 			       (int)o->rc, t);
 	}
 }
@@ -535,10 +542,10 @@ int curl_http_send(const struct curl_http *hs, long *status, struct err *e)
 	CURL *h;
 
 	*status = 0;
-	curl_url_redact(hs->url, false, red, sizeof red);
+	curl_url_redact(hs->url, hs->mask_last, red, sizeof red);
 	if (lib_init(e) < 0)
 		return -1;
-	if (curl_url_check("webhook", hs->url, e) < 0) {
+	if (curl_url_check(hs->what ? hs->what : "HTTP call", hs->url, e) < 0) {
 		e->code = ERR_NOTIFY;
 		return -1;
 	}
@@ -570,7 +577,7 @@ int curl_http_send(const struct curl_http *hs, long *status, struct err *e)
 	if (!x.stop_sig && o.rc == CURLE_OK && o.code >= 200 && o.code <= 299)
 		rc = 0;
 	else
-		http_error(red, &o, tries, x.stop_sig, e);
+		http_error(hs->what ? hs->what : "HTTP call", red, &o, tries, x.stop_sig, e);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
 	return rc;

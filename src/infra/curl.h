@@ -52,6 +52,8 @@ int curl_smtp_send(const struct curl_smtp *s, const char *from, const char *cons
 		   size_t n, const char *msg, size_t len, struct err *e);
 
 struct curl_http {
+	const char *what;          /* names the call in errors: "webhook", "ping"; NULL = "HTTP call" */
+	bool mask_last;            /* the URL's last path segment is secret (a ping UUID) */
 	const char *url;
 	const char *content_type;  /* NULL: no body (a GET when body is NULL) */
 	const char *body;

@@ -76,20 +76,21 @@ static int ping_url(const char *url, const char *suffix, char *out, size_t n)
 static int http_call(const struct config *cfg, const char *channel, const char *url,
 		     bool mask_last, const char *ctype, const char *body, size_t len, struct err *e)
 {
-	struct curl_http h = { .url = url, .content_type = ctype, .body = body, .body_len = len,
+	struct curl_http h = { .what = channel, .mask_last = mask_last, .url = url,
+			       .content_type = ctype, .body = body, .body_len = len,
 			       .deadline_s = cfg->notify_timeout > 0 ? cfg->notify_timeout : 15 };
 	char red[512];
 	long status = 0;
 	int sig = stopped();
 
 	if (sig)
-		err_set(e, ERR_NOTIFY, "not sent to %s: stopped by signal %d",
+		err_set(e, ERR_NOTIFY, "%s %s : not sent: stopped by signal %d", channel,
 			(curl_url_redact(url, mask_last, red, sizeof red), red), sig);
 	else if (curl_http_send(&h, &status, e) == 0)
 		return 0;
 	e->code = ERR_NOTIFY;
-	/* curl's message names the redacted URL and the cause. */
-	log_error("alert not delivered: %s: %s", channel, e->msg);
+	/* curl's message names the channel, the redacted URL and the cause. */
+	log_error("alert not delivered: %s", e->msg);
 	return -1;
 }
 

@@ -183,8 +183,10 @@ int state_load(const struct config *cfg, int64_t now, struct state *st, struct e
 			manifest_free(&m);
 			continue;
 		}
-		if (m.start > st->newest_start && strcmp(m.command, "prune") != 0)
+		if (m.start > st->newest_start && strcmp(m.command, "prune") != 0) {
 			st->newest_start = m.start;
+			snprintf(st->newest_run, sizeof st->newest_run, "%s", m.run_id);
+		}
 		{
 			struct entry *nv = realloc(v, (n + 1) * sizeof *nv);
 			struct manifest *nm = realloc(ms, (n + 1) * sizeof *nm);

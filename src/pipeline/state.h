@@ -45,6 +45,7 @@ struct state {
 	uint64_t bad_manifests;   /* unreadable ones (logged) */
 	uint64_t future_manifests; /* dated after now + STATE_FUTURE_SLACK: not folded */
 	int64_t newest_start;     /* latest start among the folded manifests, 0 = none */
+	char newest_run[48];      /* run id of that manifest, "" = none */
 	/* Alerts by channel (NOTE_*) and outcome (NOTE_SENT, NOTE_FAILED), from
 	 * the manifests' "notifications" (README "Alerts"), so they survive
 	 * restarts like every other counter. */

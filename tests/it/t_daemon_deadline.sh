@@ -20,10 +20,16 @@
 #      vigil_run_overdue 1; 35 s after the deadline the daemon kills it,
 #      writes the failure manifest the run could not ("left no run
 #      manifest", err_code "timeout"), and vigil_run_overdue is 0; a
-#      restarted daemon still answers 503 with that reason.
+#      restarted daemon still answers 503 with that reason. Its alerts are
+#      sent by a `vigil notify` child: one webhook with that manifest.
+#   6. the same, but the stuck run is let go (SIGCONT) right after the
+#      daemon's SIGTERM: it writes its own failure manifest and, stopped by a
+#      signal, sends no alerts itself; the daemon sends them: one webhook.
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/it/notify_lib.sh
+. "$(dirname "$0")/notify_lib.sh"
 it_setup
 
 dump_gone() { ! pgrep -f "pg_dump.*--lock-wait-timeout" >/dev/null; }
@@ -99,8 +105,9 @@ daemon_stop
 log "5. a stuck run (SIGSTOP) past its deadline"
 wait_next_second
 ls_manifests >"$T/m0"
+http_start HOOK5 record
 IT_VIGIL_TIMEOUT=200 daemon_spawn 2 vigil BACKUP_ON_START=true BACKUP_RUN_TIMEOUT=3s \
-	BACKUP_LOCK_WAIT_TIMEOUT=1h serve
+	BACKUP_LOCK_WAIT_TIMEOUT=1h BACKUP_WEBHOOK_URL="$HTTP_L_URL/hook" serve
 has_child() { child=$(pgrep -P "$DPID" | head -n 1) && [[ -n $child ]]; }
 wait_until 10 "the daemon's start-up run" has_child
 wait_until 20 "its pg_dump to wait on the lock" vigil_waiting
@@ -123,12 +130,43 @@ assert_eq 503 "$HTTP_CODE" "/healthz after the stuck run was killed"
 assert_contains "$T/http.body" 'left no run manifest'
 assert_eq 0 "$(metric vigil_run_overdue)" "vigil_run_overdue after the kill"
 assert_eq 0 "$(metric vigil_running)" "vigil_running after the kill"
+wait_until 20 "the killed run's webhook" test -e "$HTTP_L_DIR/req-1.json"
+sleep 1
+assert_eq 1 "$(http_req_count "$HTTP_L_DIR")" "webhooks for the killed run"
+assert_contains "$HTTP_L_DIR/req-1.json" 'left no run manifest'
 daemon_stop
 # That manifest was written by the daemon, so the failure survives a restart.
 daemon_spawn 3 vigil serve
 http /healthz
 assert_eq 503 "$HTTP_CODE" "/healthz after a restart"
 assert_contains "$T/http.body" 'left no run manifest'
+daemon_stop
+unlock_items
+wait_until 30 "the orphaned pg_dump to end" dump_gone
+
+# ---------------------------------------------------------------- 6
+log "6. a stuck run let go after the daemon's SIGTERM alerts through the daemon"
+lock_items
+wait_next_second
+ls_manifests >"$T/m0"
+http_start HOOK6 record
+IT_VIGIL_TIMEOUT=200 daemon_spawn 4 vigil BACKUP_ON_START=true BACKUP_RUN_TIMEOUT=3s \
+	BACKUP_LOCK_WAIT_TIMEOUT=1h BACKUP_WEBHOOK_URL="$HTTP_L_URL/hook" serve
+wait_until 10 "the daemon's start-up run" has_child
+wait_until 20 "its pg_dump to wait on the lock" vigil_waiting
+kill -STOP "$child"
+wait_until 60 "the daemon to stop the stuck run" grep -q 'stopping it' "$DLOG"
+kill -CONT "$child"
+wait_until 20 "the run to end" grep -q 'run finished: ' "$DLOG"
+assert_contains "$DLOG" 'run finished: exited 143'
+assert_one_failure_manifest "$T/m0"
+fm=$(new_manifests "$T/m0")
+[[ $(manifest_get "$fm" error.message) != *"left no run manifest"* ]] ||
+	fail "the run's own manifest was expected, not the daemon's"
+wait_until 20 "the stopped run's webhook" test -e "$HTTP_L_DIR/req-1.json"
+sleep 1
+assert_eq 1 "$(http_req_count "$HTTP_L_DIR")" "webhooks for the stopped run"
+assert_contains "$HTTP_L_DIR/req-1.json" '\"result\":\t\"failure\"'
 daemon_stop
 unlock_items
 wait_until 30 "the orphaned pg_dump to end" dump_gone
