@@ -130,8 +130,7 @@ static const char *const text[M_COUNT][2] = {
 	[M_NEXT_NONE] = { "not scheduled (no daemon schedule known)",
 			  "sin programar (no se conoce el horario del servicio)" },
 	[M_TODO] = { "What to do next", "Qué hacer ahora" },
-	[M_TODO_1] = { "Read the error above and the log (LOG_DIR/backup.log).",
-		       "Lea el error de arriba y el registro (LOG_DIR/backup.log)." },
+	[M_TODO_1] = { "Read the error above and the log:", "Lea el error de arriba y el registro:" },
 	[M_TODO_2] = { "Check the service's state: GET /healthz on HTTP_LISTEN, or "
 		       "`docker compose exec backup vigil healthcheck`.",
 		       "Compruebe el estado del servicio: GET /healthz en HTTP_LISTEN, o "
@@ -224,8 +223,15 @@ static void body_artifact(struct buf *b, const struct config *cfg, const struct 
 		buf_fmt(b, "  %s: %s\n", tr(cfg, M_SUSPECT), a->suspect);
 	for (size_t i = 0; i < a->n_warnings && i < 10; i++)
 		buf_fmt(b, "  ! %s\n", a->warnings[i]);
-	if (a->err_msg[0])
-		buf_fmt(b, "  %s: %s\n", tr(cfg, M_ERROR), a->err_msg);
+	if (a->err_msg[0]) {
+		char msg[sizeof a->err_msg];
+		/* libpq's messages hold tabs and line breaks: one line here */
+		snprintf(msg, sizeof msg, "%s", a->err_msg);
+		for (char *p = msg; *p; p++)
+			if (*p == '\t' || *p == '\n' || *p == '\r')
+				*p = ' ';
+		buf_fmt(b, "  %s: %s\n", tr(cfg, M_ERROR), msg);
+	}
 }
 
 static void body_last_good(struct buf *b, const struct config *cfg, const struct mail_facts *f)
@@ -283,8 +289,8 @@ static void body_text(struct buf *b, const struct config *cfg, const struct mani
 	buf_fmt(b, "\n%s: %s\n", tr(cfg, M_NEXT), f->next_run > 0 ? t : tr(cfg, M_NEXT_NONE));
 	buf_fmt(b, "\n%s:\n", tr(cfg, M_TODO));
 	if (fail || warn)
-		buf_fmt(b, "1. %s\n2. %s\n3. %s\n", tr(cfg, M_TODO_1), tr(cfg, M_TODO_2),
-			tr(cfg, M_TODO_3));
+		buf_fmt(b, "1. %s %s/backup.log\n2. %s\n3. %s\n", tr(cfg, M_TODO_1),
+			cfg->log_dir, tr(cfg, M_TODO_2), tr(cfg, M_TODO_3));
 	else
 		buf_fmt(b, "%s\n", tr(cfg, M_TODO_OK));
 	buf_fmt(b, "\n-- \nvigil %s\n", VIGIL_VERSION);
