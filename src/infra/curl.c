@@ -501,33 +501,33 @@ static int http_error(const char *what, const char *red, const struct outcome *o
 
 	tries_text(tries, t, sizeof t);
 	if (stop_sig)
-		return err_set(e, ERR_NOTIFY, "%s %s : not sent: stopped by signal %d", what, red,
+		return err_set(e, ERR_NOTIFY, "%s %s: not sent: stopped by signal %d", what, red,
 			       stop_sig);
 	switch (o->rc) {
 	case CURLE_OK:
 		if (o->code >= 300 && o->code <= 399)
-			return err_set(e, ERR_NOTIFY, "%s %s : answered HTTP %ld, a redirect, "
+			return err_set(e, ERR_NOTIFY, "%s %s: answered HTTP %ld, a redirect, "
 				       "which vigil does not follow (%s); hint: set the final URL",
 				       what, red, o->code, t);
-		return err_set(e, ERR_NOTIFY, "%s %s : answered HTTP %ld (%s)", what, red, o->code, t);
+		return err_set(e, ERR_NOTIFY, "%s %s: answered HTTP %ld (%s)", what, red, o->code, t);
 	case CURLE_COULDNT_CONNECT:
 		connect_text(o, why, sizeof why);
-		return err_set(e, ERR_NOTIFY, "%s %s : %s (%s)", what, red, why, t);
+		return err_set(e, ERR_NOTIFY, "%s %s: %s (%s)", what, red, why, t);
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return err_set(e, ERR_NOTIFY, "%s %s : cannot resolve its host: %s (%s)", what, red,
+		return err_set(e, ERR_NOTIFY, "%s %s: cannot resolve its host: %s (%s)", what, red,
 			       o->msg, t);
 	case CURLE_OPERATION_TIMEDOUT:
-		return err_set(e, ERR_NOTIFY, "%s %s : no complete answer within %ld s (%s)",
+		return err_set(e, ERR_NOTIFY, "%s %s: no complete answer within %ld s (%s)",
 			       what, red, o->waited_s, t);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 		cert_error(e, what, red, o, t);
 		return -1;
 	case CURLE_SSL_CONNECT_ERROR:
-		return err_set(e, ERR_NOTIFY, "%s %s : TLS handshake failed: %s (%s)", what, red,
+		return err_set(e, ERR_NOTIFY, "%s %s: TLS handshake failed: %s (%s)", what, red,
 			       o->msg, t);
 	default:
-		return err_set(e, ERR_NOTIFY, "%s %s : %s (curl error %d) (%s)", what, red, o->msg,
+		return err_set(e, ERR_NOTIFY, "%s %s: %s (curl error %d) (%s)", what, red, o->msg,
 			       (int)o->rc, t);
 	}
 }
@@ -542,7 +542,10 @@ int curl_http_send(const struct curl_http *hs, long *status, struct err *e)
 	CURL *h;
 
 	*status = 0;
-	curl_url_redact(hs->url, hs->mask_last, red, sizeof red);
+	if (hs->shown)
+		snprintf(red, sizeof red, "%s", hs->shown);
+	else
+		curl_url_redact(hs->url, hs->mask_last, red, sizeof red);
 	if (lib_init(e) < 0)
 		return -1;
 	if (curl_url_check(hs->what ? hs->what : "HTTP call", hs->url, e) < 0) {

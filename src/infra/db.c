@@ -25,13 +25,19 @@ struct db_rows {
 	PGresult *res;
 };
 
-/* libpq messages end with a newline and may span lines; keep them on one. */
+/* libpq messages end with a newline and may span lines, the next one
+ * indented with a tab ("...refused\n\tIs the server running..."); keep
+ * them on one line with single spaces. */
 static void clean_message(const char *msg, char *out, size_t n)
 {
 	size_t o = 0;
 
-	for (const char *p = msg; *p && o + 1 < n; p++)
-		out[o++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+	for (const char *p = msg; *p && o + 1 < n; p++) {
+		char c = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+		if (c == ' ' && o > 0 && out[o - 1] == ' ')
+			continue;
+		out[o++] = c;
+	}
 	while (o > 0 && out[o - 1] == ' ')
 		o--;
 	out[o] = '\0';

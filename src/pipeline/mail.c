@@ -101,7 +101,8 @@ enum msg_id {
 	M_R_SUCCESS, M_R_WARNING, M_R_FAILURE, M_FILE, M_SIZE, M_DURATION, M_SUSPECT,
 	M_LAST_GOOD, M_NONE, M_NEXT, M_NEXT_NONE, M_TODO, M_TODO_1, M_TODO_2, M_TODO_3,
 	M_TODO_OK, M_FUTURE, M_NOW, M_DAY, M_DAYS, M_HOUR, M_HOURS, M_MIN, M_MINS, M_AND,
-	M_COUNT
+	M_R_SUCCESS_PL, M_R_WARNING_PL, M_R_FAILURE_PL, M_TODO_1_WARN, M_SUSPECT_HINT,
+	M_HEAD_TEST, M_TEST_BODY, M_COUNT
 };
 
 static const char *const text[M_COUNT][2] = {
@@ -109,7 +110,7 @@ static const char *const text[M_COUNT][2] = {
 	[M_HEAD_WARN] = { "Backup completed WITH WARNINGS", "Copia de seguridad terminada CON AVISOS" },
 	[M_HEAD_OK] = { "Backup succeeded", "Copia de seguridad correcta" },
 	[M_DATABASE] = { "Database", "Base de datos" },
-	[M_HOST] = { "Host", "Servidor" },
+	[M_HOST] = { "Host", "Equipo" },
 	[M_RUN] = { "Run", "Ejecución" },
 	[M_STARTED] = { "Started", "Inicio" },
 	[M_ENDED] = { "Ended", "Fin" },
@@ -117,9 +118,13 @@ static const char *const text[M_COUNT][2] = {
 	[M_ARTIFACTS] = { "What was backed up", "Qué se copió" },
 	[M_KIND_DB] = { "database", "base de datos" },
 	[M_KIND_MEDIA] = { "media files", "archivos (media)" },
-	[M_R_SUCCESS] = { "success", "correcto" },
-	[M_R_WARNING] = { "warning", "aviso" },
-	[M_R_FAILURE] = { "FAILED", "FALLIDO" },
+	/* "base de datos" is feminine, "archivos (media)" masculine plural */
+	[M_R_SUCCESS] = { "success", "correcta" },
+	[M_R_WARNING] = { "warning", "con avisos" },
+	[M_R_FAILURE] = { "FAILED", "FALLIDA" },
+	[M_R_SUCCESS_PL] = { "success", "correctos" },
+	[M_R_WARNING_PL] = { "warning", "con avisos" },
+	[M_R_FAILURE_PL] = { "FAILED", "FALLIDOS" },
 	[M_FILE] = { "file", "archivo" },
 	[M_SIZE] = { "size", "tamaño" },
 	[M_DURATION] = { "duration", "duración" },
@@ -146,6 +151,17 @@ static const char *const text[M_COUNT][2] = {
 	[M_HOUR] = { "hour", "hora" },    [M_HOURS] = { "hours", "horas" },
 	[M_MIN] = { "minute", "minuto" }, [M_MINS] = { "minutes", "minutos" },
 	[M_AND] = { " ", " y " },
+	[M_TODO_1_WARN] = { "Read the warning above and the log:",
+			    "Lea el aviso de arriba y el registro:" },
+	[M_SUSPECT_HINT] = { "check that the media volume is mounted; if the media directory is "
+			     "empty on purpose, set MEDIA_ALLOW_EMPTY=true",
+			     "compruebe que el volumen de media está montado; si el directorio "
+			     "de media está vacío a propósito, ponga MEDIA_ALLOW_EMPTY=true" },
+	[M_HEAD_TEST] = { "TEST alert", "Alerta de PRUEBA" },
+	[M_TEST_BODY] = { "This is a test sent by `vigil notify --test` to check the alert "
+			  "settings. No backup ran.",
+			  "Esto es una prueba enviada con `vigil notify --test` para comprobar "
+			  "la configuración de las alertas. No se ha hecho ninguna copia." },
 };
 
 static const char *tr(const struct config *cfg, enum msg_id id)
@@ -165,10 +181,14 @@ static void age_text(const struct config *cfg, int64_t secs, char *out, size_t n
 	}
 	if (secs < 60)
 		snprintf(part, sizeof part, "%s", tr(cfg, M_NOW));
+	else if (d > 0 && h == 0)
+		snprintf(part, sizeof part, "%lld %s", (long long)d, tr(cfg, d == 1 ? M_DAY : M_DAYS));
 	else if (d > 0)
 		snprintf(part, sizeof part, "%lld %s%s%lld %s", (long long)d,
 			 tr(cfg, d == 1 ? M_DAY : M_DAYS), tr(cfg, M_AND), (long long)h,
 			 tr(cfg, h == 1 ? M_HOUR : M_HOURS));
+	else if (h > 0 && m == 0)
+		snprintf(part, sizeof part, "%lld %s", (long long)h, tr(cfg, h == 1 ? M_HOUR : M_HOURS));
 	else if (h > 0)
 		snprintf(part, sizeof part, "%lld %s%s%lld %s", (long long)h,
 			 tr(cfg, h == 1 ? M_HOUR : M_HOURS), tr(cfg, M_AND), (long long)m,
@@ -192,13 +212,15 @@ static void local_text(const struct config *cfg, time_t t, char *out, size_t n)
 	snprintf(out, n, "%s (%s)", s, cfg->tz ? cfg->tz : "UTC");
 }
 
-static const char *result_text(const struct config *cfg, const char *r)
+static const char *result_text(const struct config *cfg, const char *kind, const char *r)
 {
+	bool pl = kind && !strcmp(kind, "media"); /* Spanish agrees with the kind's noun */
+
 	if (!strcmp(r, "success"))
-		return tr(cfg, M_R_SUCCESS);
+		return tr(cfg, pl ? M_R_SUCCESS_PL : M_R_SUCCESS);
 	if (!strcmp(r, "warning"))
-		return tr(cfg, M_R_WARNING);
-	return tr(cfg, M_R_FAILURE);
+		return tr(cfg, pl ? M_R_WARNING_PL : M_R_WARNING);
+	return tr(cfg, pl ? M_R_FAILURE_PL : M_R_FAILURE);
 }
 
 static const char *kind_text(const struct config *cfg, const char *kind)
@@ -212,7 +234,7 @@ static void body_artifact(struct buf *b, const struct config *cfg, const struct 
 {
 	char size[32];
 
-	buf_fmt(b, "- %s: %s\n", kind_text(cfg, a->kind), result_text(cfg, a->result));
+	buf_fmt(b, "- %s: %s\n", kind_text(cfg, a->kind), result_text(cfg, a->kind, a->result));
 	if (a->path[0]) {
 		util_human_bytes(a->bytes, size);
 		buf_fmt(b, "  %s: %s\n  %s: %s (%llu bytes)\n  %s: %.1f s\n", tr(cfg, M_FILE),
@@ -220,7 +242,8 @@ static void body_artifact(struct buf *b, const struct config *cfg, const struct 
 			tr(cfg, M_DURATION), a->seconds);
 	}
 	if (a->suspect[0])
-		buf_fmt(b, "  %s: %s\n", tr(cfg, M_SUSPECT), a->suspect);
+		buf_fmt(b, "  %s: %s\n  (%s)\n", tr(cfg, M_SUSPECT), a->suspect,
+			tr(cfg, M_SUSPECT_HINT));
 	for (size_t i = 0; i < a->n_warnings && i < 10; i++)
 		buf_fmt(b, "  ! %s\n", a->warnings[i]);
 	if (a->err_msg[0]) {
@@ -262,6 +285,13 @@ static void body_text(struct buf *b, const struct config *cfg, const struct mani
 	bool warn = !strcmp(m->result, "warning");
 	char t[96];
 
+	if (!strcmp(m->command, "test")) {
+		buf_fmt(b, "%s\n\n%s\n\n%s: %s\n%s: %s\n", tr(cfg, M_HEAD_TEST),
+			tr(cfg, M_TEST_BODY), tr(cfg, M_DATABASE), cfg->pg_db, tr(cfg, M_HOST),
+			f->host);
+		buf_fmt(b, "\n-- \nvigil %s\n", VIGIL_VERSION);
+		return;
+	}
 	buf_fmt(b, "%s\n\n", tr(cfg, fail ? M_HEAD_FAIL : warn ? M_HEAD_WARN : M_HEAD_OK));
 	buf_fmt(b, "%s: %s\n%s: %s\n%s: %s\n", tr(cfg, M_DATABASE), cfg->pg_db, tr(cfg, M_HOST),
 		f->host, tr(cfg, M_RUN), m->run_id[0] ? m->run_id : "-");
@@ -289,8 +319,9 @@ static void body_text(struct buf *b, const struct config *cfg, const struct mani
 	buf_fmt(b, "\n%s: %s\n", tr(cfg, M_NEXT), f->next_run > 0 ? t : tr(cfg, M_NEXT_NONE));
 	buf_fmt(b, "\n%s:\n", tr(cfg, M_TODO));
 	if (fail || warn)
-		buf_fmt(b, "1. %s %s/backup.log\n2. %s\n3. %s\n", tr(cfg, M_TODO_1),
-			cfg->log_dir, tr(cfg, M_TODO_2), tr(cfg, M_TODO_3));
+		buf_fmt(b, "1. %s %s/backup.log\n2. %s\n3. %s\n",
+			tr(cfg, fail ? M_TODO_1 : M_TODO_1_WARN), cfg->log_dir, tr(cfg, M_TODO_2),
+			tr(cfg, M_TODO_3));
 	else
 		buf_fmt(b, "%s\n", tr(cfg, M_TODO_OK));
 	buf_fmt(b, "\n-- \nvigil %s\n", VIGIL_VERSION);
@@ -447,7 +478,12 @@ static void subject_line(const struct config *cfg, const char *result, const cha
 	bool es = cfg->notify_lang == CFG_LANG_ES;
 	const char *db = cfg->pg_db;
 
-	if (!strcmp(result, "success")) {
+	if (!strcmp(result, "test")) {
+		if (es)
+			snprintf(out, n, "[vigil] PRUEBA de alerta de %s en %s", db, host);
+		else
+			snprintf(out, n, "[vigil] TEST alert from %s on %s", db, host);
+	} else if (!strcmp(result, "success")) {
 		if (es)
 			snprintf(out, n, "[vigil] copia de seguridad de %s en %s correcta", db, host);
 		else
@@ -487,7 +523,8 @@ static void subject_text(const struct config *cfg, const struct manifest *m,
 		len = utf8_cut(why, SUBJECT_ERR_MAX);
 		snprintf(why + len, sizeof why - len, "...");
 	}
-	subject_line(cfg, m->result, f->host, why[0] ? why : "-", out, n);
+	subject_line(cfg, !strcmp(m->command, "test") ? "test" : m->result, f->host,
+		     why[0] ? why : "-", out, n);
 	log_redact(out, n);
 }
 

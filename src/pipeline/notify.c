@@ -70,22 +70,32 @@ static int ping_url(const char *url, const char *suffix, char *out, size_t n)
 }
 
 /* One bounded HTTP call of channel (for messages) to url: a GET without
- * body, else a POST of body with ctype. Returns 0 or -1 with e set
- * (ERR_NOTIFY) and an ERROR line naming the channel, the redacted URL
- * (mask_last: a ping URL, whose last segment is secret) and the cause. */
-static int http_call(const struct config *cfg, const char *channel, const char *url,
-		     bool mask_last, const char *ctype, const char *body, size_t len, struct err *e)
+ * body, else a POST of body with ctype. A ping (ping: url is
+ * BACKUP_PING_URL + "/" + suffix, or the plain URL when suffix is NULL) is
+ * shown with the ping URL's secret last segment masked as three stars and
+ * the suffix kept ("https://hc-ping.com/UUID/fail" shows its UUID masked and
+ * "/fail"). Returns 0 or -1 with e set (ERR_NOTIFY) and an ERROR line naming
+ * the channel, the redacted URL and the cause. */
+static int http_call(const struct config *cfg, const char *channel, const char *url, bool ping,
+		     const char *suffix, const char *ctype, const char *body, size_t len,
+		     struct err *e)
 {
-	struct curl_http h = { .what = channel, .mask_last = mask_last, .url = url,
+	struct curl_http h = { .what = channel, .mask_last = ping, .url = url,
 			       .content_type = ctype, .body = body, .body_len = len,
 			       .deadline_s = cfg->notify_timeout > 0 ? cfg->notify_timeout : 15 };
-	char red[512];
+	char red[512], shown[600];
 	long status = 0;
 	int sig = stopped();
 
+	if (ping) {
+		curl_url_redact(cfg->ping_url, true, red, sizeof red);
+		snprintf(shown, sizeof shown, "%s%s%s", red, suffix ? "/" : "", suffix ? suffix : "");
+	} else {
+		curl_url_redact(url, false, shown, sizeof shown);
+	}
+	h.shown = shown;
 	if (sig)
-		err_set(e, ERR_NOTIFY, "%s %s : not sent: stopped by signal %d", channel,
-			(curl_url_redact(url, mask_last, red, sizeof red), red), sig);
+		err_set(e, ERR_NOTIFY, "%s %s: not sent: stopped by signal %d", channel, shown, sig);
 	else if (curl_http_send(&h, &status, e) == 0)
 		return 0;
 	e->code = ERR_NOTIFY;
@@ -106,7 +116,7 @@ void notify_run_start(const struct config *cfg)
 	err_clear(&e);
 	if (ping_url(cfg->ping_url, "start", url, sizeof url) < 0)
 		err_set(&e, ERR_NOTIFY, "BACKUP_PING_URL is too long");
-	else if (http_call(cfg, "ping /start", url, true, NULL, NULL, 0, &e) == 0)
+	else if (http_call(cfg, "ping", url, true, "start", NULL, NULL, 0, &e) == 0)
 		return;
 	start_failed = true;
 	snprintf(start_error, sizeof start_error, "%s", e.msg);
@@ -260,7 +270,7 @@ static int send_webhook(const struct config *cfg, const struct manifest *m, stru
 		log_error("alert not delivered: webhook: %s", e->msg);
 		return -1;
 	}
-	rc = http_call(cfg, "webhook", cfg->webhook_url, false, "application/json", json,
+	rc = http_call(cfg, "webhook", cfg->webhook_url, false, NULL, "application/json", json,
 		       strlen(json), e);
 	free(json);
 	return rc;
@@ -272,7 +282,7 @@ static int send_webhook(const struct config *cfg, const struct manifest *m, stru
 static int send_ping(const struct config *cfg, const struct manifest *m, const char *suffix,
 		     struct err *e)
 {
-	char url[4096], host[256], what[16];
+	char url[4096], host[256];
 	size_t len = 0;
 	char *body;
 	int rc;
@@ -282,9 +292,8 @@ static int send_ping(const struct config *cfg, const struct manifest *m, const c
 	host[sizeof host - 1] = '\0';
 	if (ping_url(cfg->ping_url, suffix, url, sizeof url) < 0)
 		return err_set(e, ERR_NOTIFY, "BACKUP_PING_URL is too long");
-	snprintf(what, sizeof what, "ping%s%s", suffix ? " /" : "", suffix ? suffix : "");
 	body = ping_body(m, host, &len);
-	rc = http_call(cfg, what, url, true, "text/plain; charset=utf-8", body ? body : "",
+	rc = http_call(cfg, "ping", url, true, suffix, "text/plain; charset=utf-8", body ? body : "",
 		       body ? len : 0, e);
 	free(body);
 	if (rc == 0 && start_failed) {

@@ -66,9 +66,19 @@ static int add_records(struct runs *r, const struct manifest *m)
 	return 0;
 }
 
+/* Newest run first (by recorded start, then name), as `vigil prune` lists them. */
+static int run_newest_first(const void *a, const void *b)
+{
+	const struct run_file *x = a, *y = b;
+
+	if (x->m.start != y->m.start)
+		return x->m.start < y->m.start ? 1 : -1;
+	return strcmp(y->file, x->file);
+}
+
 /* Every readable manifest of runs/ (unreadable ones are skipped, and so
- * never deleted), with the records catalog_order needs. A missing runs/ is
- * empty. Returns 0 or -1 with e set (ERR_IO, ERR_INTERNAL). */
+ * never deleted), newest first, with the records catalog_order needs. A
+ * missing runs/ is empty. Returns 0 or -1 with e set (ERR_IO, ERR_INTERNAL). */
 static int runs_load(const char *dir, time_t now, struct runs *r, struct err *e)
 {
 	DIR *d = opendir(dir);
@@ -102,6 +112,8 @@ static int runs_load(const char *dir, time_t now, struct runs *r, struct err *e)
 			goto oom;
 	}
 	closedir(d);
+	if (r->n > 1)
+		qsort(r->v, r->n, sizeof *r->v, run_newest_first);
 	return 0;
 oom:
 	closedir(d);
@@ -202,6 +214,7 @@ struct check_ctx {
 	const struct cat_entry *v;
 	const struct runs *runs;
 	const struct manifest *run;
+	bool *bad; /* [i]: the file failed its check (the line says so) */
 };
 
 /* The floor's check (ret_check_fn): the file's sha256 equals its .sha256
@@ -221,13 +234,17 @@ static bool check_good(void *ctx, size_t i)
 		if (!strcmp(c->run->art[j].path, rel) && !strcmp(c->run->art[j].sha256, a->sha256))
 			return true;
 	if (artifact_check_sha256(ent->path, hex, &e) < 0) {
-		log_warn("retention: %s does not count as a good backup for BACKUP_KEEP_MIN: %s", rel,
-			 e.msg);
+		if (e.code != ERR_INTERRUPTED) {
+			log_warn("retention: %s does not count as a good backup for BACKUP_KEEP_MIN: %s",
+				 rel, e.msg);
+			c->bad[i] = true;
+		}
 		return false;
 	}
 	if (a && strcasecmp(hex, a->sha256) != 0) {
 		log_warn("retention: %s does not count as a good backup for BACKUP_KEEP_MIN: its "
 			 "sha256 is not the one its run manifest recorded", rel);
+		c->bad[i] = true;
 		return false;
 	}
 	return true;
@@ -284,21 +301,24 @@ static int prune_kind(const struct config *cfg, enum cat_kind kind, struct runs 
 	struct ret_item *items;
 	struct ret_policy p;
 	struct ret_plan plan;
-	struct check_ctx cc;
+	struct check_ctx cc = { 0 };
 	int rc = 0;
 
 	if (catalog_scan_recs(cfg, (int)kind, runs->recs, runs->nrecs, &v, &n, e) < 0)
 		return -1;
 	items = calloc(n ? n : 1, sizeof *items);
 	plan.d = calloc(n ? n : 1, sizeof *plan.d);
-	if (!items || !plan.d) {
+	cc.bad = calloc(n ? n : 1, sizeof *cc.bad);
+	if (!items || !plan.d || !cc.bad) {
 		rc = err_set(e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		items[i] = (struct ret_item){ &v[i], meta_good(&v[i], runs) };
 	retention_policy(cfg, &p);
-	cc = (struct check_ctx){ v, runs, o->run };
+	cc.v = v;
+	cc.runs = runs;
+	cc.run = o->run;
 	retention_plan(items, n, &p, time(NULL), check_good, &cc, &plan);
 	if (pid1_stop_requested() && !o->dry_run) {
 		/* A check cut short by the stop counted its file as no good backup:
@@ -324,13 +344,15 @@ static int prune_kind(const struct config *cfg, enum cat_kind kind, struct runs 
 		}
 		l->del = plan.d[i].del;
 		l->bytes = v[i].size;
-		snprintf(l->reason, sizeof l->reason, "%s", plan.d[i].reason);
+		snprintf(l->reason, sizeof l->reason, "%s%s", plan.d[i].reason,
+			 cc.bad[i] ? "; fails its checksum check, not counted for BACKUP_KEEP_MIN" : "");
 		if (l->del && !o->dry_run)
 			delete_backup(&v[i], l, o);
 	}
 out:
 	free(items);
 	free(plan.d);
+	free(cc.bad);
 	free(v);
 	return rc;
 }
@@ -424,7 +446,7 @@ static void prune_runs(const struct config *cfg, struct runs *runs, const struct
 			break;
 		l->del = true;
 		snprintf(l->reason, sizeof l->reason, "run manifest older than %ld days (%ld days old) "
-			 "recording no file on disk", limit, age);
+			 "whose files are all gone or deleted now", limit, age);
 		if (o->dry_run)
 			continue;
 		removed |= unlink_line(l, dir, x->file);

@@ -45,7 +45,7 @@ round() {
 		DELETE db/${prefix}_20200101_030000.sql.gz older than 7 days (31 days old)
 		KEEP media/media_20200102_030000.tar.gz newest 1 good backup (BACKUP_KEEP_MIN)
 		DELETE media/media_20200101_030000.tar.gz older than 7 days (31 days old)
-		DELETE runs/20200101_030000.json run manifest older than 30 days (31 days old) recording no file on disk
+		DELETE runs/20200101_030000.json run manifest older than 30 days (31 days old) whose files are all gone or deleted now
 	EOF
 	diff "$T/want" "$T/plan" || fail "dry run plan for prefix $prefix"
 	assert_contains "$OUT" "dry run: 3 to delete"

@@ -5,6 +5,8 @@
 # BACKUP_KEEP_MIN=3):
 #   - the dry run lists 01-01 and 01-02 of each kind to delete and deletes
 #     nothing;
+#   - a bit flipped in 01-04's database backup: the dry run's DELETE line
+#     for it says it fails its check, and the floor reaches back to 01-02;
 #   - while another process holds .vigil.lock, `vigil prune` exits 75 and
 #     deletes nothing;
 #   - a file the prune cannot delete (sticky directory, run as nobody) is a
@@ -44,6 +46,15 @@ diff "$T/want" "$T/planned" || fail "dry run plan"
 assert_eq 6 "$(grep -c '^KEEP ' "$OUT")" "KEEP lines of the dry run"
 assert_contains "$OUT" "dry run: 4 to delete"
 files | diff "$T/all" - || fail "the dry run deleted something"
+
+# A damaged file does not count for the floor, and its line says why.
+f4=$BACKUP_DIR/db/app_20250104_030000.sql.gz
+cp -p "$f4" "$T/f4.orig"
+/usr/bin/python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(100); b = f.read(1); f.seek(100); f.write(bytes([b[0] ^ 0xff]))' "$f4"
+assert_exit 0 vigil FAKETIME="$NOW" prune --dry-run
+assert_output_match '^DELETE +db/app_20250104_030000\.sql\.gz +older than 7 days \(8 days old\); fails its checksum check, not counted for BACKUP_KEEP_MIN$'
+assert_output_match '^KEEP +db/app_20250102_030000\.sql\.gz +newest 3 good backups \(BACKUP_KEEP_MIN\)$'
+cp -p "$T/f4.orig" "$f4"
 
 # The lock is held: 75, nothing deleted.
 flock -o "$BACKUP_DIR/.vigil.lock" sleep 60 &

@@ -258,7 +258,8 @@ static void compose_spanish(void)
 	CHECK(strstr(msg, "Copia de seguridad FALLIDA\r\n") != NULL);
 	CHECK(strstr(msg, "Última copia buena:\r\n") != NULL);
 	CHECK(strstr(msg, "hace 2 días y 3 horas\r\n") != NULL);
-	CHECK(strstr(msg, "- base de datos: FALLIDO\r\n") != NULL);
+	CHECK(strstr(msg, "- base de datos: FALLIDA\r\n") != NULL);
+	CHECK(strstr(msg, "Equipo: host1\r\n") != NULL);
 	CHECK(strstr(msg, "Próxima ejecución programada: 2026-11-30 03:00:00 +0100") != NULL);
 	/* the non-ASCII Subject is RFC 2047 encoded and decodes back */
 	CHECK(strncmp(header_of(msg, "Subject"), "=?UTF-8?B?", 10) == 0);
@@ -297,6 +298,32 @@ static void compose_success(void)
 	CHECK(strstr(msg, "Next scheduled run: not scheduled") != NULL);
 	REQUIRE(py_subject(msg, len, subj, sizeof subj));
 	CHECK_STR(subj, "[vigil] backup of app on host1 succeeded");
+	free(msg);
+	config_free(&c);
+
+	/* Spanish agrees with each kind's noun; a whole day has no "0 hours" */
+	snprintf(m.art[1].kind, sizeof m.art[1].kind, "media");
+	snprintf(m.art[1].result, sizeof m.art[1].result, "success");
+	m.n_art = 2;
+	f.media_enabled = true;
+	f.last_good[0].when = f.now - 86400;
+	REQUIRE(load_cfg(&c, "es") == 0);
+	REQUIRE(mail_compose(&c, &m, &f, &msg, &len, &e) == 0);
+	CHECK(strstr(msg, "- base de datos: correcta\r\n") != NULL);
+	CHECK(strstr(msg, "- archivos (media): correctos\r\n") != NULL);
+	CHECK(strstr(msg, "hace 1 día\r\n") != NULL);
+	free(msg);
+	config_free(&c);
+
+	/* `vigil notify --test`: says it is a test, reports no run */
+	snprintf(m.command, sizeof m.command, "test");
+	REQUIRE(load_cfg(&c, "en") == 0);
+	REQUIRE(mail_compose(&c, &m, &f, &msg, &len, &e) == 0);
+	check_lines(msg, len);
+	REQUIRE(py_subject(msg, len, subj, sizeof subj));
+	CHECK_STR(subj, "[vigil] TEST alert from app on host1");
+	CHECK(strstr(msg, "No backup ran.") != NULL);
+	CHECK(strstr(msg, "succeeded") == NULL && strstr(msg, "Last good backup") == NULL);
 	free(msg);
 	config_free(&c);
 }
