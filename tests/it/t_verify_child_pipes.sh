@@ -16,7 +16,10 @@ assert_output_match 'ok +db +app_.*\.dump'
 make_shim pg_restore 'exec sleep 300'
 env PATH="$T/shim:$PATH" "$VIGIL" verify latest </dev/null >"$T/out" 2>"$T/err" &
 pid=$!
-wait_until 10 "pg_restore started" pgrep -f 'sleep 300' >/dev/null
+# Only this vigil's child counts (pgrep is machine-wide: another suite's
+# "sleep 300" must not start the clock early).
+wait_until 10 "pg_restore started" pgrep -P "$pid" -x sleep >/dev/null
+hung=$(pgrep -P "$pid" -x sleep)
 t0=$(now_us)
 kill -TERM "$pid"
 wait "$pid"
@@ -28,5 +31,5 @@ assert_eq 143 "$rc" "verify stopped while pg_restore hangs"
 assert_match "$T/out" '^stopped db +app_.*\.dump$'
 assert_not_contains "$T/out" "FAILED"
 ((ms < 5000)) || fail "verify took ${ms} ms to stop"
-pgrep -f 'sleep 300' >/dev/null && fail "the hanging pg_restore was left running"
+kill -0 "$hung" 2>/dev/null && fail "the hanging pg_restore was left running"
 log "verify's child pipes: no deadlock, stop honoured"
