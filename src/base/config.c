@@ -376,6 +376,41 @@ static void warn_unknown(void)
 
 static void warn_public_secrets(struct config *c);
 
+/* True when s holds a control character (below 0x20, or DEL): such a byte
+ * in a value that reaches a mail header could add header lines. */
+static bool has_control(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* BACKUP_PREFIX, or POSTGRES_DB when it is unset (then copied into
+ * c->prefix): a file name part without '/' or control characters. The
+ * value is never echoed when it holds a control character (the message
+ * goes to logs and mails). */
+static int check_prefix(struct config *c, struct err *e)
+{
+	const char *var = c->prefix && *c->prefix ? "BACKUP_PREFIX" : "POSTGRES_DB";
+
+	if (!c->prefix || !*c->prefix) {
+		free(c->prefix);
+		c->prefix = strdup(c->pg_db);
+		if (!c->prefix)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+	}
+	if (has_control(c->prefix))
+		return err_set(e, ERR_CONFIG, "%s holds a control character (a line break, a tab "
+			       "...) and cannot be used in a file name; hint: %s", var,
+			       strcmp(var, "BACKUP_PREFIX") == 0 ? "remove it" : "set BACKUP_PREFIX");
+	if (strchr(c->prefix, '/'))
+		return err_set(e, ERR_CONFIG, "%s \"%s\" cannot be used in a file name (it holds a "
+			       "'/'); hint: set BACKUP_PREFIX%s", var, c->prefix,
+			       strcmp(var, "BACKUP_PREFIX") == 0 ? " to a name without '/'" : "");
+	return 0;
+}
+
 /* The alert mail's settings that contradict each other (README "Alert
  * mail"). Django's EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive (Django
  * refuses the pair too). A password without either would travel in clear:
@@ -448,20 +483,21 @@ int config_load(struct config *c, struct err *e)
 		if (rc < 0)
 			return -1;
 	}
+	if (has_control(c->pg_db))
+		return err_set(e, ERR_CONFIG, "POSTGRES_DB holds a control character (a line break, "
+			       "a tab ...); it goes into the alert mail's Subject and into file "
+			       "names; hint: remove it");
 	if (c->database_url && *c->database_url &&
 	    config_apply_database_url(c, c->database_url, e) < 0)
 		return -1;
 	if (!c->pg_db || !*c->pg_db)
 		return err_set(e, ERR_CONFIG, "POSTGRES_DB is required (or DATABASE_URL with a database name)");
-	if (!c->prefix || !*c->prefix) {
-		free(c->prefix);
-		c->prefix = strdup(c->pg_db);
-	}
-	for (const char *p = c->prefix; *p; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20)
-			return err_set(e, ERR_CONFIG,
-				       "BACKUP_PREFIX (or POSTGRES_DB) \"%s\" cannot be used in a file name; "
-				       "hint: set BACKUP_PREFIX", c->prefix);
+	if (has_control(c->pg_db))
+		return err_set(e, ERR_CONFIG, "the database name of DATABASE_URL holds a control "
+			       "character (%%0D, %%0A ...); it goes into the alert mail's Subject and "
+			       "into file names; hint: remove it");
+	if (check_prefix(c, e) < 0)
+		return -1;
 	/* vigil's temporary and working names are hidden (".vigil-tmp-*",
 	 * ".vigil-old-*", ".vigil.lock"): a backup under a hidden name would
 	 * be invisible to ls and could be taken for a stale temporary file

@@ -817,6 +817,34 @@ static void prefix_rules(void)
 	REQUIRE(load(&c, &e) == 0);
 	config_free(&c);
 
+	/* control characters (mail header injection, B-hard 1): refused in
+	 * POSTGRES_DB, DATABASE_URL's database and BACKUP_PREFIX, set or not */
+	expect_bad("BACKUP_PREFIX", "app\x7f", "BACKUP_PREFIX holds a control character");
+	expect_bad("BACKUP_PREFIX", "app\tx", "BACKUP_PREFIX holds a control character");
+	fresh_env();
+	setenv("POSTGRES_DB", "app\r\nBcc: victim@evil.example\r\nX-Injected: yes", 1);
+	setenv("BACKUP_PREFIX", "app", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG);
+	CHECK_STR(e.msg, "POSTGRES_DB holds a control character (a line break, a tab ...); it goes "
+		  "into the alert mail's Subject and into file names; hint: remove it");
+	config_free(&c);
+	setenv("POSTGRES_DB", "app\nX-LF: bare", 1);
+	CHECK(load(&c, &e) == -1 && strstr(e.msg, "POSTGRES_DB holds a control character"));
+	config_free(&c);
+	unsetenv("BACKUP_PREFIX");
+	setenv("POSTGRES_DB", "app\x7f", 1);
+	CHECK(load(&c, &e) == -1 && strstr(e.msg, "POSTGRES_DB holds a control character"));
+	config_free(&c);
+	fresh_env();
+	setenv("DATABASE_URL", "postgresql://u:pw@127.0.0.1:1/app%0D%0AX-Injected:%20yes", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG &&
+	      strstr(e.msg, "the database name of DATABASE_URL holds a control character"));
+	CHECK(strstr(e.msg, "Injected") == NULL);
+	config_free(&c);
+	setenv("DATABASE_URL", "postgresql://u:pw@127.0.0.1:1/app%7F", 1);
+	CHECK(load(&c, &e) == -1 && strstr(e.msg, "DATABASE_URL"));
+	config_free(&c);
+
 	/* a POSTGRES_DB with a slash needs a BACKUP_PREFIX */
 	fresh_env();
 	setenv("POSTGRES_DB", "a/b", 1);

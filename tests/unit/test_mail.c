@@ -328,6 +328,54 @@ static void compose_success(void)
 	config_free(&c);
 }
 
+/* A header value never adds a header line: control characters become
+ * spaces in the Subject (cfg->pg_db), To and From, whatever config let
+ * through (B-hard 1). */
+static void header_injection(void)
+{
+	struct config c;
+	struct manifest m;
+	struct mail_facts f;
+	struct err e;
+	char *msg = NULL, *db, *head, subj[1024];
+	size_t len = 0;
+	const char *body;
+
+	failed_run(&m);
+	facts(&f);
+	REQUIRE(load_cfg(&c, "en") == 0);
+	db = strdup("app\r\nBcc: victim@evil.example\r\nX-Injected: yes\nX-LF: bare\x7f");
+	REQUIRE(db != NULL);
+	free(c.pg_db);
+	c.pg_db = db;
+	free(c.email_from);
+	c.email_from = strdup("Ops\r\nX-From: 1 <backup@example.test\nX-Addr: 2>");
+	free(c.notify_email);
+	c.notify_email = strdup("a@x,b@y\r\nX-To: 3");
+	REQUIRE(mail_compose(&c, &m, &f, &msg, &len, &e) == 0);
+	body = strstr(msg, "\r\n\r\n");
+	REQUIRE(body != NULL);
+	check_lines(msg, len);
+	for (const char *p = msg; p < body; p++) {
+		CHECK(*p != '\n' || p[-1] == '\r');                   /* no bare LF */
+		CHECK(*p != '\r' || p[1] == '\n');                    /* no bare CR */
+		CHECK(*p != 0x7f);
+	}
+	head = strndup(msg, (size_t)(body - msg) + 2);
+	REQUIRE(head != NULL);
+	CHECK(strstr(head, "\nBcc:") == NULL && strstr(head, "\nX-Injected:") == NULL);
+	CHECK(strstr(head, "\nX-LF:") == NULL && strstr(head, "\nX-From:") == NULL);
+	CHECK(strstr(head, "\nX-Addr:") == NULL && strstr(head, "\nX-To:") == NULL);
+	free(head);
+	REQUIRE(py_subject(msg, len, subj, sizeof subj));
+	CHECK(strncmp(subj, "[vigil] FAILED backup of app  Bcc: victim@evil.example  X-Injected: "
+		      "yes X-LF: bare  on host1: db: could not connect", 115) == 0);
+	CHECK_STR(header_of(msg, "To"), "a@x, b@y  X-To: 3");
+	CHECK_STR(header_of(msg, "From"), "Ops  X-From: 1 <backup@example.test X-Addr: 2>");
+	free(msg);
+	config_free(&c);
+}
+
 static void url_redaction(void)
 {
 	char out[256];
@@ -377,5 +425,5 @@ static void smtp_refuses_plain_password(void)
 	CHECK(curl_smtp_send(&s, "b@y", rcpt, 1, "x\r\n", 3, &e) == -1 && e.code == ERR_NOTIFY);
 }
 
-UNIT_MAIN(T(compose_english), T(compose_spanish), T(compose_success), T(url_redaction),
-	  T(url_secrets_and_check), T(smtp_refuses_plain_password))
+UNIT_MAIN(T(compose_english), T(compose_spanish), T(compose_success), T(header_injection),
+	  T(url_redaction), T(url_secrets_and_check), T(smtp_refuses_plain_password))
