@@ -49,6 +49,12 @@
  * wait 5 minutes): SMTP gets a longer silence than HTTP before a cut. */
 #define SMTP_LOW_SPEED_S 15L
 #define MIN_ATTEMPT_MS 1000
+/* A URL path segment this long is secret (a UUID, a healthchecks.io ping
+ * key, a Slack or Discord webhook token); shorter ones are words. */
+#define SECRET_SEG_MIN 16
+/* A ping URL's last segment is shown as *** whatever its length, and
+ * registered as a log secret only from this length on. */
+#define LAST_SEG_REGISTER_MIN 8
 
 /* --- the library, once ------------------------------------------------ */
 
@@ -623,6 +629,42 @@ static void redact_query(const char *q, char *out, size_t n)
 	out[n - 1] = '\0';
 }
 
+/* Where the secret path segment of [seg, seg+len) is (README "Secrets"):
+ * one of SECRET_SEG_MIN or more characters (a UUID, a ping key, a webhook
+ * token), or, with mask_last, the last non-empty one (a ping URL's check). */
+static bool seg_secret(size_t len, bool last, bool mask_last)
+{
+	return len >= SECRET_SEG_MIN || (mask_last && last && len > 0);
+}
+
+/* Length of path without its trailing slashes: the end of the last
+ * non-empty segment. */
+static size_t path_trim(const char *path)
+{
+	size_t n = strlen(path);
+
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	return n;
+}
+
+/* Append path to out (size n, already holding a string) with each secret
+ * segment (seg_secret) written as "***"; slashes are kept as they are. */
+static void redact_path(const char *path, bool mask_last, char *out, size_t n)
+{
+	size_t o = strlen(out), end = path_trim(path);
+
+	for (size_t i = 0; path[i] && o + 1 < n;) {
+		size_t len = strcspn(path + i, "/");
+		bool secret = seg_secret(len, i + len == end, mask_last);
+		int w = snprintf(out + o, n - o, "%.*s%s", secret ? 3 : (int)len,
+				 secret ? "***" : path + i, path[i + len] ? "/" : "");
+		o += w > 0 ? (size_t)w : 0;
+		i += len + (path[i + len] == '/');
+	}
+	out[n - 1] = '\0';
+}
+
 void curl_url_redact(const char *url, bool mask_last, char *out, size_t n)
 {
 	CURLU *u = parse_url(url);
@@ -639,21 +681,14 @@ void curl_url_redact(const char *url, bool mask_last, char *out, size_t n)
 	curl_url_get(u, CURLUPART_QUERY, &query, 0);
 	curl_url_get(u, CURLUPART_USER, &user, 0);
 	curl_url_get(u, CURLUPART_PASSWORD, &pw, 0);
-	/* the path, without its last segment when that is masked */
-	int keep = path ? (int)strlen(path) : 0;
-	bool masked = false;
-	if (mask_last && path) {
-		char *slash = strrchr(path, '/');
-		if (slash && slash[1]) {
-			keep = (int)(slash + 1 - path);
-			masked = true;
-		}
-	}
-	snprintf(out, n, "%s://%s%s%s%s%.*s%s%s", scheme, user || pw ? "***@" : "", host,
-		 port ? ":" : "", port ? port : "", keep, path ? path : "", masked ? "***" : "",
-		 query ? "?" : "");
-	if (query)
+	snprintf(out, n, "%s://%s%s%s%s", scheme, user || pw ? "***@" : "", host, port ? ":" : "",
+		 port ? port : "");
+	if (path)
+		redact_path(path, mask_last, out, n);
+	if (query && strlen(out) + 1 < n) {
+		strcat(out, "?");
 		redact_query(query, out, n);
+	}
 out:
 	curl_free(scheme), curl_free(host), curl_free(port), curl_free(path);
 	curl_free(query), curl_free(user), curl_free(pw);
@@ -670,6 +705,19 @@ static void add_secret_both(CURLU *u, CURLUPart part, bool decode)
 	curl_free(v);
 }
 
+/* Register s[0..len) as a secret, as written and percent-decoded. */
+static void add_secret_text(const char *s, size_t len)
+{
+	char *raw = strndup(s, len), *dec = raw ? curl_easy_unescape(NULL, raw, 0, NULL) : NULL;
+
+	if (raw)
+		log_add_secret(raw);
+	if (dec)
+		log_add_secret(dec);
+	curl_free(dec);
+	free(raw);
+}
+
 void curl_url_secrets(const char *url, bool mask_last)
 {
 	CURLU *u = parse_url(url);
@@ -684,24 +732,22 @@ void curl_url_secrets(const char *url, bool mask_last)
 	if (curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK && q) {
 		char *save = NULL;
 		for (char *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-			char *eq = strchr(kv, '='), *dec;
-			if (!eq || !eq[1])
-				continue;
-			log_add_secret(eq + 1);
-			dec = curl_easy_unescape(NULL, eq + 1, 0, NULL);
-			if (dec)
-				log_add_secret(dec);
-			curl_free(dec);
+			char *eq = strchr(kv, '=');
+			if (eq && eq[1])
+				add_secret_text(eq + 1, strlen(eq + 1));
 		}
 	}
-	if (mask_last && curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path) {
-		char *slash = strrchr(path, '/');
-		if (slash && slash[1]) {
-			char *dec = curl_easy_unescape(NULL, slash + 1, 0, NULL);
-			log_add_secret(slash + 1);
-			if (dec)
-				log_add_secret(dec);
-			curl_free(dec);
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path) {
+		size_t end = path_trim(path);
+		for (size_t i = 0; path[i];) {
+			size_t len = strcspn(path + i, "/");
+			/* the last segment is masked in a shown URL whatever its
+			 * length, but registered (masked in every log line) only
+			 * from LAST_SEG_REGISTER_MIN on: "ping" must stay a word */
+			if (seg_secret(len, i + len == end, mask_last) &&
+			    len >= LAST_SEG_REGISTER_MIN)
+				add_secret_text(path + i, len);
+			i += len + (path[i + len] == '/');
 		}
 	}
 	curl_free(q);

@@ -390,6 +390,29 @@ static void url_redaction(void)
 	CHECK_STR(out, "https://example.org/a/b");
 	curl_url_redact("http://[::1", false, out, sizeof out);
 	CHECK_STR(out, "(unparsable URL)");
+	/* a trailing slash: the UUID is still the secret, the slash stays */
+	curl_url_redact("http://host/0a1b2c3d-4444-5555-6666-777788889999/", true, out,
+			sizeof out);
+	CHECK_STR(out, "http://host/***/");
+	curl_url_redact("https://hc-ping.com/0a1b2c3d-4444-5555-6666-777788889999//", true, out,
+			sizeof out);
+	CHECK_STR(out, "https://hc-ping.com/***//");
+	/* healthchecks.io's ping key + slug: both masked (22 characters; last) */
+	curl_url_redact("https://hc-ping.com/fqOOd6-F4MMNuCEnzTU01w/db-backup", true, out,
+			sizeof out);
+	CHECK_STR(out, "https://hc-ping.com/***/***");
+	/* webhook tokens in the path: segments of 16 or more characters */
+	curl_url_redact("https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX",
+			false, out, sizeof out);
+	CHECK_STR(out, "https://hooks.slack.com/services/T0000/B0000/***");
+	curl_url_redact("https://discord.com/api/webhooks/123456789012345678/aBcD-eFgH_iJkLmNoPqRsT"
+			"uVwXyZ?wait=true", false, out, sizeof out);
+	CHECK_STR(out, "https://discord.com/api/webhooks/***/***?wait=***");
+	/* 15 characters is a word; short segments of a ping URL other than the last too */
+	curl_url_redact("https://example.org/abcdefghijklmno/ping/", true, out, sizeof out);
+	CHECK_STR(out, "https://example.org/abcdefghijklmno/***/");
+	curl_url_redact("https://example.org/", true, out, sizeof out);
+	CHECK_STR(out, "https://example.org/");
 }
 
 static void url_secrets_and_check(void)
@@ -401,6 +424,20 @@ static void url_secrets_and_check(void)
 	snprintf(line, sizeof line, "hunter2! k3y value k3y%%20value s3cr3tpath keep");
 	log_redact(line, sizeof line);
 	CHECK_STR(line, "*** *** *** *** keep");
+	/* path segments: 16+ characters in both URLs, the ping's last
+	 * non-empty one from 8 characters on; "ping", "services" and short ids
+	 * stay words (a registered secret is masked in every line) */
+	curl_url_secrets("http://host/ping/0a1b2c3d-4444-5555-6666-777788889999/", true);
+	curl_url_secrets("https://hc-ping.com/fqOOd6-F4MMNuCEnzTU01w/db", true);
+	curl_url_secrets("https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX",
+			 false);
+	curl_url_secrets("https://example.org/ping", true);
+	curl_url_secrets("https://example.org/a/heartbeat-db%2Fx", true);
+	snprintf(line, sizeof line, "ping 0a1b2c3d-4444-5555-6666-777788889999 "
+		 "fqOOd6-F4MMNuCEnzTU01w db services T0000 B0000 XXXXXXXXXXXXXXXXXXXXXXXX "
+		 "heartbeat-db/x heartbeat-db%%2Fx");
+	log_redact(line, sizeof line);
+	CHECK_STR(line, "ping *** *** db services T0000 B0000 *** *** ***");
 	CHECK(curl_url_check("BACKUP_WEBHOOK_URL", "https://example.org/hook", &e) == 0);
 	CHECK(curl_url_check("BACKUP_WEBHOOK_URL", "ftp://example.org/x", &e) == -1 &&
 	      e.code == ERR_CONFIG && strstr(e.msg, "BACKUP_WEBHOOK_URL"));
