@@ -7,7 +7,8 @@
  * whole call, all attempts and the waits between them (deadline_s,
  * monotonic clock). Each attempt gets CURLOPT_TIMEOUT_MS = what is left,
  * CURLOPT_CONNECTTIMEOUT_MS = min(CURL_CONNECT_TIMEOUT_S, what is left)
- * and a low-speed limit (1 byte/s over LOW_SPEED_S, SMTP_LOW_SPEED_S for
+ * (SMTP: min(SMTP_LOW_SPEED_S, what is left), since libcurl counts the
+ * server's greeting as part of connecting) and a low-speed limit (1 byte/s over LOW_SPEED_S, SMTP_LOW_SPEED_S for
  * SMTP: a trickle or a silent server is cut). A
  * SIGTERM/SIGINT (pid1_stop_requested) aborts a transfer from the progress
  * callback, which libcurl calls at least once a second (CURLOPT_NOSIGNAL:
@@ -175,10 +176,12 @@ static void set_common(CURL *h, struct xfer *x, char *errbuf)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 }
 
-/* Run one attempt with left_ms of the call's budget; fills o. */
-static void attempt(CURL *h, struct xfer *x, int64_t left_ms, char *errbuf, struct outcome *o)
+/* Run one attempt with left_ms of the call's budget, connecting within
+ * connect_s (capped by left_ms); fills o. */
+static void attempt(CURL *h, struct xfer *x, int64_t left_ms, long connect_s, char *errbuf,
+		    struct outcome *o)
 {
-	long connect_ms = CURL_CONNECT_TIMEOUT_S * 1000L;
+	long connect_ms = connect_s * 1000L;
 	curl_off_t t_conn = 0, t_tls = 0;
 	char *ca = NULL;
 	int64_t t0 = mono_ms();
@@ -275,7 +278,10 @@ static bool run_attempts(CURL *h, struct xfer *x, long deadline_s, bool kind_smt
 			break;
 		if (deadline - mono_ms() < MIN_ATTEMPT_MS && i > 1)
 			break;
-		attempt(h, x, deadline - mono_ms() > 0 ? deadline - mono_ms() : 1, errbuf, o);
+		/* libcurl counts an SMTP server's greeting as part of connecting:
+		 * one held back on purpose (greet_pause) gets the SMTP silence */
+		attempt(h, x, deadline - mono_ms() > 0 ? deadline - mono_ms() : 1,
+			kind_smtp ? SMTP_LOW_SPEED_S : CURL_CONNECT_TIMEOUT_S, errbuf, o);
 		*tries = i;
 		if (x->stop_sig || !transient(o, kind_smtp))
 			break;

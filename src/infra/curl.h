@@ -22,7 +22,7 @@
 #include "base/err.h"
 
 #define CURL_ATTEMPTS 3
-#define CURL_CONNECT_TIMEOUT_S 5
+#define CURL_CONNECT_TIMEOUT_S 5 /* HTTP; SMTP connects within 15 s, greeting included */
 
 /* TLS mode of an SMTP server (Django's EMAIL_USE_TLS / EMAIL_USE_SSL). */
 enum curl_smtp_tls {
