@@ -105,6 +105,8 @@ struct xfer {
 	size_t up_len, up_pos;
 	size_t down;         /* response body bytes received (HTTP) */
 	int stop_sig;        /* the signal that aborted the transfer, 0 none */
+	int codes[64];       /* SMTP: the code of each reply of the attempt, in order */
+	size_t n_codes;
 };
 
 /* What one attempt ended with. */
@@ -138,6 +140,22 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *p)
 	(void)buf;
 	x->down += size * nitems; /* the answer is not used: a webhook's status says it */
 	return size * nitems;
+}
+
+/* SMTP: libcurl hands each line of the server's replies to the header
+ * callback; the last line of a reply ("250 OK", not "250-SIZE") gives its
+ * code, kept in order to tell which RCPT TO was refused. Nothing is logged:
+ * these lines include the AUTH exchange. */
+static size_t reply_cb(char *buf, size_t size, size_t nitems, void *p)
+{
+	struct xfer *x = p;
+	size_t n = size * nitems;
+
+	if (n >= 4 && buf[0] >= '1' && buf[0] <= '5' && buf[1] >= '0' && buf[1] <= '9' &&
+	    buf[2] >= '0' && buf[2] <= '9' && buf[3] != '-' &&
+	    x->n_codes < sizeof x->codes / sizeof x->codes[0])
+		x->codes[x->n_codes++] = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
+	return n;
 }
 
 /* Called by libcurl at least once a second, also while it waits for a
@@ -193,6 +211,7 @@ static void attempt(CURL *h, struct xfer *x, int64_t left_ms, long connect_s, ch
 	curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)((left_ms + 999) / 1000));
 	x->up_pos = 0;
 	x->down = 0;
+	x->n_codes = 0;
 	errbuf[0] = '\0';
 	memset(o, 0, sizeof *o);
 	o->rc = curl_easy_perform(h);
@@ -397,6 +416,36 @@ static int smtp_error(const struct curl_smtp *s, const struct outcome *o, int tr
 	}
 }
 
+/* After a delivery that succeeded: a WARN naming the recipients the
+ * server refused (MAIL_RCPT_ALLLOWFAILS let the others get it). The RCPT
+ * replies are the n replies just before DATA's 354 (libcurl sends RCPT TO
+ * one at a time, in order); when that cannot be told, nothing is said. */
+static void warn_refused(const struct curl_smtp *s, const struct xfer *x,
+			 const char *const *rcpts, size_t n)
+{
+	char list[1024] = "";
+	size_t k = x->n_codes, bad = 0, o = 0;
+
+	while (k > 0 && x->codes[k - 1] != 354)
+		k--;
+	if (k == 0 || k - 1 < n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int code = x->codes[k - 1 - n + i];
+		if (code / 100 == 2)
+			continue;
+		bad++;
+		if (o < sizeof list) {
+			int w = snprintf(list + o, sizeof list - o, "%s%s (%d)", o ? ", " : "",
+					 rcpts[i], code);
+			o += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (bad)
+		log_warn("mail sent through %s, but %zu of %zu recipients %s refused by the server: "
+			 "%s; the others got it", s->host, bad, n, bad == 1 ? "was" : "were", list);
+}
+
 /* smtp[s]://host:port/<EHLO name> built with CURLU (an IPv6 literal gets
  * its brackets). Returns a curl_free()d string or NULL. */
 static char *smtp_url(const struct curl_smtp *s)
@@ -487,13 +536,19 @@ int curl_smtp_send(const struct curl_smtp *s, const char *from, const char *cons
 	}
 	curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rl);
+	/* one refused recipient does not cancel the mail for the others
+	 * (libcurl >= 7.69; all refused still fails) */
+	curl_easy_setopt(h, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, reply_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(h, CURLOPT_READDATA, &x);
 	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	if (run_attempts(h, &x, s->deadline_s, true, &o, &tries) && !x.stop_sig)
+	if (run_attempts(h, &x, s->deadline_s, true, &o, &tries) && !x.stop_sig) {
 		rc = 0;
-	else
+		warn_refused(s, &x, rcpts, n);
+	} else
 		smtp_error(s, &o, tries, x.stop_sig, e);
 out:
 	curl_free(url);
