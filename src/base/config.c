@@ -376,32 +376,63 @@ static void warn_unknown(void)
 
 static void warn_public_secrets(struct config *c);
 
-/* The alert mail's settings that contradict each other (README "Alert
- * mail"). Django's EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive (Django
- * refuses the pair too). A password without either would travel in clear:
- * refused unless EMAIL_ALLOW_PLAIN_AUTH, and only while a mail would be
- * sent (BACKUP_NOTIFY_EMAIL), so a shared .env.prod of a Django app that
- * sends through a local relay does not stop the backups. Each address of
- * BACKUP_NOTIFY_EMAIL (comma-separated) and DEFAULT_FROM_EMAIL must look
- * like one: an @, no space, control byte or angle bracket (the envelope,
- * RFC 5321 4.1.2; a display name "Name <a@b>" is allowed in the sender). */
-static int check_email(const struct config *c, struct err *e)
-{
-	const char *p;
+/* A mail address (RFC 5321 4.5.3.1.3: a path of at most 256 bytes with
+ * its angle brackets) and DEFAULT_FROM_EMAIL as a whole. */
+#define MAIL_ADDR_MAX 254
+#define MAIL_FROM_MAX 512
+/* BACKUP_PREFIX: prefix + "_YYYYMMDD_HHMMSS-NN.sql.gz.sha256" inside
+ * ".vigil-tmp-...-XXXXXX" stays well below NAME_MAX (255). */
+#define PREFIX_MAX 150
 
-	if (c->email_use_tls && c->email_use_ssl)
-		return err_set(e, ERR_CONFIG, "EMAIL_USE_TLS and EMAIL_USE_SSL are both true; they "
-			       "are exclusive (Django refuses the pair too); hint: EMAIL_USE_SSL=true "
-			       "for implicit TLS (port 465) or EMAIL_USE_TLS=true for STARTTLS (port "
-			       "587), and the other false");
-	if (!c->notify_email || !*c->notify_email)
-		return 0;
-	if (c->email_user && *c->email_user && !c->email_use_tls && !c->email_use_ssl &&
-	    !c->email_allow_plain_auth)
-		return err_set(e, ERR_CONFIG, "EMAIL_HOST_USER is set but neither EMAIL_USE_TLS nor "
-			       "EMAIL_USE_SSL: the password would travel in clear; set one, or "
-			       "EMAIL_ALLOW_PLAIN_AUTH=true for a relay on a trusted network");
-	for (p = c->notify_email; *p;) {
+/* True when s holds a control character (below 0x20, or DEL): such a byte
+ * in a value that reaches a mail header could add header lines. */
+static bool has_control(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* BACKUP_PREFIX, or POSTGRES_DB when it is unset (then copied into
+ * c->prefix): a file name part without '/' or control characters. The
+ * value is never echoed when it holds a control character (the message
+ * goes to logs and mails). */
+static int check_prefix(struct config *c, struct err *e)
+{
+	const char *var = c->prefix && *c->prefix ? "BACKUP_PREFIX" : "POSTGRES_DB";
+
+	if (!c->prefix || !*c->prefix) {
+		free(c->prefix);
+		c->prefix = strdup(c->pg_db);
+		if (!c->prefix)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+	}
+	if (has_control(c->prefix))
+		return err_set(e, ERR_CONFIG, "%s holds a control character (a line break, a tab "
+			       "...) and cannot be used in a file name; hint: %s", var,
+			       strcmp(var, "BACKUP_PREFIX") == 0 ? "remove it" : "set BACKUP_PREFIX");
+	if (strlen(c->prefix) > PREFIX_MAX)
+		return err_set(e, ERR_CONFIG, "%s is %zu bytes long, more than %d: vigil's file names "
+			       "(prefix, time stamp, .sql.gz.sha256, and a temporary name around "
+			       "them) must fit the 255 bytes of a file name; hint: %s", var,
+			       strlen(c->prefix), PREFIX_MAX,
+			       strcmp(var, "BACKUP_PREFIX") == 0 ? "a shorter one" : "set BACKUP_PREFIX");
+	if (strchr(c->prefix, '/'))
+		return err_set(e, ERR_CONFIG, "%s \"%s\" cannot be used in a file name (it holds a "
+			       "'/'); hint: set BACKUP_PREFIX%s", var, c->prefix,
+			       strcmp(var, "BACKUP_PREFIX") == 0 ? " to a name without '/'" : "");
+	return 0;
+}
+
+/* Each address of BACKUP_NOTIFY_EMAIL (comma-separated, spaces and empty
+ * items ignored): no space, control byte or angle bracket, an @, at most
+ * MAIL_ADDR_MAX bytes (RFC 5321 4.5.3.1.3); at least one address. */
+static int check_recipients(const char *list, struct err *e)
+{
+	size_t count = 0;
+
+	for (const char *p = list; *p;) {
 		size_t n = strcspn(p, ","), at = 0;
 		const char *a = p, *b = p + n;
 		while (a < b && isspace((unsigned char)*a))
@@ -419,12 +450,96 @@ static int check_email(const struct config *c, struct err *e)
 		if (b > a && at == 0)
 			return err_set(e, ERR_CONFIG, "BACKUP_NOTIFY_EMAIL: \"%.*s\" is not a mail "
 				       "address (no @)", (int)(b - a), a);
+		if ((size_t)(b - a) > MAIL_ADDR_MAX)
+			return err_set(e, ERR_CONFIG, "BACKUP_NOTIFY_EMAIL: the address \"%.40s...\" "
+				       "is %zu bytes long, more than the %d of a mail address "
+				       "(RFC 5321)", a, (size_t)(b - a), MAIL_ADDR_MAX);
+		count += b > a;
 		p += n + (p[n] == ',');
 	}
-	for (p = c->email_from; p && *p; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			return err_set(e, ERR_CONFIG, "DEFAULT_FROM_EMAIL holds a control character");
+	if (count == 0)
+		return err_set(e, ERR_CONFIG, "BACKUP_NOTIFY_EMAIL holds no address (only commas "
+			       "or spaces); hint: a comma-separated list like ops@example.org, or "
+			       "leave it unset for no mail");
 	return 0;
+}
+
+/* DEFAULT_FROM_EMAIL: no control byte; "Name <addr>" or addr, the address
+ * at most MAIL_ADDR_MAX bytes and the whole at most MAIL_FROM_MAX (one
+ * header line stays far below 998 bytes). */
+static int check_from(const char *from, struct err *e)
+{
+	const char *lt = from ? strrchr(from, '<') : NULL, *gt = lt ? strchr(lt, '>') : NULL;
+	size_t addr = lt && gt ? (size_t)(gt - lt - 1) : from ? strlen(from) : 0;
+
+	if (!from)
+		return 0;
+	if (has_control(from))
+		return err_set(e, ERR_CONFIG, "DEFAULT_FROM_EMAIL holds a control character");
+	if (strlen(from) > MAIL_FROM_MAX)
+		return err_set(e, ERR_CONFIG, "DEFAULT_FROM_EMAIL is %zu bytes long, more than %d; "
+			       "hint: a shorter display name", strlen(from), MAIL_FROM_MAX);
+	if (addr > MAIL_ADDR_MAX)
+		return err_set(e, ERR_CONFIG, "DEFAULT_FROM_EMAIL: the address is %zu bytes long, "
+			       "more than the %d of a mail address (RFC 5321)", addr, MAIL_ADDR_MAX);
+	return 0;
+}
+
+/* EMAIL_HOST, while a mail would be sent: a host name or an IP address
+ * (an IPv6 one with or without its brackets), never empty, without
+ * spaces, control characters, '@' or '/' (libcurl would fail at run time
+ * with "out of memory" or reach another host). */
+static int check_email_host(const char *h, struct err *e)
+{
+	size_t n = h ? strlen(h) : 0;
+	bool bracket = n > 0 && h[0] == '[';
+
+	if (n == 0)
+		return err_set(e, ERR_CONFIG, "EMAIL_HOST is empty while BACKUP_NOTIFY_EMAIL is set; "
+			       "hint: the SMTP server's name, e.g. smtp.example.org");
+	for (size_t i = 0; i < n; i++) {
+		bool edge = bracket && (i == 0 || i == n - 1);
+		if ((unsigned char)h[i] <= ' ' || h[i] == 0x7f || h[i] == '@' || h[i] == '/' ||
+		    ((h[i] == '[' || h[i] == ']') && !edge) || (bracket && i == n - 1 && h[i] != ']'))
+			return err_set(e, ERR_CONFIG, "EMAIL_HOST is not a host name or address (a "
+				       "space, a control character, '@', '/' or unbalanced "
+				       "brackets); hint: only the server's name, e.g. "
+				       "smtp.example.org, with its port in EMAIL_PORT");
+	}
+	if (bracket && n < 3)
+		return err_set(e, ERR_CONFIG, "EMAIL_HOST is not a host name or address (empty "
+			       "brackets)");
+	return 0;
+}
+
+/* The alert mail's settings that contradict each other (README "Alert
+ * mail"). Django's EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive (Django
+ * refuses the pair too). A password without either would travel in clear:
+ * refused unless EMAIL_ALLOW_PLAIN_AUTH, and only while a mail would be
+ * sent (BACKUP_NOTIFY_EMAIL), so a shared .env.prod of a Django app that
+ * sends through a local relay does not stop the backups. Each address of
+ * BACKUP_NOTIFY_EMAIL (comma-separated) and DEFAULT_FROM_EMAIL must look
+ * like one: an @, no space, control byte or angle bracket (the envelope,
+ * RFC 5321 4.1.2; a display name "Name <a@b>" is allowed in the sender),
+ * within the length limits, and EMAIL_HOST must be a host (see the
+ * helpers above). */
+static int check_email(const struct config *c, struct err *e)
+{
+	if (c->email_use_tls && c->email_use_ssl)
+		return err_set(e, ERR_CONFIG, "EMAIL_USE_TLS and EMAIL_USE_SSL are both true; they "
+			       "are exclusive (Django refuses the pair too); hint: EMAIL_USE_SSL=true "
+			       "for implicit TLS (port 465) or EMAIL_USE_TLS=true for STARTTLS (port "
+			       "587), and the other false");
+	if (!c->notify_email || !*c->notify_email)
+		return 0;
+	if (c->email_user && *c->email_user && !c->email_use_tls && !c->email_use_ssl &&
+	    !c->email_allow_plain_auth)
+		return err_set(e, ERR_CONFIG, "EMAIL_HOST_USER is set but neither EMAIL_USE_TLS nor "
+			       "EMAIL_USE_SSL: the password would travel in clear; set one, or "
+			       "EMAIL_ALLOW_PLAIN_AUTH=true for a relay on a trusted network");
+	if (check_recipients(c->notify_email, e) < 0 || check_from(c->email_from, e) < 0)
+		return -1;
+	return check_email_host(c->email_host, e);
 }
 
 int config_load(struct config *c, struct err *e)
@@ -448,20 +563,21 @@ int config_load(struct config *c, struct err *e)
 		if (rc < 0)
 			return -1;
 	}
+	if (has_control(c->pg_db))
+		return err_set(e, ERR_CONFIG, "POSTGRES_DB holds a control character (a line break, "
+			       "a tab ...); it goes into the alert mail's Subject and into file "
+			       "names; hint: remove it");
 	if (c->database_url && *c->database_url &&
 	    config_apply_database_url(c, c->database_url, e) < 0)
 		return -1;
 	if (!c->pg_db || !*c->pg_db)
 		return err_set(e, ERR_CONFIG, "POSTGRES_DB is required (or DATABASE_URL with a database name)");
-	if (!c->prefix || !*c->prefix) {
-		free(c->prefix);
-		c->prefix = strdup(c->pg_db);
-	}
-	for (const char *p = c->prefix; *p; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20)
-			return err_set(e, ERR_CONFIG,
-				       "BACKUP_PREFIX (or POSTGRES_DB) \"%s\" cannot be used in a file name; "
-				       "hint: set BACKUP_PREFIX", c->prefix);
+	if (has_control(c->pg_db))
+		return err_set(e, ERR_CONFIG, "the database name of DATABASE_URL holds a control "
+			       "character (%%0D, %%0A ...); it goes into the alert mail's Subject and "
+			       "into file names; hint: remove it");
+	if (check_prefix(c, e) < 0)
+		return -1;
 	/* vigil's temporary and working names are hidden (".vigil-tmp-*",
 	 * ".vigil-old-*", ".vigil.lock"): a backup under a hidden name would
 	 * be invisible to ls and could be taken for a stale temporary file

@@ -7,7 +7,8 @@
  * whole call, all attempts and the waits between them (deadline_s,
  * monotonic clock). Each attempt gets CURLOPT_TIMEOUT_MS = what is left,
  * CURLOPT_CONNECTTIMEOUT_MS = min(CURL_CONNECT_TIMEOUT_S, what is left)
- * and a low-speed limit (1 byte/s over LOW_SPEED_S, SMTP_LOW_SPEED_S for
+ * (SMTP: min(SMTP_LOW_SPEED_S, what is left), since libcurl counts the
+ * server's greeting as part of connecting) and a low-speed limit (1 byte/s over LOW_SPEED_S, SMTP_LOW_SPEED_S for
  * SMTP: a trickle or a silent server is cut). A
  * SIGTERM/SIGINT (pid1_stop_requested) aborts a transfer from the progress
  * callback, which libcurl calls at least once a second (CURLOPT_NOSIGNAL:
@@ -49,6 +50,12 @@
  * wait 5 minutes): SMTP gets a longer silence than HTTP before a cut. */
 #define SMTP_LOW_SPEED_S 15L
 #define MIN_ATTEMPT_MS 1000
+/* A URL path segment this long is secret (a UUID, a healthchecks.io ping
+ * key, a Slack or Discord webhook token); shorter ones are words. */
+#define SECRET_SEG_MIN 16
+/* A ping URL's last segment is shown as *** whatever its length, and
+ * registered as a log secret only from this length on. */
+#define LAST_SEG_REGISTER_MIN 8
 
 /* --- the library, once ------------------------------------------------ */
 
@@ -98,6 +105,8 @@ struct xfer {
 	size_t up_len, up_pos;
 	size_t down;         /* response body bytes received (HTTP) */
 	int stop_sig;        /* the signal that aborted the transfer, 0 none */
+	int codes[64];       /* SMTP: the code of each reply of the attempt, in order */
+	size_t n_codes;
 };
 
 /* What one attempt ended with. */
@@ -131,6 +140,22 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *p)
 	(void)buf;
 	x->down += size * nitems; /* the answer is not used: a webhook's status says it */
 	return size * nitems;
+}
+
+/* SMTP: libcurl hands each line of the server's replies to the header
+ * callback; the last line of a reply ("250 OK", not "250-SIZE") gives its
+ * code, kept in order to tell which RCPT TO was refused. Nothing is logged:
+ * these lines include the AUTH exchange. */
+static size_t reply_cb(char *buf, size_t size, size_t nitems, void *p)
+{
+	struct xfer *x = p;
+	size_t n = size * nitems;
+
+	if (n >= 4 && buf[0] >= '1' && buf[0] <= '5' && buf[1] >= '0' && buf[1] <= '9' &&
+	    buf[2] >= '0' && buf[2] <= '9' && buf[3] != '-' &&
+	    x->n_codes < sizeof x->codes / sizeof x->codes[0])
+		x->codes[x->n_codes++] = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
+	return n;
 }
 
 /* Called by libcurl at least once a second, also while it waits for a
@@ -169,10 +194,12 @@ static void set_common(CURL *h, struct xfer *x, char *errbuf)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 }
 
-/* Run one attempt with left_ms of the call's budget; fills o. */
-static void attempt(CURL *h, struct xfer *x, int64_t left_ms, char *errbuf, struct outcome *o)
+/* Run one attempt with left_ms of the call's budget, connecting within
+ * connect_s (capped by left_ms); fills o. */
+static void attempt(CURL *h, struct xfer *x, int64_t left_ms, long connect_s, char *errbuf,
+		    struct outcome *o)
 {
-	long connect_ms = CURL_CONNECT_TIMEOUT_S * 1000L;
+	long connect_ms = connect_s * 1000L;
 	curl_off_t t_conn = 0, t_tls = 0;
 	char *ca = NULL;
 	int64_t t0 = mono_ms();
@@ -184,6 +211,7 @@ static void attempt(CURL *h, struct xfer *x, int64_t left_ms, char *errbuf, stru
 	curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)((left_ms + 999) / 1000));
 	x->up_pos = 0;
 	x->down = 0;
+	x->n_codes = 0;
 	errbuf[0] = '\0';
 	memset(o, 0, sizeof *o);
 	o->rc = curl_easy_perform(h);
@@ -269,7 +297,10 @@ static bool run_attempts(CURL *h, struct xfer *x, long deadline_s, bool kind_smt
 			break;
 		if (deadline - mono_ms() < MIN_ATTEMPT_MS && i > 1)
 			break;
-		attempt(h, x, deadline - mono_ms() > 0 ? deadline - mono_ms() : 1, errbuf, o);
+		/* libcurl counts an SMTP server's greeting as part of connecting:
+		 * one held back on purpose (greet_pause) gets the SMTP silence */
+		attempt(h, x, deadline - mono_ms() > 0 ? deadline - mono_ms() : 1,
+			kind_smtp ? SMTP_LOW_SPEED_S : CURL_CONNECT_TIMEOUT_S, errbuf, o);
 		*tries = i;
 		if (x->stop_sig || !transient(o, kind_smtp))
 			break;
@@ -385,6 +416,36 @@ static int smtp_error(const struct curl_smtp *s, const struct outcome *o, int tr
 	}
 }
 
+/* After a delivery that succeeded: a WARN naming the recipients the
+ * server refused (MAIL_RCPT_ALLLOWFAILS let the others get it). The RCPT
+ * replies are the n replies just before DATA's 354 (libcurl sends RCPT TO
+ * one at a time, in order); when that cannot be told, nothing is said. */
+static void warn_refused(const struct curl_smtp *s, const struct xfer *x,
+			 const char *const *rcpts, size_t n)
+{
+	char list[1024] = "";
+	size_t k = x->n_codes, bad = 0, o = 0;
+
+	while (k > 0 && x->codes[k - 1] != 354)
+		k--;
+	if (k == 0 || k - 1 < n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int code = x->codes[k - 1 - n + i];
+		if (code / 100 == 2)
+			continue;
+		bad++;
+		if (o < sizeof list) {
+			int w = snprintf(list + o, sizeof list - o, "%s%s (%d)", o ? ", " : "",
+					 rcpts[i], code);
+			o += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (bad)
+		log_warn("mail sent through %s, but %zu of %zu recipients %s refused by the server: "
+			 "%s; the others got it", s->host, bad, n, bad == 1 ? "was" : "were", list);
+}
+
 /* smtp[s]://host:port/<EHLO name> built with CURLU (an IPv6 literal gets
  * its brackets). Returns a curl_free()d string or NULL. */
 static char *smtp_url(const struct curl_smtp *s)
@@ -475,13 +536,19 @@ int curl_smtp_send(const struct curl_smtp *s, const char *from, const char *cons
 	}
 	curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rl);
+	/* one refused recipient does not cancel the mail for the others
+	 * (libcurl >= 7.69; all refused still fails) */
+	curl_easy_setopt(h, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, reply_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(h, CURLOPT_READDATA, &x);
 	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	if (run_attempts(h, &x, s->deadline_s, true, &o, &tries) && !x.stop_sig)
+	if (run_attempts(h, &x, s->deadline_s, true, &o, &tries) && !x.stop_sig) {
 		rc = 0;
-	else
+		warn_refused(s, &x, rcpts, n);
+	} else
 		smtp_error(s, &o, tries, x.stop_sig, e);
 out:
 	curl_free(url);
@@ -623,6 +690,42 @@ static void redact_query(const char *q, char *out, size_t n)
 	out[n - 1] = '\0';
 }
 
+/* Where the secret path segment of [seg, seg+len) is (README "Secrets"):
+ * one of SECRET_SEG_MIN or more characters (a UUID, a ping key, a webhook
+ * token), or, with mask_last, the last non-empty one (a ping URL's check). */
+static bool seg_secret(size_t len, bool last, bool mask_last)
+{
+	return len >= SECRET_SEG_MIN || (mask_last && last && len > 0);
+}
+
+/* Length of path without its trailing slashes: the end of the last
+ * non-empty segment. */
+static size_t path_trim(const char *path)
+{
+	size_t n = strlen(path);
+
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	return n;
+}
+
+/* Append path to out (size n, already holding a string) with each secret
+ * segment (seg_secret) written as "***"; slashes are kept as they are. */
+static void redact_path(const char *path, bool mask_last, char *out, size_t n)
+{
+	size_t o = strlen(out), end = path_trim(path);
+
+	for (size_t i = 0; path[i] && o + 1 < n;) {
+		size_t len = strcspn(path + i, "/");
+		bool secret = seg_secret(len, i + len == end, mask_last);
+		int w = snprintf(out + o, n - o, "%.*s%s", secret ? 3 : (int)len,
+				 secret ? "***" : path + i, path[i + len] ? "/" : "");
+		o += w > 0 ? (size_t)w : 0;
+		i += len + (path[i + len] == '/');
+	}
+	out[n - 1] = '\0';
+}
+
 void curl_url_redact(const char *url, bool mask_last, char *out, size_t n)
 {
 	CURLU *u = parse_url(url);
@@ -639,21 +742,14 @@ void curl_url_redact(const char *url, bool mask_last, char *out, size_t n)
 	curl_url_get(u, CURLUPART_QUERY, &query, 0);
 	curl_url_get(u, CURLUPART_USER, &user, 0);
 	curl_url_get(u, CURLUPART_PASSWORD, &pw, 0);
-	/* the path, without its last segment when that is masked */
-	int keep = path ? (int)strlen(path) : 0;
-	bool masked = false;
-	if (mask_last && path) {
-		char *slash = strrchr(path, '/');
-		if (slash && slash[1]) {
-			keep = (int)(slash + 1 - path);
-			masked = true;
-		}
-	}
-	snprintf(out, n, "%s://%s%s%s%s%.*s%s%s", scheme, user || pw ? "***@" : "", host,
-		 port ? ":" : "", port ? port : "", keep, path ? path : "", masked ? "***" : "",
-		 query ? "?" : "");
-	if (query)
+	snprintf(out, n, "%s://%s%s%s%s", scheme, user || pw ? "***@" : "", host, port ? ":" : "",
+		 port ? port : "");
+	if (path)
+		redact_path(path, mask_last, out, n);
+	if (query && strlen(out) + 1 < n) {
+		strcat(out, "?");
 		redact_query(query, out, n);
+	}
 out:
 	curl_free(scheme), curl_free(host), curl_free(port), curl_free(path);
 	curl_free(query), curl_free(user), curl_free(pw);
@@ -670,6 +766,19 @@ static void add_secret_both(CURLU *u, CURLUPart part, bool decode)
 	curl_free(v);
 }
 
+/* Register s[0..len) as a secret, as written and percent-decoded. */
+static void add_secret_text(const char *s, size_t len)
+{
+	char *raw = strndup(s, len), *dec = raw ? curl_easy_unescape(NULL, raw, 0, NULL) : NULL;
+
+	if (raw)
+		log_add_secret(raw);
+	if (dec)
+		log_add_secret(dec);
+	curl_free(dec);
+	free(raw);
+}
+
 void curl_url_secrets(const char *url, bool mask_last)
 {
 	CURLU *u = parse_url(url);
@@ -684,24 +793,22 @@ void curl_url_secrets(const char *url, bool mask_last)
 	if (curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK && q) {
 		char *save = NULL;
 		for (char *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-			char *eq = strchr(kv, '='), *dec;
-			if (!eq || !eq[1])
-				continue;
-			log_add_secret(eq + 1);
-			dec = curl_easy_unescape(NULL, eq + 1, 0, NULL);
-			if (dec)
-				log_add_secret(dec);
-			curl_free(dec);
+			char *eq = strchr(kv, '=');
+			if (eq && eq[1])
+				add_secret_text(eq + 1, strlen(eq + 1));
 		}
 	}
-	if (mask_last && curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path) {
-		char *slash = strrchr(path, '/');
-		if (slash && slash[1]) {
-			char *dec = curl_easy_unescape(NULL, slash + 1, 0, NULL);
-			log_add_secret(slash + 1);
-			if (dec)
-				log_add_secret(dec);
-			curl_free(dec);
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path) {
+		size_t end = path_trim(path);
+		for (size_t i = 0; path[i];) {
+			size_t len = strcspn(path + i, "/");
+			/* the last segment is masked in a shown URL whatever its
+			 * length, but registered (masked in every log line) only
+			 * from LAST_SEG_REGISTER_MIN on: "ping" must stay a word */
+			if (seg_secret(len, i + len == end, mask_last) &&
+			    len >= LAST_SEG_REGISTER_MIN)
+				add_secret_text(path + i, len);
+			i += len + (path[i + len] == '/');
 		}
 	}
 	curl_free(q);

@@ -22,7 +22,7 @@
 #include "base/err.h"
 
 #define CURL_ATTEMPTS 3
-#define CURL_CONNECT_TIMEOUT_S 5
+#define CURL_CONNECT_TIMEOUT_S 5 /* HTTP; SMTP connects within 15 s, greeting included */
 
 /* TLS mode of an SMTP server (Django's EMAIL_USE_TLS / EMAIL_USE_SSL). */
 enum curl_smtp_tls {
@@ -53,7 +53,7 @@ int curl_smtp_send(const struct curl_smtp *s, const char *from, const char *cons
 
 struct curl_http {
 	const char *what;          /* names the call in errors: "webhook", "ping"; NULL = "HTTP call" */
-	bool mask_last;            /* the URL's last path segment is secret (a ping UUID) */
+	bool mask_last;            /* the URL's last non-empty path segment is secret (a ping UUID) */
 	const char *shown;         /* NULL, or the URL as errors show it (already redacted) */
 	const char *url;
 	const char *content_type;  /* NULL: no body (a GET when body is NULL) */
@@ -72,14 +72,19 @@ struct curl_http {
 int curl_http_send(const struct curl_http *h, long *status, struct err *e);
 
 /* Copy url into out (size n) as scheme://host:port/path with "***" for
- * userinfo, for every query value, and, when mask_last is true, for the
- * last path segment (a ping URL's secret UUID). Never fails: a URL
- * libcurl cannot parse becomes "(unparsable URL)". */
+ * userinfo, for every query value, for every path segment of 16 or more
+ * characters (a UUID, a ping key, a webhook token) and, when mask_last is
+ * true, for the last non-empty path segment (a ping URL's check; trailing
+ * slashes are ignored and kept). Never fails: a URL libcurl cannot parse
+ * becomes "(unparsable URL)". */
 void curl_url_redact(const char *url, bool mask_last, char *out, size_t n);
 
-/* Register the secret parts of url (userinfo password and user, query
- * values, and with mask_last the last path segment) with log_add_secret,
- * so no log line, manifest or mail can carry them. */
+/* Register the secret parts of url with log_add_secret (as written and
+ * percent-decoded), so no log line, manifest or mail can carry them: the
+ * userinfo's user and password, query values, every path segment of 16
+ * or more characters and, with mask_last, the last non-empty path segment
+ * when it has 8 or more (a shorter one, "ping", is only masked in the URL
+ * as curl_url_redact shows it: a registered secret is masked everywhere). */
 void curl_url_secrets(const char *url, bool mask_last);
 
 /* Check that url is an http:// or https:// URL libcurl can parse.

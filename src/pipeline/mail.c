@@ -387,11 +387,21 @@ static void base64(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
-/* "Name: value" with value folded at spaces to 78 columns where possible
- * (RFC 5322 2.2.3); non-ASCII values become B-encoded words of at most 75
- * characters (RFC 2047 2), each on its own line, never splitting a UTF-8
- * character. */
-static void header(struct buf *b, const char *name, const char *value)
+/* A copy of v with every control character (CR, LF, tab, DEL ...) made a
+ * space: a header value can never start a header line of its own,
+ * whatever its source (config refuses such bytes too). NULL on OOM. */
+static char *header_clean(const char *v)
+{
+	char *c = strdup(v);
+
+	for (char *p = c; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return c;
+}
+
+/* header() of a value without control characters. */
+static void header_raw(struct buf *b, const char *name, const char *value)
 {
 	size_t col = strlen(name) + 2;
 
@@ -432,6 +442,22 @@ static void header(struct buf *b, const char *name, const char *value)
 		value += w;
 	}
 	buf_str(b, "\r\n");
+}
+
+/* "Name: value" with value folded at spaces to 78 columns where possible
+ * (RFC 5322 2.2.3); non-ASCII values become B-encoded words of at most 75
+ * characters (RFC 2047 2), each on its own line, never splitting a UTF-8
+ * character. Control characters in value become spaces. */
+static void header(struct buf *b, const char *name, const char *value)
+{
+	char *clean = header_clean(value);
+
+	if (!clean) {
+		b->oom = true;
+		return;
+	}
+	header_raw(b, name, clean);
+	free(clean);
 }
 
 /* RFC 5322 3.3 date-time in local time: "Sun, 29 Nov 2026 03:00:04 +0100"
@@ -544,9 +570,19 @@ static void from_header(struct buf *b, const char *from)
 		nl--;
 	snprintf(name, sizeof name, "%.*s", (int)nl, from);
 	header(b, "From", name); /* encoded words, then the address on the next line */
+	if (b->oom)
+		return;
 	b->len -= 2;             /* take back the CRLF */
 	b->p[b->len] = '\0';
-	buf_fmt(b, "\r\n %s\r\n", lt);
+	{
+		char *addr = header_clean(lt);
+		if (!addr) {
+			b->oom = true;
+			return;
+		}
+		buf_fmt(b, "\r\n %s\r\n", addr);
+		free(addr);
+	}
 }
 
 int mail_compose(const struct config *cfg, const struct manifest *m, const struct mail_facts *f,

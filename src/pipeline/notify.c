@@ -89,7 +89,9 @@ static int http_call(const struct config *cfg, const char *channel, const char *
 
 	if (ping) {
 		curl_url_redact(cfg->ping_url, true, red, sizeof red);
-		snprintf(shown, sizeof shown, "%s%s%s", red, suffix ? "/" : "", suffix ? suffix : "");
+		/* the suffix as the call adds it: after trailing slashes, before a query */
+		if (ping_url(red, suffix, shown, sizeof shown) < 0)
+			snprintf(shown, sizeof shown, "%s", red);
 	} else {
 		curl_url_redact(url, false, shown, sizeof shown);
 	}

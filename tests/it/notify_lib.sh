@@ -9,6 +9,7 @@
 #   smtp_start NAME [OPTS...]  an SMTP server recording into $T/smtp.NAME.
 #                     OPTS are smtp_server.py's: --tls none|starttls|implicit,
 #                     --auth USER:PASS, --auth-fail, --reject-rcpt,
+#                     --reject-rcpt-to ADDR, --greet-delay SECONDS,
 #                     --no-greet (--cert/--key default to test_ca's). Sets
 #                     SMTP_PORT, SMTP_DIR, SMTP_PID (the last started) and
 #                     SMTP_PORT_NAME, SMTP_DIR_NAME, SMTP_PID_NAME.

@@ -7,7 +7,10 @@
 #   (c) to a listener that never says a word, EMAIL_TIMEOUT unset (30 s:
 #       an attempt ends after 15 s without a byte, a greeting may be held
 #       back that long on purpose; two attempts fit),
-#   (d) to a catcher.
+#   (d) to a catcher,
+#   (e) to a server that holds its greeting back 8 s (sendmail's
+#       greet_pause): libcurl counts the greeting as part of connecting,
+#       so the SMTP connect timeout is the 15 s silence, not 5 s.
 # Each time `vigil backup` still exits 1 with its failure manifest (I2),
 # whose notifications record the mail's fate; the log names the SMTP stage
 # and the code or the timeout; vigil gives up within its bound (30 s for
@@ -24,6 +27,7 @@ test_ca
 smtp_start AUTHFAIL --tls starttls --auth-fail
 smtp_start SILENT --no-greet
 smtp_start CATCH
+smtp_start SLOW --greet-delay 8
 closed=$(free_port)
 
 base=(POSTGRES_PASSWORD=Db-Secr3t-pw MEDIA_DIR= BACKUP_NOTIFY_EMAIL=ops@example.test
@@ -83,4 +87,10 @@ for i in 1 2; do
 	assert_not_contains "$eml" "Db-Secr3t-pw"
 	wait_next_second
 done
+
+log "(e) a greeting held back 8 s: one connection, the mail goes"
+WANT=sent failed_run 20 EMAIL_PORT="$SMTP_PORT_SLOW"
+assert_eq 1 "$(grep -c . "$SMTP_DIR_SLOW/connections.log")" "(e) connections to the slow greeter"
+assert_eq 1 "$(smtp_msg_count "$SMTP_DIR_SLOW")" "(e) messages"
+assert_contains "$SMTP_DIR_SLOW/msg-1.eml" "Subject: [vigil] FAILED backup of app on "
 log "ok"

@@ -20,6 +20,11 @@
 #     /proc/<pg_dump>/cmdline and environ hold none of the secrets nor the
 #     alert and S3 variables; after the lock goes the run succeeds and its
 #     success mail is captured.
+#  5. BACKUP_PING_URL=.../<uuid>/ (a trailing slash) and a Slack-style
+#     BACKUP_WEBHOOK_URL=.../services/T0000/B0000/<24-character token>:
+#     check-config and `vigil notify --test` show "***" for the UUID and the
+#     token (path segments of 16 or more characters, and the ping URL's last
+#     non-empty one), "/log" and "T0000/B0000" stay.
 #  Then none of HookPw, hookuser, TOKsecret123, 0b1e5c1e-secret-uuid, MailPw
 #  or S3secretXYZ appears in any command's stdout or stderr, LOG_DIR, the
 #  run manifests, the captured mails, webhook and ping bodies, /metrics,
@@ -134,6 +139,26 @@ assert_eq 0 "$?" "exit status of the run after the lock went"
 assert_file "$SMTP_DIR_rec/msg-2.eml"
 cp "$SMTP_DIR_rec/msg-2.eml" "$OUTS/mail-success.eml"
 body "$HTTP_L_DIR_hook4/req-1.json" "$OUTS/webhook-body4.json"
+
+# ---------------------------------------------------------------- 5.
+log "5. a ping URL with a trailing slash, a Slack-style webhook token in the path"
+http_start p5 status:500
+http_start h5 status:404
+ping5="$HTTP_L_URL_p5/0a1b2c3d-4444-5555-6666-777788889999/"
+hook5="$HTTP_L_URL_h5/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"
+assert_exit 0 vigil BACKUP_PING_URL="$ping5" BACKUP_WEBHOOK_URL="$hook5" check-config
+cp "$OUT" "$OUTS/check-config5.txt"
+assert_contains "$OUTS/check-config5.txt" "BACKUP_PING_URL=$HTTP_L_URL_p5/***/"
+assert_contains "$OUTS/check-config5.txt" "BACKUP_WEBHOOK_URL=$HTTP_L_URL_h5/services/T0000/B0000/***"
+assert_exit 1 vigil BACKUP_NOTIFY_EMAIL= BACKUP_PING_URL="$ping5" BACKUP_WEBHOOK_URL="$hook5" \
+	notify --test
+assert_output_match "^ping failed: ping http://127\.0\.0\.1:$HTTP_L_PORT_p5/\*\*\*/log: answered HTTP 500"
+assert_output_match "^webhook failed: webhook http://127\.0\.0\.1:$HTTP_L_PORT_h5/services/T0000/B0000/\*\*\*: answered HTTP 404"
+grep -qx 'POST /0a1b2c3d-4444-5555-6666-777788889999/log' "$HTTP_L_DIR_p5/requests.log" ||
+	fail "control: the ping listener did not get the UUID's /log"
+grep -qF XXXXXXXXXXXXXXXXXXXXXXXX "$HTTP_L_DIR_h5/requests.log" ||
+	fail "control: the webhook listener did not get the token"
+SECRETS+=(0a1b2c3d-4444-5555-6666-777788889999 XXXXXXXXXXXXXXXXXXXXXXXX)
 
 # ---------------------------------------------------------------- the search
 log "searching every output for the secrets"

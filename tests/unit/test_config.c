@@ -817,6 +817,34 @@ static void prefix_rules(void)
 	REQUIRE(load(&c, &e) == 0);
 	config_free(&c);
 
+	/* control characters (mail header injection, B-hard 1): refused in
+	 * POSTGRES_DB, DATABASE_URL's database and BACKUP_PREFIX, set or not */
+	expect_bad("BACKUP_PREFIX", "app\x7f", "BACKUP_PREFIX holds a control character");
+	expect_bad("BACKUP_PREFIX", "app\tx", "BACKUP_PREFIX holds a control character");
+	fresh_env();
+	setenv("POSTGRES_DB", "app\r\nBcc: victim@evil.example\r\nX-Injected: yes", 1);
+	setenv("BACKUP_PREFIX", "app", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG);
+	CHECK_STR(e.msg, "POSTGRES_DB holds a control character (a line break, a tab ...); it goes "
+		  "into the alert mail's Subject and into file names; hint: remove it");
+	config_free(&c);
+	setenv("POSTGRES_DB", "app\nX-LF: bare", 1);
+	CHECK(load(&c, &e) == -1 && strstr(e.msg, "POSTGRES_DB holds a control character"));
+	config_free(&c);
+	unsetenv("BACKUP_PREFIX");
+	setenv("POSTGRES_DB", "app\x7f", 1);
+	CHECK(load(&c, &e) == -1 && strstr(e.msg, "POSTGRES_DB holds a control character"));
+	config_free(&c);
+	fresh_env();
+	setenv("DATABASE_URL", "postgresql://u:pw@127.0.0.1:1/app%0D%0AX-Injected:%20yes", 1);
+	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG &&
+	      strstr(e.msg, "the database name of DATABASE_URL holds a control character"));
+	CHECK(strstr(e.msg, "Injected") == NULL);
+	config_free(&c);
+	setenv("DATABASE_URL", "postgresql://u:pw@127.0.0.1:1/app%7F", 1);
+	CHECK(load(&c, &e) == -1 && strstr(e.msg, "DATABASE_URL"));
+	config_free(&c);
+
 	/* a POSTGRES_DB with a slash needs a BACKUP_PREFIX */
 	fresh_env();
 	setenv("POSTGRES_DB", "a/b", 1);
@@ -1208,6 +1236,73 @@ static void secret_equal_to_public_value(void)
  * empty = false, anything else refused; EMAIL_USE_TLS with EMAIL_USE_SSL
  * refused naming both; a user without TLS refused while a mail would be
  * sent, unless EMAIL_ALLOW_PLAIN_AUTH; BACKUP_NOTIFY_LANG; addresses. */
+/* POSTGRES_DB=app, BACKUP_NOTIFY_EMAIL=ops@example.test plus name=value:
+ * exit 2 whose message starts with want (0) or loads (NULL). */
+static void mail_case(const char *name, const char *value, const char *want)
+{
+	struct config c;
+	struct err e;
+	int rc;
+
+	fresh_env();
+	setenv("POSTGRES_DB", "app", 1);
+	setenv("BACKUP_NOTIFY_EMAIL", "ops@example.test", 1);
+	setenv(name, value, 1);
+	rc = load(&c, &e);
+	if (want ? rc != -1 || e.code != ERR_CONFIG || strncmp(e.msg, want, strlen(want)) != 0
+		 : rc != 0) {
+		fprintf(stderr, "  %s=\"%.60s\": rc=%d msg=\"%s\"\n", name, value, rc, e.msg);
+		unit_failed_checks++;
+	}
+	config_free(&c);
+}
+
+/* Length limits and EMAIL_HOST (hardening 5): exit 2 naming the variable
+ * instead of libcurl's "out of memory" at run time. */
+static void email_limits(void)
+{
+	struct config c;
+	char addr[300], big[600];
+
+	memset(addr, 'a', 253);
+	memcpy(addr + 240, "@example.org", 13); /* 252 bytes */
+	mail_case("BACKUP_NOTIFY_EMAIL", addr, NULL);
+	memset(addr, 'a', 250);
+	memcpy(addr + 250, "@x.org", 7); /* 256 bytes */
+	mail_case("BACKUP_NOTIFY_EMAIL", addr, "BACKUP_NOTIFY_EMAIL: the address \"aaaa");
+	CHECK(strlen(addr) == 256);
+	mail_case("BACKUP_NOTIFY_EMAIL", ",", "BACKUP_NOTIFY_EMAIL holds no address");
+	mail_case("BACKUP_NOTIFY_EMAIL", " , ,, ", "BACKUP_NOTIFY_EMAIL holds no address");
+	snprintf(big, sizeof big, "Ops <%s>", addr);
+	mail_case("DEFAULT_FROM_EMAIL", big, "DEFAULT_FROM_EMAIL: the address is 256 bytes long");
+	mail_case("DEFAULT_FROM_EMAIL", addr, "DEFAULT_FROM_EMAIL: the address is 256 bytes long");
+	memset(big, 'N', 510);
+	snprintf(big + 510, sizeof big - 510, " <a@b>"); /* 516 bytes */
+	mail_case("DEFAULT_FROM_EMAIL", big, "DEFAULT_FROM_EMAIL is 516 bytes long, more than 512");
+	snprintf(big + 500, sizeof big - 500, " <a@b>"); /* 506 bytes */
+	mail_case("DEFAULT_FROM_EMAIL", big, NULL);
+	static const char *const bad_hosts[] = { "", "smtp example.org", "smtp\texample.org",
+		"user@smtp.example.org", "smtp.example.org/x", "[::1", "::1]", "[]", "[::1]x",
+		"a[b]" };
+	for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++)
+		mail_case("EMAIL_HOST", bad_hosts[i], i == 0 ? "EMAIL_HOST is empty"
+			  : "EMAIL_HOST is not a host name or address");
+	mail_case("EMAIL_HOST", "smtp.example.org", NULL);
+	mail_case("EMAIL_HOST", "[::1]", NULL);
+	mail_case("EMAIL_HOST", "::1", NULL);
+	mail_case("EMAIL_HOST", "127.0.0.1", NULL);
+	/* EMAIL_HOST is only checked while a mail would be sent */
+	CHECK(load_with(&c, "EMAIL_HOST", "a b") == 0);
+	config_free(&c);
+	/* prefixes: at most 150 bytes, named by the variable they came from */
+	memset(big, 'p', 151);
+	big[151] = '\0';
+	mail_case("BACKUP_PREFIX", big, "BACKUP_PREFIX is 151 bytes long, more than 150");
+	mail_case("POSTGRES_DB", big, "POSTGRES_DB is 151 bytes long, more than 150");
+	big[150] = '\0';
+	mail_case("BACKUP_PREFIX", big, NULL);
+}
+
 static void email_settings(void)
 {
 	static const struct {
@@ -1270,6 +1365,7 @@ static void email_settings(void)
 	setenv("BACKUP_NOTIFY_EMAIL", "a@x, ops", 1);
 	CHECK(load(&c, &e) == -1 && e.code == ERR_CONFIG && strstr(e.msg, "no @"));
 	config_free(&c);
+	email_limits();
 }
 
 UNIT_MAIN(T(defaults_of_every_variable), T(empty_values_mean_default), T(postgres_db_required),

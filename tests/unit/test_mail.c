@@ -328,6 +328,54 @@ static void compose_success(void)
 	config_free(&c);
 }
 
+/* A header value never adds a header line: control characters become
+ * spaces in the Subject (cfg->pg_db), To and From, whatever config let
+ * through (B-hard 1). */
+static void header_injection(void)
+{
+	struct config c;
+	struct manifest m;
+	struct mail_facts f;
+	struct err e;
+	char *msg = NULL, *db, *head, subj[1024];
+	size_t len = 0;
+	const char *body;
+
+	failed_run(&m);
+	facts(&f);
+	REQUIRE(load_cfg(&c, "en") == 0);
+	db = strdup("app\r\nBcc: victim@evil.example\r\nX-Injected: yes\nX-LF: bare\x7f");
+	REQUIRE(db != NULL);
+	free(c.pg_db);
+	c.pg_db = db;
+	free(c.email_from);
+	c.email_from = strdup("Ops\r\nX-From: 1 <backup@example.test\nX-Addr: 2>");
+	free(c.notify_email);
+	c.notify_email = strdup("a@x,b@y\r\nX-To: 3");
+	REQUIRE(mail_compose(&c, &m, &f, &msg, &len, &e) == 0);
+	body = strstr(msg, "\r\n\r\n");
+	REQUIRE(body != NULL);
+	check_lines(msg, len);
+	for (const char *p = msg; p < body; p++) {
+		CHECK(*p != '\n' || p[-1] == '\r');                   /* no bare LF */
+		CHECK(*p != '\r' || p[1] == '\n');                    /* no bare CR */
+		CHECK(*p != 0x7f);
+	}
+	head = strndup(msg, (size_t)(body - msg) + 2);
+	REQUIRE(head != NULL);
+	CHECK(strstr(head, "\nBcc:") == NULL && strstr(head, "\nX-Injected:") == NULL);
+	CHECK(strstr(head, "\nX-LF:") == NULL && strstr(head, "\nX-From:") == NULL);
+	CHECK(strstr(head, "\nX-Addr:") == NULL && strstr(head, "\nX-To:") == NULL);
+	free(head);
+	REQUIRE(py_subject(msg, len, subj, sizeof subj));
+	CHECK(strncmp(subj, "[vigil] FAILED backup of app  Bcc: victim@evil.example  X-Injected: "
+		      "yes X-LF: bare  on host1: db: could not connect", 115) == 0);
+	CHECK_STR(header_of(msg, "To"), "a@x, b@y  X-To: 3");
+	CHECK_STR(header_of(msg, "From"), "Ops  X-From: 1 <backup@example.test X-Addr: 2>");
+	free(msg);
+	config_free(&c);
+}
+
 static void url_redaction(void)
 {
 	char out[256];
@@ -342,6 +390,29 @@ static void url_redaction(void)
 	CHECK_STR(out, "https://example.org/a/b");
 	curl_url_redact("http://[::1", false, out, sizeof out);
 	CHECK_STR(out, "(unparsable URL)");
+	/* a trailing slash: the UUID is still the secret, the slash stays */
+	curl_url_redact("http://host/0a1b2c3d-4444-5555-6666-777788889999/", true, out,
+			sizeof out);
+	CHECK_STR(out, "http://host/***/");
+	curl_url_redact("https://hc-ping.com/0a1b2c3d-4444-5555-6666-777788889999//", true, out,
+			sizeof out);
+	CHECK_STR(out, "https://hc-ping.com/***//");
+	/* healthchecks.io's ping key + slug: both masked (22 characters; last) */
+	curl_url_redact("https://hc-ping.com/fqOOd6-F4MMNuCEnzTU01w/db-backup", true, out,
+			sizeof out);
+	CHECK_STR(out, "https://hc-ping.com/***/***");
+	/* webhook tokens in the path: segments of 16 or more characters */
+	curl_url_redact("https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX",
+			false, out, sizeof out);
+	CHECK_STR(out, "https://hooks.slack.com/services/T0000/B0000/***");
+	curl_url_redact("https://discord.com/api/webhooks/123456789012345678/aBcD-eFgH_iJkLmNoPqRsT"
+			"uVwXyZ?wait=true", false, out, sizeof out);
+	CHECK_STR(out, "https://discord.com/api/webhooks/***/***?wait=***");
+	/* 15 characters is a word; short segments of a ping URL other than the last too */
+	curl_url_redact("https://example.org/abcdefghijklmno/ping/", true, out, sizeof out);
+	CHECK_STR(out, "https://example.org/abcdefghijklmno/***/");
+	curl_url_redact("https://example.org/", true, out, sizeof out);
+	CHECK_STR(out, "https://example.org/");
 }
 
 static void url_secrets_and_check(void)
@@ -353,6 +424,20 @@ static void url_secrets_and_check(void)
 	snprintf(line, sizeof line, "hunter2! k3y value k3y%%20value s3cr3tpath keep");
 	log_redact(line, sizeof line);
 	CHECK_STR(line, "*** *** *** *** keep");
+	/* path segments: 16+ characters in both URLs, the ping's last
+	 * non-empty one from 8 characters on; "ping", "services" and short ids
+	 * stay words (a registered secret is masked in every line) */
+	curl_url_secrets("http://host/ping/0a1b2c3d-4444-5555-6666-777788889999/", true);
+	curl_url_secrets("https://hc-ping.com/fqOOd6-F4MMNuCEnzTU01w/db", true);
+	curl_url_secrets("https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX",
+			 false);
+	curl_url_secrets("https://example.org/ping", true);
+	curl_url_secrets("https://example.org/a/heartbeat-db%2Fx", true);
+	snprintf(line, sizeof line, "ping 0a1b2c3d-4444-5555-6666-777788889999 "
+		 "fqOOd6-F4MMNuCEnzTU01w db services T0000 B0000 XXXXXXXXXXXXXXXXXXXXXXXX "
+		 "heartbeat-db/x heartbeat-db%%2Fx");
+	log_redact(line, sizeof line);
+	CHECK_STR(line, "ping *** *** db services T0000 B0000 *** *** ***");
 	CHECK(curl_url_check("BACKUP_WEBHOOK_URL", "https://example.org/hook", &e) == 0);
 	CHECK(curl_url_check("BACKUP_WEBHOOK_URL", "ftp://example.org/x", &e) == -1 &&
 	      e.code == ERR_CONFIG && strstr(e.msg, "BACKUP_WEBHOOK_URL"));
@@ -377,5 +462,5 @@ static void smtp_refuses_plain_password(void)
 	CHECK(curl_smtp_send(&s, "b@y", rcpt, 1, "x\r\n", 3, &e) == -1 && e.code == ERR_NOTIFY);
 }
 
-UNIT_MAIN(T(compose_english), T(compose_spanish), T(compose_success), T(url_redaction),
-	  T(url_secrets_and_check), T(smtp_refuses_plain_password))
+UNIT_MAIN(T(compose_english), T(compose_spanish), T(compose_success), T(header_injection),
+	  T(url_redaction), T(url_secrets_and_check), T(smtp_refuses_plain_password))

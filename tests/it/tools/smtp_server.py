@@ -7,7 +7,8 @@ aiosmtpd 1.4.3 (python3-aiosmtpd).
 Usage:
   smtp_server.py --out DIR [--port P] [--tls none|starttls|implicit]
                  [--cert FILE --key FILE] [--auth USER:PASS] [--auth-fail]
-                 [--reject-rcpt] [--no-greet]
+                 [--reject-rcpt] [--reject-rcpt-to ADDR] [--greet-delay S]
+                 [--no-greet]
 
   --port P       listen on 127.0.0.1:P; 0 (the default) picks a free port.
   --tls none     plain SMTP (default).
@@ -26,6 +27,11 @@ Usage:
                  Without --auth or --auth-fail, a plaintext server does not
                  offer AUTH, a TLS one accepts any credentials.
   --reject-rcpt  every RCPT TO gets 550.
+  --reject-rcpt-to ADDR  RCPT TO:<ADDR> gets 550 (may be repeated); the
+                 other recipients are accepted.
+  --greet-delay S  hold the 220 greeting back S seconds (sendmail's
+                 greet_pause, a tarpit); the connection is logged in
+                 connections.log when it is accepted.
   --no-greet     a bare TCP listener: accepts connections and never sends
                  nor reads a byte (a server that never answers).
 
@@ -43,7 +49,8 @@ appended one line at a time):
   commands.log   the verb of every command line received, one a line, in
                  order (EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT, ...),
                  refused ones too (MAIL before STARTTLS, AUTH in plaintext).
-  connections.log  --no-greet only: one line per accepted connection.
+  connections.log  --no-greet and --greet-delay only: one line per
+                 accepted connection.
   port, pid      the port listened on, the server's pid.
   ready          written last, once the server accepts connections.
 Its own log goes to stderr. SIGTERM or SIGINT: stops, exit 0. A usage
@@ -51,6 +58,7 @@ error is exit 2.
 """
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -62,7 +70,7 @@ import threading
 import warnings
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
 
 from records import announce, append_line, write_file
 
@@ -115,15 +123,18 @@ class CommandLog(logging.Filter):
 class Recorder:
     """aiosmtpd handler: RCPT policy and the record of each message."""
 
-    def __init__(self, out, reject_rcpt):
+    def __init__(self, out, reject_rcpt, reject_to=()):
         self.out = out
         self.reject_rcpt = reject_rcpt
+        self.reject_to = set(reject_to)
         self.n = 0
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject_rcpt:
             return "550 5.1.1 <%s>: recipient rejected (--reject-rcpt)" % address
+        if address in self.reject_to:
+            return "550 5.1.1 <%s>: recipient rejected (--reject-rcpt-to)" % address
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -170,13 +181,36 @@ class Authenticator:
         return AuthResult(success=False, handled=False)
 
 
+class DelayedSMTP(SMTP):
+    """An SMTP session that logs its connection and holds its greeting
+    back for greet_delay seconds (--greet-delay)."""
+
+    greet_delay = 0.0
+    out = None
+
+    async def _handle_client(self):
+        if self.out:  # None for the Controller's own start-up connection
+            append_line(os.path.join(self.out, "connections.log"), "%s:%d" % self.session.peer)
+        await asyncio.sleep(self.greet_delay)
+        await super()._handle_client()
+
+
 class BoundController(Controller):
     """A Controller serving on a socket bound beforehand (port 0 works and
     the port is known without a race)."""
 
-    def __init__(self, handler, sock, **kwargs):
+    def __init__(self, handler, sock, greet_delay=0.0, **kwargs):
         self.sock = sock
+        self.greet_delay = greet_delay
+        self.out = None  # set once started: the start-up connection is not logged
         super().__init__(handler, hostname=HOST, port=sock.getsockname()[1], **kwargs)
+
+    def factory(self):
+        if not self.greet_delay:
+            return super().factory()
+        s = DelayedSMTP(self.handler, **self.SMTP_kwargs)
+        s.greet_delay, s.out = self.greet_delay, self.out
+        return s
 
     def _create_server(self):
         return self.loop.create_server(self._factory_invoker, sock=self.sock,
@@ -215,6 +249,8 @@ def main():
     p.add_argument("--auth", metavar="USER:PASS")
     p.add_argument("--auth-fail", action="store_true")
     p.add_argument("--reject-rcpt", action="store_true")
+    p.add_argument("--reject-rcpt-to", action="append", default=[], metavar="ADDR")
+    p.add_argument("--greet-delay", type=float, default=0.0, metavar="SECONDS")
     p.add_argument("--no-greet", action="store_true")
     a = p.parse_args()
     creds = None
@@ -262,8 +298,10 @@ def main():
     # aiosmtpd warns at each connection that AUTH without TLS is insecure:
     # here it is the point.
     warnings.simplefilter("ignore")
-    controller = BoundController(Recorder(a.out, a.reject_rcpt), sock, **kwargs)
+    controller = BoundController(Recorder(a.out, a.reject_rcpt, a.reject_rcpt_to), sock,
+                                 greet_delay=a.greet_delay, **kwargs)
     controller.start()
+    controller.out = a.out
     announce(a.out, controller.port)
     while not stop.wait(0.5):
         pass
