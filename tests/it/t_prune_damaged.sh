@@ -11,9 +11,10 @@
 #      accepts them (CRLF, "*name", "SHA256 (name) = ") count as good again
 #      and pruning resumes;
 #   2. every run manifest's "bytes" off by one: nothing of either kind is
-#      deleted; repaired, plus a manifest with an implausible start and one
-#      dated in the future, both recording db/app_20250105 with a wrong
-#      sha256 and size: those records are not believed, pruning is normal.
+#      deleted; repaired, plus manifests that are not usable (an unreadable
+#      start, a future date, an end before its start) recording the newest
+#      backups with a wrong sha256 and size: those records are not
+#      believed, pruning is normal.
 # Before the fix, 1 deleted all 5 db backups and 2 all 10 backups.
 set -u
 # shellcheck source=tests/it/lib.sh
@@ -106,19 +107,23 @@ files | diff "$T/all" - || fail "a prune with damaged manifests deleted somethin
 
 # Repaired, plus two manifests that are not believed: normal pruning.
 restore_pristine
-first=$(ls "$BACKUP_DIR/runs" | sort | tail -n 1)
-for fake in 99999999999999999999:20250105_040000 2025-06-01T01:00:00Z:20250601_030000; do
-	"$PY" - "$BACKUP_DIR/runs/$first" "${fake%%:*}" "$BACKUP_DIR/runs/${fake#*:}.json" <<-'PY'
+# copy of|start|end|run id: an unreadable start, a future date, an end
+# before its start (believed, the newest record of 01-05's files).
+for fake in '20250103_030000|99999999999999999999|99999999999999999999|20250103_040000' \
+	'20250104_030000|2025-06-01T01:00:00Z|2025-06-01T01:01:00Z|20250601_030000' \
+	'20250105_030000|2025-01-05T05:00:00Z|2025-01-05T04:00:00Z|20250105_050000'; do
+	IFS='|' read -r src start end id <<<"$fake"
+	"$PY" - "$BACKUP_DIR/runs/$src.json" "$start" "$end" "$id" <<-'PY'
 		import json, sys
-		src, start, dst = sys.argv[1:]
+		src, start, end, run_id = sys.argv[1:]
 		m = json.load(open(src))
 		m["start"] = int(start) if start.isdigit() else start
-		m["end"] = m["start"]
-		m["run_id"] = dst.rsplit("/", 1)[1][:-5]
+		m["end"] = int(end) if end.isdigit() else end
+		m["run_id"] = run_id
 		for a in m["artifacts"]:
 		    a["sha256"] = "0" * 64
 		    a["bytes"] += 1
-		json.dump(m, open(dst, "w"))
+		json.dump(m, open(src.rsplit("/", 1)[0] + "/" + run_id + ".json", "w"))
 	PY
 done
 assert_exit 0 vigil FAKETIME="$NOW" prune --dry-run
