@@ -219,10 +219,51 @@ int artifact_remove_stale(const char *dir, int *removed, struct err *e)
 	return 0;
 }
 
+/* Whether buf[0..len) is exactly text, then an optional "\r", an optional
+ * "\n", and nothing more. */
+static bool line_is(const char *buf, size_t len, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (len < n || memcmp(buf, text, n) != 0)
+		return false;
+	if (n < len && buf[n] == '\r')
+		n++;
+	if (n < len && buf[n] == '\n')
+		n++;
+	return n == len;
+}
+
+/* The hash of a one-file checksum line for name as `sha256sum -c` accepts
+ * it: "<64 hex>  <name>" (text mode), "<64 hex> *<name>" (binary mode) or
+ * "SHA256 (<name>) = <64 hex>" (--tag), ending in "\n", "\r\n" or
+ * nothing. *hash points into buf. Returns 0, or -1 for anything else (a
+ * bare hash without a name too). */
+static int sha256_line(const char *buf, size_t len, const char *name, const char **hash)
+{
+	char tag[320];
+	size_t n;
+
+	if (len >= 66 && buf[64] == ' ' && (buf[65] == ' ' || buf[65] == '*') &&
+	    strspn(buf, "0123456789abcdefABCDEF") >= 64 && line_is(buf + 66, len - 66, name)) {
+		*hash = buf;
+		return 0;
+	}
+	if (snprintf(tag, sizeof tag, "SHA256 (%s) = ", name) >= (int)sizeof tag)
+		return -1;
+	n = strlen(tag);
+	if (len >= n + 64 && memcmp(buf, tag, n) == 0 &&
+	    strspn(buf + n, "0123456789abcdefABCDEF") == 64 && line_is(buf + n + 64, len - n - 64, "")) {
+		*hash = buf + n;
+		return 0;
+	}
+	return -1;
+}
+
 int artifact_check_sha256(const char *path, char hex[65], struct err *e)
 {
 	char sp[UTIL_PATH_MAX], actual[65], *buf = NULL;
-	const char *base = strrchr(path, '/');
+	const char *base = strrchr(path, '/'), *want;
 	size_t len;
 	int fd, rc = -1;
 
@@ -244,19 +285,13 @@ int artifact_check_sha256(const char *path, char hex[65], struct err *e)
 		err_prefix(e, "checksum file missing");
 		return -1;
 	}
-	/* "<64 hex>  <name>\n" as sha256sum writes it. */
-	if (len < 66 || buf[64] != ' ' || (buf[65] != ' ' && buf[65] != '*')) {
-		err_set(e, ERR_CORRUPT, "%s is not a sha256sum line", sp);
+	if (sha256_line(buf, len, base, &want) < 0) {
+		err_set(e, ERR_CORRUPT, "%s is not a sha256sum line for %s", sp, base);
 		goto out;
 	}
-	if (strncmp(buf + 66, base, strlen(base)) != 0 ||
-	    (buf[66 + strlen(base)] != '\n' && buf[66 + strlen(base)] != '\0')) {
-		err_set(e, ERR_CORRUPT, "%s names another file", sp);
-		goto out;
-	}
-	if (strncasecmp(buf, actual, 64) != 0) {
+	if (strncasecmp(want, actual, 64) != 0) {
 		err_set(e, ERR_CORRUPT, "checksum mismatch: %s has sha256 %s, %s says %.64s", base,
-			actual, sp, buf);
+			actual, sp, want);
 		goto out;
 	}
 	rc = 0;

@@ -71,7 +71,10 @@ void artifact_abort(struct artifact *a);
  * missing dir is no error. */
 int artifact_remove_stale(const char *dir, int *removed, struct err *e);
 
-/* Check path against its "<path>.sha256" file. Returns 0 when it matches,
+/* Check path against its "<path>.sha256" file: one line naming path's base
+ * name in a format `sha256sum -c` accepts ("<hex>  <name>", "<hex> *<name>",
+ * "SHA256 (<name>) = <hex>", with "\n", "\r\n" or no line end; a bare
+ * hash is not one). Returns 0 when it matches,
  * or -1 with e set: ERR_CORRUPT (mismatch, missing or malformed checksum
  * file), ERR_IO. hex (may be NULL) gets the file's actual sha256. */
 int artifact_check_sha256(const char *path, char hex[65], struct err *e);

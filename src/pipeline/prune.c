@@ -45,11 +45,19 @@ static void runs_free(struct runs *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* The records of m whose paths r->recs does not hold yet (added newest run
+ * first, so the newest usable run's record of a path is the one kept). */
 static int add_records(struct runs *r, const struct manifest *m)
 {
 	for (size_t i = 0; i < m->n_art; i++) {
 		struct mf_record *nv, *x;
+		bool seen = false;
+
 		if (!m->art[i].path[0])
+			continue;
+		for (size_t j = 0; j < r->nrecs && !seen; j++)
+			seen = !strcmp(r->recs[j].path, m->art[i].path);
+		if (seen)
 			continue;
 		nv = realloc(r->recs, (r->nrecs + 1) * sizeof *nv);
 		if (!nv)
@@ -77,8 +85,11 @@ static int run_newest_first(const void *a, const void *b)
 }
 
 /* Every readable manifest of runs/ (unreadable ones are skipped, and so
- * never deleted), newest first, with the records catalog_order needs. A
- * missing runs/ is empty. Returns 0 or -1 with e set (ERR_IO, ERR_INTERNAL). */
+ * never deleted), newest first, with the records catalog_order needs: only
+ * those of usable manifests (an implausible or future-dated one decides
+ * nothing about a file), and for a path several of them record, the newest
+ * one's (as runs_find). A missing runs/ is empty. Returns 0 or -1 with e
+ * set (ERR_IO, ERR_INTERNAL). */
 static int runs_load(const char *dir, time_t now, struct runs *r, struct err *e)
 {
 	DIR *d = opendir(dir);
@@ -108,12 +119,15 @@ static int runs_load(const char *dir, time_t now, struct runs *r, struct err *e)
 		r->n++;
 		x->usable = catalog_time_plausible(x->m.start, util_stamp_parse(x->m.run_id)) &&
 			    x->m.end >= x->m.start && !state_manifest_future(&x->m, (int64_t)now);
-		if (add_records(r, &x->m) < 0)
-			goto oom;
 	}
 	closedir(d);
 	if (r->n > 1)
 		qsort(r->v, r->n, sizeof *r->v, run_newest_first);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].usable && add_records(r, &r->v[i].m) < 0) {
+			runs_free(r);
+			return err_set(e, ERR_INTERNAL, "out of memory");
+		}
 	return 0;
 oom:
 	closedir(d);
@@ -160,11 +174,14 @@ static void runs_mark_state(struct runs *r, const char *kind)
 	}
 }
 
-/* The artifact that recorded rel ("db/<name>"), or NULL. */
+/* The artifact that recorded rel ("db/<name>") in the newest usable run
+ * manifest that records it, or NULL. Records of manifests that are not
+ * usable (implausible times, future-dated) are not believed: with none,
+ * the file is judged by its .sha256 alone. */
 static const struct mf_artifact *runs_find(const struct runs *r, const char *rel)
 {
 	for (size_t i = 0; i < r->n; i++)
-		for (size_t j = 0; j < r->v[i].m.n_art; j++)
+		for (size_t j = 0; r->v[i].usable && j < r->v[i].m.n_art; j++)
 			if (!strcmp(r->v[i].m.art[j].path, rel))
 				return &r->v[i].m.art[j];
 	return NULL;

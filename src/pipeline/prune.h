@@ -23,7 +23,7 @@ struct prune_line {
 	bool del;           /* planned for deletion */
 	bool done;          /* ... and deleted (never in a dry run) */
 	bool failed;        /* ... and the deletion failed (error says why) */
-	char reason[160];
+	char reason[256];
 	uint64_t bytes;
 	char error[256];
 };

@@ -159,7 +159,8 @@ static int64_t same_day(int64_t day)
 }
 
 /* The floor: the keep_min newest good regular backups, confirmed by check
- * (lazily, newest first), are kept. Returns how many were found. */
+ * (lazily, newest first), are kept; a file check says no to is marked
+ * check_failed. Returns how many were found. */
 static size_t floor_rule(const struct ret_item *items, size_t n, const struct ret_policy *p,
 			 ret_check_fn check, void *ctx, struct ret_plan *plan)
 {
@@ -171,8 +172,10 @@ static size_t floor_rule(const struct ret_item *items, size_t n, const struct re
 
 		if (e->pre_restore || e->future || e->suspect[0] || !items[i].good)
 			continue;
-		if (check && !check(ctx, i))
+		if (check && !check(ctx, i)) {
+			d->check_failed = true;
 			continue;
+		}
 		found++;
 		d->floor = true;
 		if (d->del) {
@@ -184,6 +187,42 @@ static size_t floor_rule(const struct ret_item *items, size_t n, const struct re
 	return found;
 }
 
+/* The floor is not met (only plan->n_good_kept < keep_min good backups):
+ * no regular backup of the kind is deleted, each line and one WARN say why.
+ * pre_restore_ copies keep their own age rule. */
+static void floor_not_met(const struct ret_item *items, size_t n, const struct ret_policy *p,
+			  struct ret_plan *plan)
+{
+	size_t held = 0, failed = 0, not_good = 0;
+	const char *kind = NULL;
+
+	plan->floor_unmet = true;
+	for (size_t i = 0; i < n; i++) {
+		const struct cat_entry *e = items[i].e;
+		struct ret_decision *d = &plan->d[i];
+
+		if (e->pre_restore || e->future)
+			continue;
+		kind = catalog_kind_name(e->kind);
+		failed += d->check_failed;
+		not_good += !items[i].good;
+		if (!d->del)
+			continue;
+		d->del = false;
+		held++;
+		snprintf(d->reason, sizeof d->reason, "older than %ld day%s, but only %zu of "
+			 "BACKUP_KEEP_MIN=%ld backups passed the good-backup check: nothing of this "
+			 "kind is deleted", p->days, plural(p->days), plan->n_good_kept, p->keep_min);
+	}
+	add_warn(plan, "%s: only %zu of BACKUP_KEEP_MIN=%ld backups passed the good-backup check "
+		 "(%zu failed the checksum check, %zu more are suspect or have no .sha256 or a run "
+		 "manifest record that does not match them): nothing of this kind is deleted, %zu "
+		 "backup%s older than %ld days %s kept; pruning resumes once %ld good backups exist "
+		 "(each successful run adds one); hint: the warnings above say why each file failed",
+		 kind ? kind : "?", plan->n_good_kept, p->keep_min, failed, not_good, held,
+		 plural((long)held), p->days, held == 1 ? "is" : "are", p->keep_min);
+}
+
 /* The clock or the schedule looks wrong: every regular backup but the
  * newest expired at once (2 or more), or the newest good one expired. */
 static void clock_warnings(const struct ret_item *items, size_t n, const struct ret_policy *p,
@@ -191,9 +230,16 @@ static void clock_warnings(const struct ret_item *items, size_t n, const struct 
 {
 	const struct cat_entry *newest = NULL, *next = NULL, *good = NULL;
 	size_t regs = 0, expired = 0;
-	char today[16], a[16], b[16];
+	char today[16], a[16], b[16], tail[160];
 
 	day_text(local_day(now), today);
+	if (plan->floor_unmet)
+		snprintf(tail, sizeof tail, "only %zu of BACKUP_KEEP_MIN=%ld backups passed the "
+			 "good-backup check, so nothing of this kind is deleted", plan->n_good_kept,
+			 p->keep_min);
+	else
+		snprintf(tail, sizeof tail, "BACKUP_KEEP_MIN=%ld good backups are kept whatever their "
+			 "age", p->keep_min);
 	for (size_t i = 0; i < n; i++) {
 		const struct cat_entry *e = items[i].e;
 		if (e->pre_restore || e->future)
@@ -204,25 +250,22 @@ static void clock_warnings(const struct ret_item *items, size_t n, const struct 
 			next = e;
 		if (regs++ > 0 && retention_age_days(e->utc, now) > p->days)
 			expired++;
-		if (!good && items[i].good)
+		if (!good && items[i].good && !plan->d[i].check_failed)
 			good = e;
 	}
 	/* One warning: an expired newest good backup says more. */
 	if (good && retention_age_days(good->utc, now) > p->days) {
 		day_text(local_day(good->utc), a);
 		add_warn(plan, "%s: the newest good backup (%s, %s) is older than %ld days (today is "
-			 "%s): the clock or the schedule looks wrong, or backups have been failing; "
-			 "BACKUP_KEEP_MIN=%ld good backups are kept whatever their age",
-			 catalog_kind_name(good->kind), good->name, a, p->days, today, p->keep_min);
+			 "%s): the clock or the schedule looks wrong, or backups have been failing; %s",
+			 catalog_kind_name(good->kind), good->name, a, p->days, today, tail);
 	} else if (regs >= 2 && expired == regs - 1) {
 		day_text(local_day(newest->utc), a);
 		day_text(local_day(next->utc), b);
 		add_warn(plan, "%s: every backup but the newest (%s, %s) is older than %ld days "
 			 "(the next newest is from %s, today is %s): the clock or the schedule looks "
-			 "wrong, or backups have been failing; BACKUP_KEEP_MIN=%ld good backups are "
-			 "kept whatever their age",
-			 catalog_kind_name(newest->kind), newest->name, a, p->days, b, today,
-			 p->keep_min);
+			 "wrong, or backups have been failing; %s",
+			 catalog_kind_name(newest->kind), newest->name, a, p->days, b, today, tail);
 	}
 }
 
@@ -234,6 +277,7 @@ void retention_plan(const struct ret_item *items, size_t n, const struct ret_pol
 	plan->n_delete = 0;
 	plan->n_good_kept = 0;
 	plan->n_warn = 0;
+	plan->floor_unmet = false;
 	memset(plan->d, 0, n * sizeof *plan->d);
 	age_rules(items, n, p, now, plan);
 	gfs_rule(items, n, p->daily, same_day, "daily", plan);
@@ -242,8 +286,11 @@ void retention_plan(const struct ret_item *items, size_t n, const struct ret_pol
 	for (size_t i = 0; i < n; i++)
 		regular_del |= plan->d[i].del && !items[i].e->pre_restore;
 	/* Hashing is paid only when the floor can change something. */
-	if (regular_del)
+	if (regular_del) {
 		plan->n_good_kept = floor_rule(items, n, p, check, ctx, plan);
+		if ((long)plan->n_good_kept < p->keep_min)
+			floor_not_met(items, n, p, plan);
+	}
 	clock_warnings(items, n, p, now, plan);
 	for (size_t i = 0; i < n; i++)
 		plan->n_delete += plan->d[i].del;

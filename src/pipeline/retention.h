@@ -9,7 +9,11 @@
  *     backup's instant (cat_entry.utc: the run manifest's recorded start, the
  *     name's stamp when no manifest records it), in whole days; a regular
  *     backup is expired when age > BACKUP_RETENTION_DAYS;
- *   - the floor: the BACKUP_KEEP_MIN newest good backups are kept;
+ *   - the floor: the BACKUP_KEEP_MIN newest good backups are kept; when fewer
+ *     than BACKUP_KEEP_MIN pass the good-backup check, no regular backup of
+ *     the kind is deleted at all (damaged checksums or records must not make
+ *     retention delete everything; pruning resumes once enough good
+ *     backups exist) and one WARN says so;
  *   - grandfather-father-son (each optional): the newest good backup of each
  *     of the N most recent local days / ISO 8601 weeks / months that have one;
  *   - pre_restore_ safety copies: deleted when age > PRE_RESTORE_RETENTION_DAYS,
@@ -54,6 +58,7 @@ typedef bool (*ret_check_fn)(void *ctx, size_t i);
 struct ret_decision {
 	bool del;           /* delete it */
 	bool floor;         /* kept (also) because the floor needed it */
+	bool check_failed;  /* the floor's check said it is no good backup */
 	long age_days;      /* local calendar days between its date and today */
 	char reason[160];   /* short English phrase, e.g. "older than 7 days (18 days old)" */
 };
@@ -64,6 +69,7 @@ struct ret_plan {
 	struct ret_decision *d; /* caller's array, one per item */
 	size_t n_delete;        /* items with del */
 	size_t n_good_kept;     /* good backups the floor counted (after checks) */
+	bool floor_unmet;       /* fewer than keep_min: no regular backup is deleted */
 	char warn[RET_WARN_MAX][480]; /* WARN lines, the first RET_WARN_MAX */
 	size_t n_warn;          /* all of them (may exceed RET_WARN_MAX) */
 };
@@ -73,7 +79,9 @@ struct ret_plan {
  * check may be NULL: then `good` is taken as the full verdict. Fills
  * plan->d[0..n) (caller-allocated) and the rest of plan. Never deletes a
  * future-dated file; never leaves fewer than p->keep_min good regular
- * backups (of those checked good) when there were that many. Pure. */
+ * backups (of those checked good) when there were that many, and when there
+ * were fewer deletes no regular backup at all (floor_unmet, one WARN; the
+ * pre_restore_ copies still follow their own age rule). Pure. */
 void retention_plan(const struct ret_item *items, size_t n, const struct ret_policy *p,
 		    time_t now, ret_check_fn check, void *ctx, struct ret_plan *plan);
 

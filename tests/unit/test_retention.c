@@ -83,6 +83,14 @@ static bool fake_check(void *ctx, size_t i)
 	return !bad_hash || strcmp(items[i].e->name, bad_hash) != 0;
 }
 
+/* A check that says no to every file (every .sha256 unreadable). */
+static bool fail_check(void *ctx, size_t i)
+{
+	(void)ctx;
+	(void)i;
+	return false;
+}
+
 /* Order (no manifests unless recs), mark good, plan. */
 static void run_recs(const struct ret_policy *p, time_t now, struct mf_record *recs, size_t nrecs)
 {
@@ -221,17 +229,46 @@ static void floor_after_failures(void)
 	CHECK(checks == 0);
 }
 
-/* Only 3 good among many bad or suspect ones: those 3 stay whatever their
- * age; a file whose hash does not match is no good, the floor goes on. */
+/* A file whose hash does not match is no good, the floor goes on: with 4
+ * candidates and 1 bad, the floor is met by the other 3 and the bad one
+ * goes by age. */
 static void floor_only_good_count(void)
 {
 	set_tz("UTC");
 	reset();
-	add_daily(2025, 1, 1, 12, "030000");
+	add_daily(2025, 1, 1, 4, "030000");
+	bad_hash = "app_20250103_030000.sql.gz";
 	run(&P_7_3, at("20250301_030000"));
-	/* Make the newest 9 bad: suspect, no .sha256, not good. */
-	for (size_t i = 0; i < 9; i++) {
-		if (i % 3 == 0)
+	CHECK(of("app_20250103_030000.sql.gz")->del);
+	CHECK(of("app_20250103_030000.sql.gz")->check_failed);
+	CHECK(!of("app_20250104_030000.sql.gz")->del);
+	CHECK(!of("app_20250102_030000.sql.gz")->del);
+	CHECK(!of("app_20250101_030000.sql.gz")->del);
+	CHECK(plan.n_good_kept == 3);
+	CHECK(!plan.floor_unmet);
+	CHECK(checks == 4);
+	CHECK(warned("the newest good backup (app_20250104_030000.sql.gz, 2025-01-04) is older "
+		     "than 7 days"));
+	CHECK(warned("BACKUP_KEEP_MIN=3 good backups are kept whatever their age"));
+}
+
+/* The floor not met: only 2 good among many bad or suspect ones (damaged
+ * .sha256 files, edited records): no regular backup of the kind is deleted,
+ * each line and one WARN say why, the clock warning does not claim a floor
+ * it cannot keep; pre_restore_ copies still go by their own age. */
+static void floor_not_met_deletes_nothing(void)
+{
+	set_tz("UTC");
+	reset();
+	add_daily(2025, 1, 1, 12, "030000");
+	add("pre_restore_20250115_030000.sql.gz");
+	add("pre_restore_20250220_030000.sql.gz");
+	run(&P_7_3, at("20250301_030000"));
+	/* Make the newest 9 regular ones bad: suspect, no .sha256, not good. */
+	for (size_t i = 0, r = 0; i < n_ents; i++) {
+		if (ents[i].pre_restore || r++ >= 9)
+			continue;
+		if (r % 3 == 0)
 			snprintf(ents[i].suspect, sizeof ents[i].suspect, "media directory holds no files");
 		else
 			ents[i].has_sha256 = false;
@@ -241,15 +278,54 @@ static void floor_only_good_count(void)
 	plan.d = dec;
 	checks = 0;
 	retention_plan(items, n_ents, &P_7_3, at("20250301_030000"), fake_check, NULL, &plan);
-	/* ents[9..11] are 01-03, 01-02, 01-01; 01-03 fails its hash. */
-	CHECK(of("app_20250103_030000.sql.gz")->del);
-	CHECK(!of("app_20250102_030000.sql.gz")->del);
-	CHECK(!of("app_20250101_030000.sql.gz")->del);
+	CHECK(plan.floor_unmet);
 	CHECK(plan.n_good_kept == 2);
-	CHECK(kept() == 2);
 	CHECK(checks == 3);
-	CHECK(warned("the newest good backup (app_20250103_030000.sql.gz, 2025-01-03) is older "
-		     "than 7 days"));
+	CHECK(of("app_20250103_030000.sql.gz")->check_failed);
+	for (int d = 1; d <= 12; d++) {
+		char name[64];
+		snprintf(name, sizeof name, "app_202501%02d_030000.sql.gz", d);
+		CHECK(!of(name)->del);
+	}
+	CHECK_STR(of("app_20250103_030000.sql.gz")->reason, "older than 7 days, but only 2 of "
+		  "BACKUP_KEEP_MIN=3 backups passed the good-backup check: nothing of this kind is "
+		  "deleted");
+	CHECK_STR(of("app_20250112_030000.sql.gz")->reason, "older than 7 days, but only 2 of "
+		  "BACKUP_KEEP_MIN=3 backups passed the good-backup check: nothing of this kind is "
+		  "deleted");
+	CHECK_STR(of("app_20250101_030000.sql.gz")->reason, "newest 3 good backups (BACKUP_KEEP_MIN)");
+	/* Safety copies keep their own rule. */
+	CHECK(of("pre_restore_20250115_030000.sql.gz")->del);
+	CHECK(!of("pre_restore_20250220_030000.sql.gz")->del);
+	CHECK(plan.n_delete == 1);
+	CHECK(warned("db: only 2 of BACKUP_KEEP_MIN=3 backups passed the good-backup check (1 failed "
+		     "the checksum check, 9 more are suspect or have no .sha256"));
+	CHECK(warned("nothing of this kind is deleted, 10 backups older than 7 days are kept; "
+		     "pruning resumes once 3 good backups exist (each successful run adds one); hint: "
+		     "the warnings above say why each file failed"));
+	/* The clock warning names a backup that passed its check, and says no
+	 * floor of 3 is kept. */
+	CHECK(warned("the newest good backup (app_20250102_030000.sql.gz, 2025-01-02) is older "
+		     "than 7 days (today is 2025-03-01): the clock or the schedule looks wrong, or "
+		     "backups have been failing; only 2 of BACKUP_KEEP_MIN=3 backups passed the "
+		     "good-backup check, so nothing of this kind is deleted"));
+	CHECK(!warned("kept whatever their age"));
+	CHECK(plan.n_warn == 2);
+	/* Every check fails (every .sha256 unreadable): nothing deleted either. */
+	reset();
+	add_daily(2025, 1, 1, 5, "030000");
+	run(&P_7_3, at("20250125_030000"));
+	CHECK(plan.n_delete == 2);
+	for (size_t i = 0; i < n_ents; i++)
+		items[i].good = true;
+	plan.d = dec;
+	retention_plan(items, n_ents, &P_7_3, at("20250125_030000"), fail_check, NULL, &plan);
+	CHECK(plan.floor_unmet);
+	CHECK(plan.n_good_kept == 0);
+	CHECK(plan.n_delete == 0);
+	CHECK(kept() == 5);
+	CHECK(warned("db: only 0 of BACKUP_KEEP_MIN=3 backups passed the good-backup check (5 failed "
+		     "the checksum check, 0 more"));
 }
 
 /* The clock jumped a year forward: everything is expired; the floor holds
@@ -462,6 +538,7 @@ static void match_literal_prefixes(void)
 
 UNIT_MAIN(T(day_boundary_in_tz), T(dst_new_york_spring), T(dst_new_york_fall),
 	  T(dst_madrid_spring), T(dst_madrid_fall), T(dst_long_day_boundary),
-	  T(floor_after_failures), T(floor_only_good_count), T(clock_jumped_forward),
+	  T(floor_after_failures), T(floor_only_good_count),
+	  T(floor_not_met_deletes_nothing), T(clock_jumped_forward),
 	  T(future_dated_kept), T(pre_restore_ages), T(recorded_time_decides), T(gfs_daily),
 	  T(gfs_weekly_iso), T(gfs_monthly), T(match_literal_prefixes))
