@@ -1,6 +1,7 @@
 /* config.c - the configuration table and its loader (docs/design.md). */
 #include "base/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -509,6 +510,19 @@ static int check_email_host(const char *h, struct err *e)
 	if (bracket && n < 3)
 		return err_set(e, ERR_CONFIG, "EMAIL_HOST is not a host name or address (empty "
 			       "brackets)");
+	if (bracket || strchr(h, ':')) {
+		/* A colon only belongs to an IPv6 address ("::1", "[::1]"), never
+		 * "host:port" (Django keeps the port in EMAIL_PORT). */
+		char v6[64];
+		struct in6_addr a;
+		size_t k = bracket ? n - 2 : n;
+		if (k >= sizeof v6 || (memcpy(v6, h + bracket, k), v6[k] = '\0',
+					inet_pton(AF_INET6, v6, &a) != 1))
+			return err_set(e, ERR_CONFIG, "EMAIL_HOST is neither a host name nor an "
+				       "IPv6 address (a ':' or brackets); hint: put the port in "
+				       "EMAIL_PORT, e.g. EMAIL_HOST=smtp.example.org and "
+				       "EMAIL_PORT=587");
+	}
 	return 0;
 }
 

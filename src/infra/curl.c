@@ -54,7 +54,8 @@
  * key, a Slack or Discord webhook token); shorter ones are words. */
 #define SECRET_SEG_MIN 16
 /* A ping URL's last segment is shown as *** whatever its length, and
- * registered as a log secret only from this length on. */
+ * registered as a log secret from this length on when it holds a digit
+ * (a UUID; a slug such as "postgres" is a word). */
 #define LAST_SEG_REGISTER_MIN 8
 
 /* --- the library, once ------------------------------------------------ */
@@ -779,6 +780,15 @@ static void add_secret_text(const char *s, size_t len)
 	free(raw);
 }
 
+/* Whether s[0..n) holds a digit. */
+static bool has_digit(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= '0' && s[i] <= '9')
+			return true;
+	return false;
+}
+
 void curl_url_secrets(const char *url, bool mask_last)
 {
 	CURLU *u = parse_url(url);
@@ -804,9 +814,12 @@ void curl_url_secrets(const char *url, bool mask_last)
 			size_t len = strcspn(path + i, "/");
 			/* the last segment is masked in a shown URL whatever its
 			 * length, but registered (masked in every log line) only
-			 * from LAST_SEG_REGISTER_MIN on: "ping" must stay a word */
-			if (seg_secret(len, i + len == end, mask_last) &&
-			    len >= LAST_SEG_REGISTER_MIN)
+			 * when it looks like a key: from SECRET_SEG_MIN characters
+			 * on, or from LAST_SEG_REGISTER_MIN with a digit (a UUID);
+			 * "ping" or a slug such as "postgres" must stay words */
+			bool keylike = len >= SECRET_SEG_MIN ||
+				       (len >= LAST_SEG_REGISTER_MIN && has_digit(path + i, len));
+			if (seg_secret(len, i + len == end, mask_last) && keylike)
 				add_secret_text(path + i, len);
 			i += len + (path[i + len] == '/');
 		}

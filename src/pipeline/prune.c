@@ -187,6 +187,19 @@ static const struct mf_artifact *runs_find(const struct runs *r, const char *rel
 	return NULL;
 }
 
+/* Whether any readable run manifest, usable or not, records rel as no
+ * good backup (suspect, or not a success/warning): negative evidence is
+ * believed wherever it comes from, so a suspect media archive whose run
+ * had implausible times never counts for the floor. */
+static bool runs_distrust(const struct runs *r, const char *rel)
+{
+	for (size_t i = 0; i < r->n; i++)
+		for (size_t j = 0; j < r->v[i].m.n_art; j++)
+			if (!strcmp(r->v[i].m.art[j].path, rel) && !art_good(&r->v[i].m.art[j]))
+				return true;
+	return false;
+}
+
 static struct prune_line *add_line(struct prune_report *r, const char *kind, const char *rel)
 {
 	struct prune_line *nv = realloc(r->v, (r->n + 1) * sizeof *nv), *x;
@@ -220,9 +233,11 @@ static bool meta_good(const struct cat_entry *c, const struct runs *r)
 
 	if (c->pre_restore || c->future || c->suspect[0] || !c->has_sha256)
 		return false;
+	snprintf(rel, sizeof rel, "%s/%s", catalog_kind_name(c->kind), c->name);
+	if (runs_distrust(r, rel))
+		return false;
 	if (!c->recorded)
 		return true;
-	snprintf(rel, sizeof rel, "%s/%s", catalog_kind_name(c->kind), c->name);
 	a = runs_find(r, rel);
 	return a && art_good(a) && a->bytes == c->size;
 }

@@ -214,6 +214,8 @@ static void floor_not_met(const struct ret_item *items, size_t n, const struct r
 			 "BACKUP_KEEP_MIN=%ld backups passed the good-backup check: nothing of this "
 			 "kind is deleted", p->days, plural(p->days), plan->n_good_kept, p->keep_min);
 	}
+	if (held == 0)
+		return; /* nothing was held back (a new install with few backups): no alarm */
 	add_warn(plan, "%s: only %zu of BACKUP_KEEP_MIN=%ld backups passed the good-backup check "
 		 "(%zu failed the checksum check, %zu more are suspect or have no .sha256 or a run "
 		 "manifest record that does not match them): nothing of this kind is deleted, %zu "

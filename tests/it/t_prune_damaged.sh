@@ -15,6 +15,10 @@
 #      start, a future date, an end before its start) recording the newest
 #      backups with a wrong sha256 and size: those records are not
 #      believed, pruning is normal.
+#   3. media of 01-05 recorded as suspect (an empty media directory) by a
+#      manifest that is not usable (its end before its start: the clock
+#      stepped back during the run): the suspect record is still believed,
+#      so the floor reaches back to 01-02 and only 01-01 goes.
 # Before the fix, 1 deleted all 5 db backups and 2 all 10 backups.
 set -u
 # shellcheck source=tests/it/lib.sh
@@ -140,4 +144,21 @@ assert_not_contains "$ERR" "only 0 of"
 assert_exit 0 vigil FAKETIME="$NOW" prune
 assert_contains "$OUT" "pruned: 4 deleted"
 files | grep -c . | grep -qx 12 || fail "expected 12 files left: $(files)"
+
+# 3. Negative evidence counts from any manifest.
+restore_pristine
+"$PY" - "$BACKUP_DIR/runs/20250105_030000.json" <<-'PY'
+	import json, sys
+	m = json.load(open(sys.argv[1]))
+	m["end"] = "2025-01-05T01:00:00Z"
+	for a in m["artifacts"]:
+	    if a["kind"] == "media":
+	        a["result"] = "warning"
+	        a["suspect"] = "media directory holds no files"
+	m["result"] = "warning"
+	json.dump(m, open(sys.argv[1], "w"))
+PY
+assert_exit 0 vigil FAKETIME="$NOW" prune --dry-run
+assert_output_match '^DELETE +media/media_20250101_030000\.tar\.gz +older than 7 days \(24 days old\)$'
+assert_output_match '^KEEP +media/media_20250102_030000\.tar\.gz +newest 3 good backups \(BACKUP_KEEP_MIN\)$'
 log "damaged checksums or manifests never empty a kind"

@@ -425,19 +425,21 @@ static void url_secrets_and_check(void)
 	log_redact(line, sizeof line);
 	CHECK_STR(line, "*** *** *** *** keep");
 	/* path segments: 16+ characters in both URLs, the ping's last
-	 * non-empty one from 8 characters on; "ping", "services" and short ids
+	 * non-empty one from 8 characters on when it holds a digit; "ping",
+	 * "services", a slug such as "postgres" and short ids
 	 * stay words (a registered secret is masked in every line) */
 	curl_url_secrets("http://host/ping/0a1b2c3d-4444-5555-6666-777788889999/", true);
 	curl_url_secrets("https://hc-ping.com/fqOOd6-F4MMNuCEnzTU01w/db", true);
 	curl_url_secrets("https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX",
 			 false);
 	curl_url_secrets("https://example.org/ping", true);
+	curl_url_secrets("https://hc-ping.com/fqOOd6-F4MMNuCEnzTU01w/postgres", true);
 	curl_url_secrets("https://example.org/a/heartbeat-db%2Fx", true);
-	snprintf(line, sizeof line, "ping 0a1b2c3d-4444-5555-6666-777788889999 "
+	snprintf(line, sizeof line, "postgres ping 0a1b2c3d-4444-5555-6666-777788889999 "
 		 "fqOOd6-F4MMNuCEnzTU01w db services T0000 B0000 XXXXXXXXXXXXXXXXXXXXXXXX "
 		 "heartbeat-db/x heartbeat-db%%2Fx");
 	log_redact(line, sizeof line);
-	CHECK_STR(line, "ping *** *** db services T0000 B0000 *** *** ***");
+	CHECK_STR(line, "postgres ping *** *** db services T0000 B0000 *** *** ***");
 	CHECK(curl_url_check("BACKUP_WEBHOOK_URL", "https://example.org/hook", &e) == 0);
 	CHECK(curl_url_check("BACKUP_WEBHOOK_URL", "ftp://example.org/x", &e) == -1 &&
 	      e.code == ERR_CONFIG && strstr(e.msg, "BACKUP_WEBHOOK_URL"));
