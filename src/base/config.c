@@ -483,6 +483,15 @@ static int check_from(const char *from, struct err *e)
 	if (addr > MAIL_ADDR_MAX)
 		return err_set(e, ERR_CONFIG, "DEFAULT_FROM_EMAIL: the address is %zu bytes long, "
 			       "more than the %d of a mail address (RFC 5321)", addr, MAIL_ADDR_MAX);
+	{
+		const char *a = lt && gt ? lt + 1 : from, *at = memchr(a, '@', addr);
+		bool odd = (lt && !gt) || (!lt && strpbrk(from, " <>"));
+		for (size_t i = 0; i < addr && !odd; i++)
+			odd = a[i] == ' ' || a[i] == '<' || a[i] == '>';
+		if (odd || !at || at == a || at == a + addr - 1)
+			return err_set(e, ERR_CONFIG, "DEFAULT_FROM_EMAIL is not a mail address; "
+				       "hint: webmaster@example.org, or Backups <backups@example.org>");
+	}
 	return 0;
 }
 

@@ -14,7 +14,10 @@
 
 #define LOG_ROTATE_BYTES (10L * 1024 * 1024)
 #define LOG_ROTATE_KEEP 3
-#define MAX_SECRETS 16
+/* Room for every secret a configuration can hold: passwords, DATABASE_URL's,
+ * and each secret part of the alert URLs (userinfo, every query value,
+ * long path segments), each raw and percent-decoded. */
+#define MAX_SECRETS 128
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;
@@ -123,6 +126,16 @@ void log_add_secret(const char *secret)
 		char *s = strdup(secret);
 		if (s)
 			secrets[n_secrets++] = s;
+	} else {
+		static bool told;
+		if (!told) { /* never silently: this secret would be shown */
+			static const char msg[] = "vigil: WARN more secrets than can be masked; "
+						  "hint: shorten BACKUP_WEBHOOK_URL's query\n";
+			told = true;
+			if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+				/* nothing more can be done */
+			}
+		}
 	}
 out:
 	pthread_mutex_unlock(&log_lock);

@@ -1287,6 +1287,10 @@ static void email_limits(void)
 	for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++)
 		mail_case("EMAIL_HOST", bad_hosts[i], i == 0 ? "EMAIL_HOST is empty"
 			  : "EMAIL_HOST is not a host name or address");
+	mail_case("DEFAULT_FROM_EMAIL", "Backups", "DEFAULT_FROM_EMAIL is not a mail address");
+	mail_case("DEFAULT_FROM_EMAIL", "Backups <ops@x", "DEFAULT_FROM_EMAIL is not a mail address");
+	mail_case("DEFAULT_FROM_EMAIL", "a@", "DEFAULT_FROM_EMAIL is not a mail address");
+	mail_case("DEFAULT_FROM_EMAIL", "Backups <ops@x.org>", NULL);
 	mail_case("EMAIL_HOST", "smtp.example.org:587", "EMAIL_HOST is neither a host name nor");
 	mail_case("EMAIL_HOST", "[smtp.example.org]", "EMAIL_HOST is neither a host name nor");
 	mail_case("EMAIL_HOST", "smtp.example.org", NULL);
