@@ -613,7 +613,7 @@ int curl_http_send(const struct curl_http *hs, long *status, struct err *e)
 	if (hs->shown)
 		snprintf(red, sizeof red, "%s", hs->shown);
 	else
-		curl_url_redact(hs->url, hs->mask_last, red, sizeof red);
+		curl_url_redact(hs->url, false, red, sizeof red);
 	if (lib_init(e) < 0)
 		return -1;
 	if (curl_url_check(hs->what ? hs->what : "HTTP call", hs->url, e) < 0) {
@@ -747,8 +747,9 @@ void curl_url_redact(const char *url, bool mask_last, char *out, size_t n)
 		 port ? port : "");
 	if (path)
 		redact_path(path, mask_last, out, n);
-	if (query && strlen(out) + 1 < n) {
-		strcat(out, "?");
+	if (query) {
+		size_t o = strlen(out);
+		snprintf(out + o, n - o, "?");
 		redact_query(query, out, n);
 	}
 out:

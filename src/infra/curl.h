@@ -53,8 +53,8 @@ int curl_smtp_send(const struct curl_smtp *s, const char *from, const char *cons
 
 struct curl_http {
 	const char *what;          /* names the call in errors: "webhook", "ping"; NULL = "HTTP call" */
-	bool mask_last;            /* the URL's last non-empty path segment is secret (a ping UUID) */
-	const char *shown;         /* NULL, or the URL as errors show it (already redacted) */
+	const char *shown;         /* the URL as errors show it (already redacted: a ping's
+				    * masked check with its suffix); NULL: url redacted */
 	const char *url;
 	const char *content_type;  /* NULL: no body (a GET when body is NULL) */
 	const char *body;

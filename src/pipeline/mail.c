@@ -100,7 +100,9 @@ enum msg_id {
 	M_HOST, M_RUN, M_STARTED, M_ENDED, M_ERROR, M_ARTIFACTS, M_KIND_DB, M_KIND_MEDIA,
 	M_R_SUCCESS, M_R_WARNING, M_R_FAILURE, M_FILE, M_SIZE, M_DURATION, M_SUSPECT,
 	M_LAST_GOOD, M_NONE, M_NEXT, M_NEXT_NONE, M_TODO, M_TODO_1, M_TODO_2, M_TODO_3,
-	M_TODO_OK, M_FUTURE, M_NOW, M_DAY, M_DAYS, M_HOUR, M_HOURS, M_MIN, M_MINS, M_AND,
+	M_TODO_OK, M_FUTURE, M_NOW,
+	M_DAY, M_DAYS, M_HOUR, M_HOURS, M_MIN, M_MINS, /* each singular, then its plural */
+	M_AND,
 	M_R_SUCCESS_PL, M_R_WARNING_PL, M_R_FAILURE_PL, M_TODO_1_WARN, M_SUSPECT_HINT,
 	M_HEAD_TEST, M_TEST_BODY, M_COUNT
 };
@@ -169,6 +171,18 @@ static const char *tr(const struct config *cfg, enum msg_id id)
 	return text[id][cfg->notify_lang == CFG_LANG_ES ? 1 : 0];
 }
 
+/* "N unit" for the larger unit, then " M unit" (" y M ...") unless M is 0.
+ * one_a and one_b are singulars; their plurals follow them in enum msg_id. */
+static void two_units(const struct config *cfg, int64_t a, enum msg_id one_a, int64_t b,
+		      enum msg_id one_b, char *out, size_t n)
+{
+	int w = snprintf(out, n, "%lld %s", (long long)a, tr(cfg, a == 1 ? one_a : one_a + 1));
+
+	if (b > 0 && w > 0 && (size_t)w < n)
+		snprintf(out + w, n - (size_t)w, "%s%lld %s", tr(cfg, M_AND), (long long)b,
+			 tr(cfg, b == 1 ? one_b : one_b + 1));
+}
+
 /* "2 days 3 hours" / "2 días y 3 horas": the two largest units. */
 static void age_text(const struct config *cfg, int64_t secs, char *out, size_t n)
 {
@@ -181,20 +195,12 @@ static void age_text(const struct config *cfg, int64_t secs, char *out, size_t n
 	}
 	if (secs < 60)
 		snprintf(part, sizeof part, "%s", tr(cfg, M_NOW));
-	else if (d > 0 && h == 0)
-		snprintf(part, sizeof part, "%lld %s", (long long)d, tr(cfg, d == 1 ? M_DAY : M_DAYS));
 	else if (d > 0)
-		snprintf(part, sizeof part, "%lld %s%s%lld %s", (long long)d,
-			 tr(cfg, d == 1 ? M_DAY : M_DAYS), tr(cfg, M_AND), (long long)h,
-			 tr(cfg, h == 1 ? M_HOUR : M_HOURS));
-	else if (h > 0 && m == 0)
-		snprintf(part, sizeof part, "%lld %s", (long long)h, tr(cfg, h == 1 ? M_HOUR : M_HOURS));
+		two_units(cfg, d, M_DAY, h, M_HOUR, part, sizeof part);
 	else if (h > 0)
-		snprintf(part, sizeof part, "%lld %s%s%lld %s", (long long)h,
-			 tr(cfg, h == 1 ? M_HOUR : M_HOURS), tr(cfg, M_AND), (long long)m,
-			 tr(cfg, m == 1 ? M_MIN : M_MINS));
+		two_units(cfg, h, M_HOUR, m, M_MIN, part, sizeof part);
 	else
-		snprintf(part, sizeof part, "%lld %s", (long long)m, tr(cfg, m == 1 ? M_MIN : M_MINS));
+		two_units(cfg, m, M_MIN, 0, M_MIN, part, sizeof part);
 	if (cfg->notify_lang == CFG_LANG_ES)
 		snprintf(out, n, "hace %s", part);
 	else

@@ -80,7 +80,7 @@ static int http_call(const struct config *cfg, const char *channel, const char *
 		     const char *suffix, const char *ctype, const char *body, size_t len,
 		     struct err *e)
 {
-	struct curl_http h = { .what = channel, .mask_last = ping, .url = url,
+	struct curl_http h = { .what = channel, .url = url,
 			       .content_type = ctype, .body = body, .body_len = len,
 			       .deadline_s = cfg->notify_timeout > 0 ? cfg->notify_timeout : 15 };
 	char red[512], shown[600];
