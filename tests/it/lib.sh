@@ -571,6 +571,22 @@ assert_one_failure_manifest() {
 
 # ---------------------------------------------------------------- hand-made backups
 
+# backup_files: the files under BACKUP_DIR/db and BACKUP_DIR/media, sorted.
+backup_files() { (cd "$BACKUP_DIR" && find db media -type f | sort); }
+
+# daily_backups YYYY-MM FIRST LAST: `vigil backup` (exit 0) at 03:00 of each
+# day FIRST..LAST of that month under FAKETIME; $T/all lists the files, which
+# must be 4 a day (both kinds, each with its .sha256).
+daily_backups() {
+	local d
+	for ((d = 10#$2; d <= 10#$3; d++)); do
+		assert_exit 0 vigil FAKETIME="@$1-$(printf %02d "$d") 03:00:00" backup
+	done
+	backup_files >"$T/all"
+	[[ $(wc -l <"$T/all") == $((4 * (10#$3 - 10#$2 + 1))) ]] ||
+		fail "expected 4 files a day: $(cat "$T/all")"
+}
+
 # seal_backup NAME: (re)write BACKUP_DIR/db/NAME.sha256 for that file, as
 # sha256sum writes it - what anyone who can write BACKUP_DIR can do.
 seal_backup() { (cd "$BACKUP_DIR/db" && sha256sum "$1" >"$1.sha256"); }

@@ -225,3 +225,16 @@ smtp_commands() {
 }
 
 wait_for_file() { wait_until "$2" "file $1" test -e "$1"; }
+
+# backup_fails_within SECONDS_MAX VAR=VALUE...: `vigil VAR=VALUE... backup`
+# exits 1 within SECONDS_MAX ($OUT, $ERR as assert_exit leaves them): the
+# run's own failure, whatever its alerts do, and their bound.
+backup_fails_within() {
+	local max=$1 t0 dt
+	shift
+	t0=$(now_us)
+	assert_exit 1 vigil "$@" backup
+	dt=$((($(now_us) - t0) / 1000))
+	log "backup took $dt ms"
+	((dt <= max * 1000)) || fail "vigil backup took $dt ms, more than $max s"
+}

@@ -26,12 +26,8 @@ it_setup
 export BACKUP_RETENTION_DAYS=7 BACKUP_KEEP_MIN=3
 NOW='@2025-01-12 03:00:00'
 
-for d in 01 02 03 04 05; do
-	assert_exit 0 vigil FAKETIME="@2025-01-$d 03:00:00" backup
-done
-files() { (cd "$BACKUP_DIR" && find db media -type f | sort); }
-files >"$T/all"
-[[ $(wc -l <"$T/all") == 20 ]] || fail "expected 20 files: $(cat "$T/all")"
+daily_backups 2025-01 01 05
+files() { backup_files; }
 
 # The dry run.
 assert_exit 0 vigil FAKETIME="$NOW" prune --dry-run
