@@ -26,22 +26,32 @@
  * only quoted.
  *
  * Nothing is ever traced (CURLOPT_VERBOSE stays off: its trace would hold
- * the AUTH exchange). TLS peers are always verified; the CA bundle is
- * SSL_CERT_FILE when set (CURLOPT_CAINFO), else libcurl's default.
+ * the AUTH exchange). TLS peers are always verified, with the CA bundle
+ * vigil chose (ca.h: SSL_CERT_FILE, else the distribution's bundle) passed
+ * as CURLOPT_CAINFO on every call: a static libcurl has no CA path of its
+ * own. A call that would use TLS fails without a bundle; a plain one
+ * (smtp:// without STARTTLS, http://) does not need one.
+ *
+ * A name that does not resolve is reported with the resolver's own
+ * error (getaddrinfo, gai_strerror), asked once more after libcurl's
+ * "Could not resolve host", which does not say why.
  */
 #include "infra/curl.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "infra/ca.h"
 #include "infra/pid1.h"
 
 #define LOW_SPEED_S 5L
@@ -108,6 +118,7 @@ struct xfer {
 	int stop_sig;        /* the signal that aborted the transfer, 0 none */
 	int codes[64];       /* SMTP: the code of each reply of the attempt, in order */
 	size_t n_codes;
+	char cainfo[256];    /* the CA bundle passed as CURLOPT_CAINFO, "" = none */
 };
 
 /* What one attempt ended with. */
@@ -178,8 +189,6 @@ static int progress_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
 /* Options every attempt gets, whatever the protocol. */
 static void set_common(CURL *h, struct xfer *x, char *errbuf)
 {
-	const char *ca = getenv("SSL_CERT_FILE");
-
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -191,8 +200,47 @@ static void set_common(CURL *h, struct xfer *x, char *errbuf)
 	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca && *ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	if (x->cainfo[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, x->cainfo);
+}
+
+/* Choose the CA bundle of a call into x->cainfo (ca.h). Without one, a
+ * call that uses TLS fails here (-1, ERR_NOTIFY, the reason of
+ * ca_bundle_choose after what: "mail to host:25 not sent"); a plain one
+ * goes on without. */
+static int choose_ca(struct xfer *x, bool tls, const char *what, struct err *e)
+{
+	if (ca_bundle_choose(x->cainfo, sizeof x->cainfo, e) == 0 || !tls) {
+		err_clear(e);
+		return 0;
+	}
+	e->code = ERR_NOTIFY;
+	err_prefix(e, "%s", what);
+	return -1;
+}
+
+/* The resolver's reason why host does not resolve (gai_strerror, or the
+ * errno text for EAI_SYSTEM), asked after libcurl's CURLE_COULDNT_RESOLVE_HOST,
+ * whose message only names the host. */
+static void resolver_text(const char *host, char *out, size_t n)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char h[300];
+	size_t len = strlen(host);
+	int rc;
+
+	/* an IPv6 literal in brackets, as EMAIL_HOST may hold it */
+	if (len > 2 && host[0] == '[' && host[len - 1] == ']')
+		snprintf(h, sizeof h, "%.*s", (int)(len - 2), host + 1);
+	else
+		snprintf(h, sizeof h, "%s", host);
+	rc = getaddrinfo(h, NULL, &hints, &res);
+	if (rc == 0) {
+		freeaddrinfo(res);
+		snprintf(out, n, "the name resolves now (a passing DNS failure)");
+	} else {
+		snprintf(out, n, "%s", rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	}
 }
 
 /* Run one attempt with left_ms of the call's budget, connecting within
@@ -202,7 +250,6 @@ static void attempt(CURL *h, struct xfer *x, int64_t left_ms, long connect_s, ch
 {
 	long connect_ms = connect_s * 1000L;
 	curl_off_t t_conn = 0, t_tls = 0;
-	char *ca = NULL;
 	int64_t t0 = mono_ms();
 
 	if (left_ms < connect_ms)
@@ -222,10 +269,7 @@ static void attempt(CURL *h, struct xfer *x, int64_t left_ms, long connect_s, ch
 	curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t_tls);
 	o->connected = t_conn > 0;
 	o->tls_done = t_tls > 0;
-	if (curl_easy_getinfo(h, CURLINFO_CAINFO, &ca) != CURLE_OK || !ca)
-		ca = "";
-	snprintf(o->cainfo, sizeof o->cainfo, "%s", getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE")
-		 ? getenv("SSL_CERT_FILE") : ca);
+	snprintf(o->cainfo, sizeof o->cainfo, "%s", x->cainfo);
 	o->waited_s = (long)((mono_ms() - t0 + 500) / 1000);
 	snprintf(o->msg, sizeof o->msg, "%s", errbuf[0] ? errbuf : curl_easy_strerror(o->rc));
 	/* libcurl's text ends with a newline at times */
@@ -356,8 +400,9 @@ static int smtp_error(const struct curl_smtp *s, const struct outcome *o, int tr
 			       stop_sig);
 	switch (o->rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
+		resolver_text(s->host, why, sizeof why);
 		return err_set(e, ERR_NOTIFY, "cannot resolve the SMTP server's name %s (EMAIL_HOST): "
-			       "%s (%s)", s->host, o->msg, t);
+			       "%s (%s)", s->host, why, t);
 	case CURLE_COULDNT_CONNECT:
 		connect_text(o, why, sizeof why);
 		return err_set(e, ERR_NOTIFY, "cannot connect to the SMTP server %s: %s (%s)", peer,
@@ -517,7 +562,9 @@ int curl_smtp_send(const struct curl_smtp *s, const char *from, const char *cons
 			       "EMAIL_USE_TLS nor EMAIL_USE_SSL, and the password would travel in "
 			       "clear; set one, or EMAIL_ALLOW_PLAIN_AUTH=true for a relay on a "
 			       "trusted network");
-	if (lib_init(e) < 0 || smtp_envelope(from, rcpts, n, mail_from, sizeof mail_from, &rl, e) < 0)
+	snprintf(mail_from, sizeof mail_from, "mail through %s not sent", s->host);
+	if (lib_init(e) < 0 || choose_ca(&x, s->tls != CURL_SMTP_PLAIN, mail_from, e) < 0 ||
+	    smtp_envelope(from, rcpts, n, mail_from, sizeof mail_from, &rl, e) < 0)
 		return -1;
 	h = curl_easy_init();
 	url = smtp_url(s);
@@ -561,9 +608,25 @@ out:
 
 /* --- HTTP -------------------------------------------------------------- */
 
-/* The errors of curl_http_send (curl.h). */
-static int http_error(const char *what, const char *red, const struct outcome *o, int tries,
-		      int stop_sig, struct err *e)
+static CURLU *parse_url(const char *url);
+
+/* The resolver's reason (resolver_text) for url's host. */
+static void url_resolver_text(const char *url, char *out, size_t n)
+{
+	CURLU *u = parse_url(url);
+	char *host = NULL;
+
+	if (u && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host)
+		resolver_text(host, out, n);
+	else
+		snprintf(out, n, "(no host in the URL)");
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
+/* The errors of curl_http_send (curl.h); url is only resolved again, never shown. */
+static int http_error(const char *what, const char *red, const char *url, const struct outcome *o,
+		      int tries, int stop_sig, struct err *e)
 {
 	char t[32], why[256];
 
@@ -582,8 +645,9 @@ static int http_error(const char *what, const char *red, const struct outcome *o
 		connect_text(o, why, sizeof why);
 		return err_set(e, ERR_NOTIFY, "%s %s: %s (%s)", what, red, why, t);
 	case CURLE_COULDNT_RESOLVE_HOST:
+		url_resolver_text(url, why, sizeof why);
 		return err_set(e, ERR_NOTIFY, "%s %s: cannot resolve its host: %s (%s)", what, red,
-			       o->msg, t);
+			       why, t);
 	case CURLE_OPERATION_TIMEDOUT:
 		return err_set(e, ERR_NOTIFY, "%s %s: no complete answer within %ld s (%s)",
 			       what, red, o->waited_s, t);
@@ -620,6 +684,9 @@ int curl_http_send(const struct curl_http *hs, long *status, struct err *e)
 		e->code = ERR_NOTIFY;
 		return -1;
 	}
+	snprintf(ct, sizeof ct, "%s %s: not sent", hs->what ? hs->what : "HTTP call", red);
+	if (choose_ca(&x, strncasecmp(hs->url, "https:", 6) == 0, ct, e) < 0)
+		return -1;
 	h = curl_easy_init();
 	if (!h)
 		return err_set(e, ERR_INTERNAL, "libcurl: out of memory");
@@ -648,7 +715,7 @@ int curl_http_send(const struct curl_http *hs, long *status, struct err *e)
 	if (!x.stop_sig && o.rc == CURLE_OK && o.code >= 200 && o.code <= 299)
 		rc = 0;
 	else
-		http_error(hs->what ? hs->what : "HTTP call", red, &o, tries, x.stop_sig, e);
+		http_error(hs->what ? hs->what : "HTTP call", red, hs->url, &o, tries, x.stop_sig, e);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
 	return rc;
