@@ -31,6 +31,27 @@ static char progress_label[64];
 static struct timespec progress_t0, progress_last;
 
 static bool stamp_utc;
+static mode_t file_mode = 0600;
+
+void log_set_file_mode(mode_t mode)
+{
+	file_mode = mode & 0777;
+}
+
+/* Open path for appending; a file created here gets file_mode exactly
+ * (fchmod: the umask does not narrow it). -1 with errno set. */
+static int open_append(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		(void)fchmod(fd, file_mode);
+		return fd;
+	}
+	if (errno != EEXIST)
+		return -1;
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
 
 void log_stamp_utc(bool utc)
 {
@@ -73,12 +94,12 @@ static void rotate_locked(void)
 	snprintf(to, sizeof to, "%s.1", log_path);
 	rename(log_path, to);
 	close(log_fd);
-	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	log_fd = open_append(log_path);
 }
 
 int log_open_file(const char *path, struct err *e)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open_append(path);
 
 	if (fd < 0)
 		return err_errno(e, ERR_IO, errno, "cannot open log file %s", path);
@@ -105,7 +126,7 @@ void log_reopen(void)
 {
 	pthread_mutex_lock(&log_lock);
 	if (log_fd >= 0 && log_path[0]) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int fd = open_append(log_path);
 		if (fd >= 0) {
 			close(log_fd);
 			log_fd = fd;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/err.h"
 
@@ -19,6 +20,10 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
  * path.1 .. path.3 when it passes 10 MiB. Returns 0 or -1 with e set; on
  * failure logging goes on to stderr only. */
 int log_open_file(const char *path, struct err *e);
+
+/* The mode a log file gets when this process creates it (BACKUP_FILE_MODE;
+ * default 0600), whatever the umask; an existing file keeps its mode. */
+void log_set_file_mode(mode_t mode);
 
 /* Close the log file (stderr logging goes on). */
 void log_close_file(void);

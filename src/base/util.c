@@ -41,8 +41,17 @@ int util_mkdir_p(const char *path, mode_t mode, struct err *e)
 			continue;
 		char c = buf[i];
 		buf[i] = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, mode) == 0) {
+			/* exactly mode: the umask must not take the group's bits;
+			 * a setgid bit inherited from the parent stays, so files
+			 * below keep the parent's group (chmod 2775 on the host) */
+			struct stat st;
+			mode_t keep = stat(buf, &st) == 0 ? (st.st_mode & S_ISGID) : 0;
+			if (chmod(buf, mode | keep) < 0)
+				return err_errno(e, ERR_IO, errno, "cannot chmod directory %s", buf);
+		} else if (errno != EEXIST) {
 			return err_errno(e, ERR_IO, errno, "cannot create directory %s", buf);
+		}
 		buf[i] = c;
 	}
 	return 0;

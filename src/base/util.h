@@ -17,7 +17,10 @@
 int util_fmt(char *out, size_t n, struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* mkdir -p with mode for created directories. Returns 0 or -1 (ERR_IO). */
+/* mkdir -p; each directory it creates gets exactly mode (chmod after
+ * mkdir, so the umask does not narrow it) plus the setgid bit it inherits
+ * from its parent; existing ones are left as they are. Returns 0 or -1
+ * (ERR_IO). */
 int util_mkdir_p(const char *path, mode_t mode, struct err *e);
 
 /* fsync a directory by path. Returns 0 or -1 (ERR_IO). */
