@@ -584,6 +584,42 @@ static void print_summary(const struct restore *rs, double t0)
 }
 
 /* Steps 1-7 of README "A restore", under the run lock. */
+/* A backup file (and its .sha256, when there is one) must open for
+ * reading as this process before anything else happens: an old backup
+ * left by a run as root with mode 0600 is refused here with its errno
+ * (EACCES), naming the file, not found halfway through (field case C13
+ * (e)). Returns 0 or -1 with e set (ERR_IO: exit 1, nothing changed). */
+static int check_readable(const char *path, struct err *e)
+{
+	char sum[UTIL_PATH_MAX + 8];
+	const char *p[2] = { path, sum };
+	struct stat st;
+
+	snprintf(sum, sizeof sum, "%s.sha256", path);
+	for (int i = 0; i < 2; i++) {
+		int fd = open(p[i], O_RDONLY | O_CLOEXEC), err = errno;
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (i == 1 && err == ENOENT)
+			break; /* no checksum file: verify says what that means */
+		if (stat(p[i], &st) == 0)
+			err_errno(e, ERR_IO, err, "cannot read %s (owner:group %u:%u, mode %04o) as "
+				  "uid:gid %u:%u", p[i], (unsigned)st.st_uid, (unsigned)st.st_gid,
+				  (unsigned)(st.st_mode & 07777), (unsigned)geteuid(),
+				  (unsigned)getegid());
+		else
+			err_errno(e, ERR_IO, err, "cannot read %s", p[i]);
+		if (err == EACCES || err == EPERM)
+			err_suffix(e, "; nothing was changed; hint: run the restore as root (docker "
+				   "compose exec -u 0 backup vigil restore ...), or give the file to "
+				   "this user or group on the host (chown, chmod g+r)");
+		return -1;
+	}
+	return 0;
+}
+
 static enum step restore_steps(struct restore *rs, double t0, struct err *e)
 {
 	const struct config *cfg = rs->cfg;
@@ -595,6 +631,9 @@ static enum step restore_steps(struct restore *rs, double t0, struct err *e)
 		return STEP_REFUSED;
 	if (rs->o.media && catalog_resolve(cfg, CAT_MEDIA, rs->o.media, &rs->me, e) < 0)
 		return STEP_REFUSED;
+	if ((rs->o.db && check_readable(rs->dbe.path, e) < 0) ||
+	    (rs->o.media && check_readable(rs->me.path, e) < 0))
+		return STEP_FAILED;
 	if (rs->o.db && (st = validate_db(rs, e)) != STEP_ON)
 		return st;
 	if (rs->o.media && (st = validate_media(rs, e)) != STEP_ON)
