@@ -77,6 +77,13 @@ int restore_main(const struct config *cfg, int argc, char **argv);
  * --test, when no channel is configured. */
 int notify_main(const struct config *cfg, int argc, char **argv);
 
+/* ---- every command's log (daemon.c, which reopens it) ---- */
+
+/* Send the log to LOG_DIR/name as well as stderr (LOG_DIR made with
+ * backup_dir_mode when missing; a new log file gets BACKUP_FILE_MODE).
+ * Returns 0, or -1 after a WARN that the log goes to stderr only. */
+int cmd_open_log(const struct config *cfg, const char *name);
+
 /* ---- `vigil serve` and `vigil healthcheck` (daemon.c) ---- */
 
 /* Run until SIGTERM/SIGINT: the schedule (TZ's rules), the HTTP listener,

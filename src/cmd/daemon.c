@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "infra/artifact.h"
+#include "pipeline/backup.h"
 #include "infra/db.h"
 #include "pipeline/dump.h"
 #include "infra/http.h"
@@ -24,6 +25,7 @@
 #include "pipeline/metrics.h"
 #include "infra/pid1.h"
 #include "infra/schedule.h"
+#include "pipeline/startup.h"
 #include "pipeline/state.h"
 #include "base/util.h"
 
@@ -66,6 +68,10 @@ struct daemon {
 	int notifier_kill_stage;    /* 0; 1 after SIGTERM, 2 after SIGKILL */
 	char notify_queue[NOTIFY_QUEUE][48];
 	size_t n_notify_queue;
+	/* The start-up checks (startup.h): their last messages, to log a
+	 * failure once and its end, and when they are due again. */
+	char check_msg[SC_N][700];
+	double next_check;          /* util_mono() */
 };
 
 long daemon_max_age(const struct config *cfg, long period)
@@ -263,6 +269,54 @@ static void *probe_main(void *arg)
 		}
 		pthread_mutex_unlock(&d->quit_mu);
 	}
+}
+
+int cmd_open_log(const struct config *cfg, const char *name)
+{
+	char p[UTIL_PATH_MAX];
+	struct err e;
+
+	log_set_file_mode((mode_t)cfg->file_mode);
+	if (util_mkdir_p(cfg->log_dir, backup_dir_mode(cfg), &e) < 0 ||
+	    util_fmt(p, sizeof p, &e, "%s/%s", cfg->log_dir, name) < 0 || log_open_file(p, &e) < 0) {
+		log_warn("logging to stderr only: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run the start-up checks (startup.h) and publish them for /healthz and
+ * /metrics. A failure is logged as one ERROR when it appears or its
+ * message changes, its end as INFO; a LOG_DIR that became writable gets
+ * backup.log opened again. */
+static void run_checks(struct daemon *d)
+{
+	struct startup_report r;
+	int failed = 0, first = -1;
+
+	startup_check(d->cfg, &r);
+	for (int c = 0; c < SC_N; c++) {
+		if (!r.ok[c] && strcmp(r.msg[c], d->check_msg[c]) != 0)
+			log_error("start-up check failed: %s", r.msg[c]);
+		if (r.ok[c] && d->check_msg[c][0]) {
+			log_info("start-up check %s passes now; its failure no longer applies",
+				 startup_check_name((enum startup_check)c));
+			if (c == SC_LOG_DIR)
+				cmd_open_log(d->cfg, "backup.log");
+		}
+		snprintf(d->check_msg[c], sizeof d->check_msg[c], "%s", r.ok[c] ? "" : r.msg[c]);
+		if (!r.ok[c] && first < 0)
+			first = c;
+		failed += !r.ok[c];
+	}
+	pthread_mutex_lock(&d->mu);
+	for (int c = 0; c < SC_N; c++)
+		d->info.startup_state[c] = !r.applies[c] ? 0 : r.ok[c] ? 1 : 2;
+	snprintf(d->info.startup_error, sizeof d->info.startup_error, "%s",
+		 first < 0 ? "" : r.msg[first]);
+	d->info.startup_failed = failed;
+	pthread_mutex_unlock(&d->mu);
+	d->next_check = util_mono() + STARTUP_RECHECK_S;
 }
 
 static void start_job(struct daemon *d, const char *why)
@@ -556,6 +610,10 @@ static int64_t schedule_tick(struct daemon *d, int64_t now, int64_t last_now, bo
 			d->info.skipped_ticks++;
 			pthread_mutex_unlock(&d->mu);
 		} else {
+			/* A run into an unwritable BACKUP_DIR still starts and fails
+			 * with its own error and alerts (README "The daemon"); the
+			 * check makes /healthz say why first. */
+			run_checks(d);
 			start_job(d, "scheduled");
 		}
 		set_next(d, now);
@@ -612,6 +670,7 @@ int daemon_main(const struct config *cfg)
 	d.info.build = VIGIL_BUILD;
 	log_info("vigil %s serving pid=%d schedule=\"%s\" tz=%s max_age=%llds listen=%s", VIGIL_VERSION,
 		 (int)getpid(), cfg->schedule, cfg->tz, (long long)d.max_age, cfg->http_listen);
+	run_checks(&d);
 	preflight(&d);
 	reload_state(&d);
 	if (strcmp(cfg->http_listen, "off") != 0 && http_start(cfg->http_listen, page, &d, &http, &e) < 0) {
@@ -638,6 +697,9 @@ int daemon_main(const struct config *cfg)
 		sig = pid1_wait_signal(wait_ms);
 		if (sig == SIGHUP)
 			log_reopen();
+		/* SIGHUP re-runs the start-up checks at once (README "The daemon"). */
+		if (!stop && (sig == SIGHUP || util_mono() >= d.next_check))
+			run_checks(&d);
 		/* A stop a child-running step took in (the pre-flight's
 		 * child sees SIGTERM first, and pid1 keeps it) counts too. */
 		req = sig == SIGTERM || sig == SIGINT ? sig : stop ? 0 : pid1_stop_requested();

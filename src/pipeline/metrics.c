@@ -46,7 +46,13 @@ void metrics_health(const struct state *st, const struct daemon_info *d, int64_t
 	char reason[900] = "", esc[1000], ts[32], a1[32], a2[32];
 	bool pending = false;
 
-	if (metrics_run_overdue(d, now)) {
+	if (d->startup_error[0]) {
+		/* The next run would fail the same way (or its alerts would):
+		 * unhealthy now, not at 03:00. */
+		snprintf(reason, sizeof reason, "start-up check failed: %s%s", d->startup_error,
+			 d->startup_failed > 1 ? " (and more: see the log and "
+						 "vigil_startup_check_ok in /metrics)" : "");
+	} else if (metrics_run_overdue(d, now)) {
 		/* The run itself stops at its deadline; one that is still here
 		 * is stuck, and no kind's older result should hide that (F6). */
 		fmt_age(now - d->run_started, a1, sizeof a1);
@@ -231,6 +237,14 @@ char *metrics_render(const struct state *st, const struct daemon_info *d, int64_
 	family(f, "vigil_skipped_runs_total", "counter",
 	       "Scheduled runs skipped because another run held the lock.");
 	fprintf(f, "vigil_skipped_runs_total %llu\n", (unsigned long long)d->skipped_ticks);
+	family(f, "vigil_startup_check_ok", "gauge",
+	       "1 when a start-up check (a probe write in BACKUP_DIR and LOG_DIR, MEDIA_DIR readable, "
+	       "a CA bundle for TLS alerts) passed at its last try, 0 when it failed; re-checked "
+	       "every minute.");
+	for (int c = 0; c < SC_N; c++)
+		if (d->startup_state[c])
+			fprintf(f, "vigil_startup_check_ok{check=\"%s\"} %d\n",
+				startup_check_name((enum startup_check)c), d->startup_state[c] == 1);
 	family(f, "vigil_database_up", "gauge",
 	       "1 when the last connection probe to the database succeeded.");
 	fprintf(f, "vigil_database_up %d\n", d->db_up > 0 ? 1 : 0);

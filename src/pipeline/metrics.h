@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pipeline/startup.h"
 #include "pipeline/state.h"
 
 struct daemon_info {
@@ -28,6 +29,11 @@ struct daemon_info {
 	int64_t run_started;          /* start of the running job (Unix s), 0 = idle */
 	int64_t run_timeout;          /* BACKUP_RUN_TIMEOUT (s), 0 = none */
 	uint64_t unrecorded_failures; /* failed runs that left no manifest */
+	/* The start-up checks (startup.h) at their last try, per check: 0 not
+	 * made (does not apply), 1 passed, 2 failed. */
+	int startup_state[SC_N];
+	char startup_error[720];      /* the first failed check's message, "" = all passed */
+	int startup_failed;           /* how many failed */
 };
 
 /* True when a run is going and has been for longer than d->run_timeout. */
@@ -38,7 +44,8 @@ struct health {
 	char body[1200]; /* small JSON object, secrets already masked */
 };
 
-/* /healthz: 503 while a run has been going for longer than
+/* /healthz: 503 while a start-up check fails (d->startup_error, "start-up
+ * check failed: ..."), whatever the runs say; 503 while a run has been going for longer than
  * BACKUP_RUN_TIMEOUT; else 200 "ok" when every enabled kind's newest run
  * succeeded (or warned) and its last success is younger than max_age
  * seconds; 200 "pending" while a kind has not run yet and the daemon is

@@ -375,7 +375,41 @@ static void notices_are_counted(void)
 	free(out);
 }
 
-UNIT_MAIN(T(notices_are_counted), T(suspect_backup_is_503), T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
+/* A failed start-up check is the reason even after a good run; only the
+ * checks made are rendered, 1 or 0; one that passes again clears it. */
+static void startup_check_is_503_until_it_passes(void)
+{
+	struct state st = two_kinds();
+	struct daemon_info d = info_at(1000000);
+	struct manifest m = run(1000100, "success", "success");
+	struct health h;
+	char *out;
+
+	state_add_manifest(&st, &m);
+	d.startup_state[SC_BACKUP_DIR] = 2;
+	d.startup_state[SC_LOG_DIR] = 1;
+	d.startup_state[SC_CA_BUNDLE] = 2;
+	d.startup_failed = 2;
+	snprintf(d.startup_error, sizeof d.startup_error, "BACKUP_DIR /b is not \"writable\"");
+	metrics_health(&st, &d, 1000200, MAX_AGE, &h);
+	CHECK(h.status == 503);
+	CHECK(strstr(h.body, "\"reason\":\"start-up check failed: BACKUP_DIR /b is not "
+			     "\\\"writable\\\" (and more: see the log") != NULL);
+	out = metrics_render(&st, &d, 1000200);
+	REQUIRE(out != NULL);
+	CHECK(strstr(out, "# TYPE vigil_startup_check_ok gauge\n") != NULL);
+	CHECK(strstr(out, "vigil_startup_check_ok{check=\"backup_dir\"} 0\n") != NULL);
+	CHECK(strstr(out, "vigil_startup_check_ok{check=\"log_dir\"} 1\n") != NULL);
+	CHECK(strstr(out, "vigil_startup_check_ok{check=\"ca_bundle\"} 0\n") != NULL);
+	CHECK(strstr(out, "check=\"media_dir\"") == NULL);
+	free(out);
+	d.startup_error[0] = '\0';
+	d.startup_failed = 0;
+	metrics_health(&st, &d, 1000200, MAX_AGE, &h);
+	CHECK(h.status == 200);
+}
+
+UNIT_MAIN(T(startup_check_is_503_until_it_passes), T(notices_are_counted), T(suspect_backup_is_503), T(fresh_start_is_pending_then_failing), T(preflight_failure_is_503_before_any_run),
 	  T(success_failure_recovery_and_stale), T(reasons_are_json_escaped),
 	  T(render_has_every_family_once), T(disabled_media_is_not_rendered),
 	  T(overdue_run_is_503), T(unrecorded_failures_fold_in), T(failures_by_reason), T(future_manifests_are_flagged))

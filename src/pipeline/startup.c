@@ -1,0 +1,185 @@
+/* startup.c - see startup.h. */
+#include "pipeline/startup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "infra/ca.h"
+#include "pipeline/backup.h"
+
+const char *startup_check_name(enum startup_check c)
+{
+	static const char *const names[SC_N] = { "backup_dir", "log_dir", "media_dir", "ca_bundle" };
+
+	return c < SC_N ? names[c] : "?";
+}
+
+/* "(owner:group 0:0, mode 0755)" of path, or "" when it cannot be
+ * stat'ed; and who we are, "uid:gid 999:999". */
+static void facts(const char *path, char *owner, size_t on, char *me, size_t mn)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		snprintf(owner, on, " (owner:group %u:%u, mode %04o)", (unsigned)st.st_uid,
+			 (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
+	else
+		owner[0] = '\0';
+	snprintf(me, mn, "uid:gid %u:%u", (unsigned)geteuid(), (unsigned)getegid());
+}
+
+/* The fix for a directory this process cannot write, by errno. */
+static void write_hint(const char *var, const char *dir, int err, char *out, size_t n)
+{
+	struct stat st;
+	unsigned uid = (unsigned)geteuid(), gid = (unsigned)getegid();
+	unsigned dgid = stat(dir, &st) == 0 ? (unsigned)st.st_gid : gid;
+
+	if (err == EROFS)
+		snprintf(out, n, "the file system is mounted read-only; hint: remove :ro from the "
+			 "volume mounted at %s (%s must be writable)", dir, var);
+	else if ((err == EACCES || err == EPERM) && dgid != 0)
+		snprintf(out, n, "hint: on the host, chown %u:%u the directory mounted at %s; or "
+			 "make it group-writable (chmod 2775) and run the container as a user of "
+			 "its group %u (user: \"%u:%u\"); or run the container as root", uid, gid, dir,
+			 dgid, uid, dgid);
+	else if (err == EACCES || err == EPERM)
+		snprintf(out, n, "hint: on the host, chown %u:%u the directory mounted at %s; or "
+			 "run the container as root", uid, gid, dir);
+	else if (err == ENOSPC || err == EDQUOT)
+		snprintf(out, n, "hint: free space on the volume of %s", var);
+	else
+		snprintf(out, n, "hint: check the volume mounted at %s", dir);
+}
+
+/* Create, write, fsync and remove a hidden probe file in dir (created
+ * first when missing, with mode). 0, or -1 with msg (size n) set. */
+static int probe_write(const char *var, const char *dir, mode_t mode, char *msg, size_t n)
+{
+	static unsigned seq;
+	char p[UTIL_PATH_MAX], owner[96], me[48], hint[400];
+	struct stat st;
+	struct err e;
+	const char *step = "cannot create a file there";
+	int fd, err = 0;
+
+	if (stat(dir, &st) < 0 && errno == ENOENT && util_mkdir_p(dir, mode, &e) < 0) {
+		facts(dir, owner, sizeof owner, me, sizeof me);
+		snprintf(msg, n, "%s %s does not exist and cannot be created as %s: %s; hint: mount "
+			 "a volume there, or create it on the host", var, dir, me, e.msg);
+		return -1;
+	}
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		snprintf(msg, n, "%s %s is not a directory; hint: point %s at a directory", var, dir,
+			 var);
+		return -1;
+	}
+	snprintf(p, sizeof p, "%s/.vigil-probe-%d-%u", dir, (int)getpid(), seq++);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = errno;
+	} else {
+		step = "cannot write a file there";
+		if (write(fd, "v", 1) != 1 || fsync(fd) < 0)
+			err = errno ? errno : EIO;
+		if (close(fd) < 0 && !err)
+			err = errno;
+		if (unlink(p) < 0 && !err) {
+			step = "cannot remove a file there";
+			err = errno;
+		}
+	}
+	if (!err)
+		return 0;
+	facts(dir, owner, sizeof owner, me, sizeof me);
+	write_hint(var, dir, err, hint, sizeof hint);
+	snprintf(msg, n, "%s %s%s is not writable as %s: %s: %s; %s", var, dir, owner, me, step,
+		 strerror(err), hint);
+	return -1;
+}
+
+/* MEDIA_DIR can be opened and listed. 0, or -1 with msg set. */
+static int probe_read(const char *dir, char *msg, size_t n)
+{
+	char owner[96], me[48];
+	DIR *d = opendir(dir);
+	int err = 0;
+
+	if (d) {
+		errno = 0;
+		while (readdir(d))
+			;
+		err = errno;
+		closedir(d);
+		if (!err)
+			return 0;
+	} else {
+		err = errno;
+	}
+	facts(dir, owner, sizeof owner, me, sizeof me);
+	if (err == ENOENT)
+		snprintf(msg, n, "MEDIA_DIR %s does not exist; hint: mount the media volume there, or "
+			 "set MEDIA_DIR to empty for database-only backups", dir);
+	else if (err == EACCES || err == EPERM)
+		snprintf(msg, n, "MEDIA_DIR %s%s cannot be read as %s: %s; hint: make it readable "
+			 "for that user on the host (a shared group with chmod g+rX, or o+rX), or run "
+			 "the container as its owner or as root", dir, owner, me, strerror(err));
+	else
+		snprintf(msg, n, "MEDIA_DIR %s%s cannot be read as %s: %s", dir, owner, me,
+			 strerror(err));
+	return -1;
+}
+
+/* The alert channels that use TLS, as "EMAIL_USE_TLS, BACKUP_WEBHOOK_URL"
+ * ("" for none). Offsite copies (S3_ENDPOINT) are not implemented yet;
+ * when they are, an https endpoint joins this list. */
+static void tls_channels(const struct config *c, char *out, size_t n)
+{
+	bool mail = c->notify_email && *c->notify_email;
+
+	out[0] = '\0';
+	if (mail && (c->email_use_tls || c->email_use_ssl))
+		snprintf(out, n, "%s", c->email_use_ssl ? "EMAIL_USE_SSL" : "EMAIL_USE_TLS");
+	if (c->webhook_url && strncasecmp(c->webhook_url, "https:", 6) == 0)
+		snprintf(out + strlen(out), n - strlen(out), "%sBACKUP_WEBHOOK_URL",
+			 out[0] ? ", " : "");
+	if (c->ping_url && strncasecmp(c->ping_url, "https:", 6) == 0)
+		snprintf(out + strlen(out), n - strlen(out), "%sBACKUP_PING_URL", out[0] ? ", " : "");
+}
+
+void startup_check(const struct config *cfg, struct startup_report *r)
+{
+	mode_t dm = backup_dir_mode(cfg);
+	char chans[128], ca[256];
+	struct err e;
+
+	memset(r, 0, sizeof *r);
+	for (int c = 0; c < SC_N; c++)
+		r->ok[c] = true;
+	r->applies[SC_BACKUP_DIR] = r->applies[SC_LOG_DIR] = true;
+	r->ok[SC_BACKUP_DIR] = probe_write("BACKUP_DIR", cfg->backup_dir, dm, r->msg[SC_BACKUP_DIR],
+					   sizeof r->msg[0]) == 0;
+	r->ok[SC_LOG_DIR] = probe_write("LOG_DIR", cfg->log_dir, dm, r->msg[SC_LOG_DIR],
+					sizeof r->msg[0]) == 0;
+	if (cfg->media_dir && *cfg->media_dir) {
+		r->applies[SC_MEDIA_DIR] = true;
+		r->ok[SC_MEDIA_DIR] = probe_read(cfg->media_dir, r->msg[SC_MEDIA_DIR],
+						 sizeof r->msg[0]) == 0;
+	}
+	tls_channels(cfg, chans, sizeof chans);
+	if (chans[0]) {
+		r->applies[SC_CA_BUNDLE] = true;
+		if (ca_bundle_choose(ca, sizeof ca, &e) < 0) {
+			r->ok[SC_CA_BUNDLE] = false;
+			snprintf(r->msg[SC_CA_BUNDLE], sizeof r->msg[0], "alerts over TLS (%s) cannot "
+				 "be sent: %s", chans, e.msg);
+		}
+	}
+}
