@@ -105,6 +105,11 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
 
+# .env.prod.example is `vigil check-config --env-example` (t_env_example checks it).
+.PHONY: env-example
+env-example: $(B)/vigil
+	$(B)/vigil check-config --env-example >.env.prod.example
+
 # The structure rules of docs/design.md: layers, one home per library, no
 # literal exit status (scripts/lint.sh).
 lint:

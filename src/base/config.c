@@ -52,7 +52,7 @@ static const struct cfg_row rows[] = {
 	{ "MEDIA_DIR", T_STR, F(media_dir), "/media", 0, 0, NULL, false, "uploaded files; empty disables media backups; a symlink here is followed" },
 	{ "MEDIA_EXCLUDE", T_STR, F(media_exclude), NULL, 0, 0, NULL, false, "comma-separated glob patterns relative to MEDIA_DIR" },
 	{ "MEDIA_ALLOW_EMPTY", T_BOOL, F(media_allow_empty), "false", 0, 0, NULL, false, "true: a media backup without any regular file, or with fewer than half the files of the last good one (when that had 10 or more), is a success, and a media restore of an archive without any regular file empties MEDIA_DIR (with a WARN); false: such a backup is kept but the run is a warning (exit 3), and such a restore is refused (exit 2)" },
-	{ "BACKUP_FILE_MODE", T_OCTAL, F(file_mode), "0600", 0, 0777, NULL, false, "mode of backup files (directories get 0700 plus x bits of readable groups)" },
+	{ "BACKUP_FILE_MODE", T_OCTAL, F(file_mode), "0600", 0, 0777, NULL, false, "mode of every file vigil writes in BACKUP_DIR and LOG_DIR (backups, .sha256, run manifests, pre_restore_ copies, logs); directories it creates get 0700 plus r-x for the group and for others when this mode lets them read (0640: 0750), and keep a setgid bit they inherit; the hidden .vigil.lock stays 0600" },
 	{ "BACKUP_SCHEDULE", T_STR, F(schedule), "0 3 * * *", 0, 0, NULL, false, "5-field cron expression, or @daily, @hourly, @weekly" },
 	{ "TZ", T_TZ, F(tz), "UTC", 0, 0, NULL, false, "IANA time zone of the schedule and of file names; unknown is an error" },
 	{ "BACKUP_ON_START", T_BOOL, F(backup_on_start), "false", 0, 0, NULL, false, "run once when the daemon starts" },
@@ -90,6 +90,10 @@ static const struct cfg_row rows[] = {
 	{ "S3_FORCE_PATH_STYLE", T_BOOL, F(s3_force_path_style), "false", 0, 0, NULL, false, "path-style bucket addressing" },
 	{ "S3_RETENTION_DAYS", T_LONG, F(s3_retention_days), NULL, 0, 36500, NULL, false, "offsite age limit" },
 	{ "BACKUP_VERIFY_SCHEDULE", T_STR, F(verify_schedule), NULL, 0, 0, NULL, false, "cron expression for restore drills (verify --deep latest)" },
+	/* Read where they are used (infra/ca.c, infra/tz.c, and by the C
+	 * library); rows here so they are documented and listed like the rest. */
+	{ "SSL_CERT_FILE", T_STR, F(ssl_cert_file), NULL, 0, 0, NULL, false, "PEM CA bundle that verifies TLS alerts (mail with EMAIL_USE_TLS or EMAIL_USE_SSL, https webhook and ping); unset: the first of /etc/ssl/certs/ca-certificates.crt and the other distributions' bundles; unreadable is a start-up check failure" },
+	{ "TZDIR", T_STR, F(tzdir), NULL, 0, 0, NULL, false, "directory of the zone files TZ names (unset: /usr/share/zoneinfo); UTC needs none" },
 };
 
 #define N_ROWS (sizeof rows / sizeof rows[0])
@@ -121,25 +125,42 @@ static int *enum_field(struct config *c, const struct cfg_row *r)
 }
 
 /* A zone is known when its TZif file exists under TZDIR or
- * /usr/share/zoneinfo; glibc would silently use UTC otherwise (B17). */
-static bool tz_known(const char *tz)
+ * /usr/share/zoneinfo; glibc would silently use UTC otherwise (B17).
+ * Returns 0, or -1 with e set (ERR_CONFIG): the file looked for, TZDIR,
+ * and the fix (tzdata, the host's zoneinfo, or TZ=UTC, built in). */
+static int tz_check(const char *tz, struct err *e)
 {
-	const char *dir = getenv("TZDIR");
-	char path[UTIL_PATH_MAX], magic[4];
+	const char *env = getenv("TZDIR"), *dir = env && *env ? env : "/usr/share/zoneinfo";
+	char path[UTIL_PATH_MAX], magic[4], where[UTIL_PATH_MAX + 64];
 	FILE *f;
-	bool ok;
+	bool ok = false, no_data;
 
-	if (!*tz || strstr(tz, "..") || tz[0] == '/' )
-		return false;
 	if (tz[0] == ':')
 		tz++;
-	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+	if (!*tz || strstr(tz, "..") || tz[0] == '/')
+		return err_set(e, ERR_CONFIG, "TZ=\"%s\" is not an IANA time zone name; hint: use "
+			       "a name like Europe/Madrid or America/Lima, or UTC", tz);
+	snprintf(path, sizeof path, "%s/%s", dir, tz);
 	f = fopen(path, "rb");
-	if (!f)
-		return false;
-	ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
-	fclose(f);
-	return ok;
+	if (f) {
+		ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+		fclose(f);
+	}
+	if (ok)
+		return 0;
+	/* tzdata installs Etc/UTC: without it, the data is missing, not the zone */
+	snprintf(where, sizeof where, "%s/Etc/UTC", dir);
+	no_data = access(where, F_OK) != 0;
+	snprintf(where, sizeof where, "%s (%s)", path,
+		 env && *env ? "from TZDIR" : "TZDIR is unset");
+	if (no_data)
+		return err_set(e, ERR_CONFIG, "TZ=\"%s\": no time zone data in %s (not even "
+			       "Etc/UTC), so no zone file %s; hint: install tzdata in the image "
+			       "(apt-get install tzdata), or mount the host's /usr/share/zoneinfo "
+			       "read-only, or set TZ=UTC, which needs no zone files", tz, dir, where);
+	return err_set(e, ERR_CONFIG, "TZ=\"%s\" is not a known IANA time zone: %s %s; hint: use "
+		       "a name like Europe/Madrid or America/Lima (the names are the files under %s), "
+		       "or TZ=UTC", tz, f ? "not a zone file:" : "no zone file", where, dir);
 }
 
 /* Raw value of a variable: NAME, or for secrets NAME_FILE's content with one
@@ -192,10 +213,8 @@ static int set_row(struct config *c, const struct cfg_row *r, const char *v, boo
 	case T_STR:
 	case T_TZ:
 		if (r->type == T_TZ && v && strcmp(v, "UTC") != 0 && strcmp(v, "Etc/UTC") != 0 &&
-		    strcmp(v, "GMT") != 0 && strcmp(v, "Etc/GMT") != 0 && !tz_known(v))
-			return err_set(e, ERR_CONFIG,
-				       "TZ=\"%s\" is not a known IANA time zone (no zoneinfo file); "
-				       "hint: use a name like Europe/Madrid or America/Lima", v);
+		    strcmp(v, "GMT") != 0 && strcmp(v, "Etc/GMT") != 0 && tz_check(v, e) < 0)
+			return -1;
 		free(*str_field(c, r));
 		*str_field(c, r) = v ? strdup(v) : NULL;
 		if (v && !*str_field(c, r))
@@ -708,6 +727,68 @@ void config_print_markdown(FILE *f)
 	for (size_t i = 0; i < N_ROWS; i++)
 		fprintf(f, "| `%s`%s | %s | %s |\n", rows[i].name, rows[i].secret ? " (S)" : "",
 			rows[i].def ? rows[i].def : "", rows[i].help);
+}
+
+/* The section of .env.prod.example that starts at a row, by its name. */
+static const char *section_at(const char *name)
+{
+	static const struct {
+		const char *first, *title;
+	} sections[] = {
+		{ "POSTGRES_HOST", "Database (POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB are "
+				   "the names the postgres image reads too)" },
+		{ "BACKUP_PREFIX", "Backup files" },
+		{ "BACKUP_DIR", "Directories (the image's volumes)" },
+		{ "BACKUP_SCHEDULE", "Schedule, retention and health" },
+		{ "EMAIL_HOST", "Alerts: mail (Django's EMAIL_* names), webhook and ping" },
+		{ "S3_ENDPOINT", "Offsite copies (S3; not implemented yet)" },
+		{ "BACKUP_VERIFY_SCHEDULE", "Restore drills" },
+		{ "SSL_CERT_FILE", "System" },
+	};
+
+	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+		if (strcmp(sections[i].first, name) == 0)
+			return sections[i].title;
+	return NULL;
+}
+
+/* True for the variables that are active lines of .env.prod.example:
+ * the operator sets them (and the postgres image reads them too). */
+static bool must_set(const char *name)
+{
+	return !strcmp(name, "POSTGRES_DB") || !strcmp(name, "POSTGRES_USER") ||
+	       !strcmp(name, "POSTGRES_PASSWORD");
+}
+
+void config_print_env_example(FILE *f)
+{
+	fprintf(f,
+		"# .env.prod.example - the settings of vigil, the backup service.\n"
+		"# Generated by `vigil check-config --env-example` from vigil's configuration\n"
+		"# table (`make env-example`); README.md \"Configuration\" says more.\n"
+		"#\n"
+		"# Copy it to .env.prod (env_file of the db and backup services) and set the\n"
+		"# active lines. Every other line is commented out and shows the default:\n"
+		"# remove the '#' to change one. A copy used unchanged gives the defaults and\n"
+		"# fails only for POSTGRES_DB (vigil) and POSTGRES_PASSWORD (the db service).\n"
+		"#\n"
+		"# Values are literal, as docker compose reads an env_file: no quotes, no\n"
+		"# ${...}, no ' #' after a value, no spaces around '='. An empty value is the\n"
+		"# default for numbers, booleans and choices and \"unset\" for the settings\n"
+		"# without a default, but the empty string for the others (POSTGRES_HOST=).\n"
+		"# Settings marked (S) also take NAME_FILE=path, a file holding the value.\n"
+		"#\n"
+		"# Not listed: VIGIL_DEBUG (debug lines, for developers), the locale (LANG,\n"
+		"# LC_ALL: the environment's; children get LC_MESSAGES=C), and libpq's own PG*\n"
+		"# variables (PGOPTIONS, PGSSLMODE, ...), which work as libpq documents them.\n");
+	for (size_t i = 0; i < N_ROWS; i++) {
+		const struct cfg_row *r = &rows[i];
+		const char *title = section_at(r->name);
+		if (title)
+			fprintf(f, "\n# ---- %s\n", title);
+		fprintf(f, "\n# %s%s\n%s%s=%s\n", r->secret ? "(S) " : "", r->help,
+			must_set(r->name) ? "" : "#", r->name, r->def ? r->def : "");
+	}
 }
 
 /* The name of a non-secret variable whose value is v, or NULL. */

@@ -92,6 +92,10 @@ struct config {
 	long s3_retention_days;     /* -1 = unset */
 
 	char *verify_schedule;
+
+	/* read by their users through getenv too (infra/ca.c, infra/tz.c) */
+	char *ssl_cert_file;
+	char *tzdir;
 };
 
 /* Load from the process environment (environ). Every string field is
@@ -119,6 +123,17 @@ void config_print(const struct config *cfg, FILE *f);
 
 /* Print the table as Markdown (name | default | meaning) for the docs. */
 void config_print_markdown(FILE *f);
+
+/* Print the content of .env.prod.example (`vigil check-config
+ * --env-example`): a header comment, then by section one "# help" line and
+ * one variable line per table row. The variables the operator must set
+ * (POSTGRES_DB, POSTGRES_USER, POSTGRES_PASSWORD: the postgres image reads
+ * them too) are active lines with the default or empty; every other one is
+ * commented out with its default ("#NAME=value"), so a copy used unchanged
+ * gives exactly the defaults. Values are literal for docker compose's
+ * env_file (v1's python-dotenv and v2's compose-go read them alike): the
+ * table has no default with a quote, '$' or '#'. */
+void config_print_env_example(FILE *f);
 
 /* Every secret value cfg holds, for log redaction: calls fn for each
  * non-empty one, except a secret equal to a non-secret value (a password

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__ /* defined by the headers above */
+#include <gnu/libc-version.h>
+#endif
 
 
 #include "pipeline/backup.h"
@@ -45,6 +48,27 @@ static void usage(FILE *f)
 		"75 another run in progress, 128+N killed by signal N.\n");
 }
 
+/* How host names (POSTGRES_HOST, EMAIL_HOST, the alert URLs) are resolved
+ * by this build: the C library and its resolver. The static build
+ * (`make static`, -DVIGIL_STATIC=1) links glibc statically; since glibc
+ * 2.34 its files and dns NSS modules are part of libc itself, so
+ * /etc/hosts and DNS work with no libnss_*.so in the image. */
+static void print_resolver(void)
+{
+#if defined(__GLIBC__) && defined(VIGIL_STATIC)
+	printf("name resolution: static glibc %s: /etc/hosts and DNS (/etc/resolv.conf) through "
+	       "glibc's built-in files and dns modules, in the order of /etc/nsswitch.conf's hosts "
+	       "line; NSS modules that live in shared libraries (mdns, ldap, systemd) are not "
+	       "part of this binary\n", gnu_get_libc_version());
+#elif defined(__GLIBC__)
+	printf("name resolution: dynamic glibc %s: NSS per /etc/nsswitch.conf\n",
+	       gnu_get_libc_version());
+#else
+	printf("name resolution: musl or another C library (version not known to vigil): "
+	       "/etc/hosts and DNS (/etc/resolv.conf), no NSS\n");
+#endif
+}
+
 static int version_main(void)
 {
 	char v[32];
@@ -61,23 +85,11 @@ static int version_main(void)
 	printf("cJSON %s\n", manifest_lib_version());
 	printf("libmicrohttpd %s\n", http_lib_version());
 	printf("%s\n", curl_lib_version());
+	print_resolver();
 	if (db_tool_version("pg_dump", &major, &minor, v, sizeof v, &e) == 0)
 		printf("pg_dump %s\n", v);
 	else
 		printf("pg_dump not found: %s\n", e.msg);
-	return 0;
-}
-
-static int open_log(const struct config *cfg, const char *name)
-{
-	char p[UTIL_PATH_MAX];
-	struct err e;
-
-	if (util_mkdir_p(cfg->log_dir, 0700, &e) < 0 ||
-	    util_fmt(p, sizeof p, &e, "%s/%s", cfg->log_dir, name) < 0 || log_open_file(p, &e) < 0) {
-		log_warn("logging to stderr only: %s", e.msg);
-		return -1;
-	}
 	return 0;
 }
 
@@ -119,7 +131,8 @@ int main(int argc, char **argv)
 	/* Until TZ is known to be a real zone, stamp log lines in UTC. */
 	log_stamp_utc(true);
 	if (takes_no_arguments(cmd) && argc > 2 &&
-	    !(argc == 3 && !strcmp(cmd, "check-config") && !strcmp(argv[2], "--markdown"))) {
+	    !(argc == 3 && !strcmp(cmd, "check-config") &&
+	      (!strcmp(argv[2], "--markdown") || !strcmp(argv[2], "--env-example")))) {
 		/* A typo must not start a daemon or pass for a check. */
 		fprintf(stderr, "vigil %s: unknown argument %s\n\n", cmd, argv[2]);
 		usage(stderr);
@@ -134,6 +147,11 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "check-config") && argc > 2 && !strcmp(argv[2], "--markdown")) {
 		/* The README's variable table is made from the config table. */
 		config_print_markdown(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "check-config") && argc > 2 && !strcmp(argv[2], "--env-example")) {
+		/* .env.prod.example is made from the config table too. */
+		config_print_env_example(stdout);
 		return EXIT_OK;
 	}
 	err_clear(&e);
@@ -158,26 +176,26 @@ int main(int argc, char **argv)
 		config_print(&cfg, stdout);
 		status = daemon_print_schedule(&cfg, 5);
 	} else if (!strcmp(cmd, "serve")) {
-		open_log(&cfg, "backup.log");
+		cmd_open_log(&cfg, "backup.log");
 		status = daemon_main(&cfg);
 	} else if (!strcmp(cmd, "healthcheck")) {
 		status = daemon_healthcheck(&cfg);
 	} else if (!strcmp(cmd, "backup")) {
-		open_log(&cfg, "backup.log");
+		cmd_open_log(&cfg, "backup.log");
 		status = backup_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "notify")) {
-		open_log(&cfg, "backup.log");
+		cmd_open_log(&cfg, "backup.log");
 		status = notify_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "list")) {
 		status = list_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "verify")) {
-		open_log(&cfg, "backup.log");
+		cmd_open_log(&cfg, "backup.log");
 		status = verify_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "restore")) {
-		open_log(&cfg, "restore.log");
+		cmd_open_log(&cfg, "restore.log");
 		status = restore_main(&cfg, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "prune")) {
-		open_log(&cfg, "backup.log");
+		cmd_open_log(&cfg, "backup.log");
 		status = prune_main(&cfg, argc - 2, argv + 2);
 	} else {
 		fprintf(stderr, "vigil: unknown command \"%s\"\n\n", cmd);

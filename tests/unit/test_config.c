@@ -679,6 +679,7 @@ static void print_defaults_lines(void)
 		"BACKUP_PING_URL=", "BACKUP_NOTIFY_TIMEOUT=15", "S3_ENDPOINT=", "S3_BUCKET=", "S3_PREFIX=",
 		"S3_REGION=us-east-1", "S3_ACCESS_KEY_ID=", "S3_SECRET_ACCESS_KEY=",
 		"S3_FORCE_PATH_STYLE=false", "S3_RETENTION_DAYS=", "BACKUP_VERIFY_SCHEDULE=",
+		"SSL_CERT_FILE=", "TZDIR=",
 	};
 	/* every documented variable has exactly one line */
 	static const char *const names[] = {
@@ -695,6 +696,7 @@ static void print_defaults_lines(void)
 		"BACKUP_NOTIFY_ON", "BACKUP_NOTIFY_LANG", "BACKUP_WEBHOOK_URL", "BACKUP_PING_URL", "BACKUP_NOTIFY_TIMEOUT", "S3_ENDPOINT",
 		"S3_BUCKET", "S3_PREFIX", "S3_REGION", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
 		"S3_FORCE_PATH_STYLE", "S3_RETENTION_DAYS", "BACKUP_VERIFY_SCHEDULE",
+		"SSL_CERT_FILE", "TZDIR",
 	};
 	struct config c;
 	struct err e;
