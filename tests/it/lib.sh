@@ -59,7 +59,7 @@ _it_scrub_env() {
 		case $v in
 		POSTGRES_* | BACKUP_* | VIGIL_* | EMAIL_* | S3_* | PG* | DATABASE_URL | \
 			MEDIA_DIR | MEDIA_EXCLUDE | MEDIA_ALLOW_EMPTY | LOG_DIR | HTTP_LISTEN | HEALTHCHECK_* | \
-			PRE_RESTORE_* | DEFAULT_FROM_EMAIL | FAKETIME* | LD_PRELOAD)
+			PRE_RESTORE_* | DEFAULT_FROM_EMAIL | FAKETIME* | LD_PRELOAD | SSL_CERT_FILE | TZDIR)
 			[[ $v == PGBIN ]] || unset "$v" ;;
 		esac
 	done

@@ -22,8 +22,9 @@
 #     zoneinfo; last, as (c2), a TZif file cut short (TZDIR): `vigil serve` (BACKUP_ON_START=true), `vigil check-config`
 #     and `vigil backup` exit 2 naming TZ; nothing runs, nothing is written.
 # (d) TZ=Europe/Berlin with /usr/share/zoneinfo hidden under an empty tmpfs
-#     inside `unshare --mount`: serve and check-config exit 2 naming TZ, and
-#     nothing runs. Controls: TZ=UTC works there (built in), and
+#     inside `unshare --mount`: serve and check-config exit 2 naming TZ, the
+#     file looked for, TZDIR and the fixes, and nothing runs. Controls: TZ=UTC
+#     and TZ unset work there (built in), and
 #     Europe/Berlin works without the tmpfs.
 # (e) `vigil check-config` prints five next fire times with their offsets:
 #     exact lines for Europe/Madrid across the spring-forward (with "30 2 * *
@@ -241,6 +242,9 @@ assert_exit 2 hidden "env -u TZDIR TZ=Europe/Berlin timeout 20 '$VIGIL' check-co
 assert_output_match 'TZ="?Europe/Berlin'
 assert_exit 2 hidden "env -u TZDIR TZ=Europe/Berlin BACKUP_ON_START=true timeout 20 '$VIGIL' serve"
 assert_output_match 'TZ="?Europe/Berlin'
+# The message names the file looked for, TZDIR, and the fixes (issue 12).
+assert_contains "$ERR" 'TZ="Europe/Berlin": no time zone data in /usr/share/zoneinfo (not even Etc/UTC), so no zone file /usr/share/zoneinfo/Europe/Berlin (TZDIR is unset); hint: install tzdata in the image (apt-get install tzdata), or mount the host'"'"'s /usr/share/zoneinfo read-only, or set TZ=UTC, which needs no zone files'
+assert_exit 0 hidden "env -u TZDIR -u TZ timeout 20 '$VIGIL' check-config"
 assert_exit 2 hidden "env -u TZDIR TZ=Europe/Berlin timeout 20 '$VIGIL' backup"
 assert_output_match 'TZ="?Europe/Berlin'
 [[ -z $(find "$BACKUP_DIR" -mindepth 1 -print -quit) ]] ||
