@@ -721,8 +721,11 @@ int daemon_main(const struct config *cfg)
 		if (!stop)
 			stop_slow_notifier(&d);
 		reap_all(&d);
-		if (!stop && runs_changed(&d))
+		if (!stop && runs_changed(&d)) {
 			reload_state(&d);
+			/* someone wrote a manifest: BACKUP_DIR may be writable again */
+			run_checks(&d);
+		}
 		if (stop) {
 			if (!d.job_running && !d.notifier_running)
 				break;

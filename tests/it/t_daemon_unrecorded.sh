@@ -16,7 +16,8 @@
 #   2. a restart while still read-only: that failure was only in memory
 #      (documented), the start-up run fails again and counts again: 503.
 #   3. BACKUP_DIR on a full tmpfs, BACKUP_SCHEDULE='* * * * *': the same 503
-#      and counts ("No space left" in the daemon's log); the next minute's
+#      (the start-up check: "No space left on device") and counts ("No space
+#      left" in the daemon's log); the next minute's
 #      run fails too: failures 2, consecutive failures 2,
 #      vigil_unrecorded_failures_total 2, still 503. After the filler is
 #      removed a manual backup succeeds and /healthz is 200 "ok", consecutive
@@ -26,16 +27,19 @@ set -u
 . "$(dirname "$0")/lib.sh"
 it_setup
 
-# expect_failing_unrecorded START: /healthz and /metrics after one
-# unrecorded failure of both kinds on top of one recorded success.
+# expect_failing_unrecorded START WHY: /healthz (503, start-up check
+# failed: WHY) and /metrics after one unrecorded failure of both kinds on
+# top of one recorded success.
 expect_failing_unrecorded() {
-	local start=$1 k lf
+	local start=$1 why=$2 k lf
 	wait_until 30 "the start-up run to fail" grep -q 'run finished: exited 1' "$DLOG"
 	# the log line comes a moment before the state is rebuilt
 	wait_until 5 "/healthz 503" eval 'http /healthz; [[ $HTTP_CODE == 503 ]]'
 	assert_eq 503 "$HTTP_CODE" "/healthz after a run that left no manifest"
 	assert_contains "$T/http.body" '"status":"failing"'
-	assert_contains "$T/http.body" 'the run exited 1 and left no run manifest'
+	assert_contains "$T/http.body" "start-up check failed: BACKUP_DIR $BACKUP_DIR (owner:group 0:0, mode "
+	assert_contains "$T/http.body" "$why"
+	assert_contains "$DLOG" 'the run exited 1 without a run manifest, and the daemon cannot write one either'
 	for k in db media; do
 		assert_eq 1 "$(metric "vigil_runs_total{kind=\"$k\",result=\"failure\"}")" "$k failures"
 		assert_eq 1 "$(metric "vigil_runs_total{kind=\"$k\",result=\"success\"}")" "$k successes"
@@ -59,7 +63,7 @@ mount -o remount,bind,ro "$BACKUP_DIR" || fail "remount ro failed"
 tree >"$T/tree.before"
 start=$(date +%s)
 daemon_spawn 1 vigil BACKUP_ON_START=true serve
-expect_failing_unrecorded "$start"
+expect_failing_unrecorded "$start" 'cannot create a file there: Read-only file system' 
 assert_contains "$DLOG" 'cannot open the run lock'
 tree >"$T/tree.after"
 diff -u "$T/tree.before" "$T/tree.after" || fail "files changed under a read-only BACKUP_DIR?"
@@ -69,7 +73,7 @@ daemon_stop
 log "2. restart, still read-only: the start-up run fails and counts again"
 start=$(date +%s)
 daemon_spawn 2 vigil BACKUP_ON_START=true serve
-expect_failing_unrecorded "$start"
+expect_failing_unrecorded "$start" 'Read-only file system' 
 daemon_stop
 umount "$BACKUP_DIR" || fail "umount failed"
 
@@ -86,7 +90,7 @@ dd if=/dev/zero of="$BACKUP_DIR/filler" bs=64k 2>/dev/null
 ls_manifests >"$T/m0"
 start=$(date +%s)
 daemon_spawn 3 vigil BACKUP_ON_START=true BACKUP_SCHEDULE='* * * * *' serve
-expect_failing_unrecorded "$start"
+expect_failing_unrecorded "$start" 'No space left on device' 
 assert_contains "$DLOG" 'No space left on device'
 # the next scheduled run fails the same way and counts on top
 two_failures() { [[ $(metric 'vigil_consecutive_failures{kind="db"}') == 2 ]]; }
@@ -102,6 +106,7 @@ assert_eq 503 "$HTTP_CODE" "/healthz after two unrecorded failures"
 rm -f "$BACKUP_DIR/filler"
 wait_next_second
 assert_exit 0 vigil backup
+# the manual run's manifest makes the daemon re-check BACKUP_DIR at once
 wait_until 10 "/healthz 200 ok" eval 'http /healthz; [[ $HTTP_CODE == 200 ]]'
 assert_contains "$T/http.body" '"status":"ok"'
 assert_eq 0 "$(metric 'vigil_consecutive_failures{kind="db"}')" "db consecutive failures after recovery"

@@ -13,6 +13,8 @@
 #      POSTGRES_DB) gives exactly the defaults: check-config prints the same
 #      as with an empty environment; without POSTGRES_DB it is exit 2 naming
 #      it.
+#   6. every line uncommented at once still gives exactly the defaults (each
+#      shows its default, or is empty where empty means the default).
 set -u
 # shellcheck source=tests/it/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -48,4 +50,9 @@ assert_exit 0 env -i PATH="$PATH" TZ=UTC POSTGRES_DB=app "$VIGIL" check-config
 diff -u "$OUT" "$IT_TMP/with_file" || fail "the example's active lines change a default"
 assert_exit 2 env -i PATH="$PATH" TZ=UTC "${active[@]}" "$VIGIL" check-config
 assert_contains "$ERR" "POSTGRES_DB is required"
+
+log "6. every line uncommented gives the defaults too"
+mapfile -t all < <(grep -E '^#?[A-Z][A-Z0-9_]*=' "$F" | sed 's/^#//')
+assert_exit 0 env -i PATH="$PATH" "${all[@]}" POSTGRES_DB=app "$VIGIL" check-config
+diff -u "$IT_TMP/with_file" "$OUT" || fail "an uncommented default changes the configuration"
 log "env example ok"
