@@ -44,10 +44,8 @@ docker image ls "$VIGIL_IMAGE" --format '# {{.Repository}}:{{.Tag}} {{.Size}}'
 tests=()
 if (($# > 0)); then
 	for a in "$@"; do
-		n=${a##*/}
-		n=${n%.sh}
-		[[ $n == t_* ]] || n=t_$n
-		tests+=("tests/image/$n.sh")
+		a=$(basename "$a" .sh)
+		tests+=("tests/image/t_${a#t_}.sh")
 	done
 else
 	tests=(tests/image/t_*.sh)
