@@ -22,7 +22,8 @@ RUN apt-get update \
 WORKDIR /src
 # The static libraries first, from the script alone: a change under src/
 # reuses this layer and only recompiles vigil.
-COPY scripts/static.sh scripts/
+# (static.sh and its version pins, scripts/static-versions)
+COPY scripts/static* scripts/
 RUN scripts/static.sh deps
 COPY . .
 ARG VIGIL_BUILD=unknown
