@@ -25,8 +25,8 @@ wait_health db healthy 90
 psql_db "CREATE TABLE items(id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 100)" ||
 	fail "fixture"
 NET=${PROJ}_default
-SIDECARS=()
-at_exit 'docker rm -f "${SIDECARS[@]}"'
+# (by name: sidecar runs in $(...), a subshell, so it cannot record them)
+at_exit 'docker ps -aq --filter "name=^$PROJ-" | xargs -r docker rm -f'
 
 # sidecar NAME DIR OPTS... : start the daemon on DIR as /backups.
 sidecar() {
@@ -37,7 +37,6 @@ sidecar() {
 	docker run -d --name "$name" --network "$NET" --env-file "$PD/.env.prod" \
 		-v "$dir:/backups${RO:-}" -v "$PD/logs-$c:/logs" "$@" "$VIGIL_IMAGE" >/dev/null ||
 		fail "docker run $name"
-	SIDECARS+=("$name")
 	echo "$name"
 }
 # healthz_of NAME: wait up to 15 s for the daemon to answer; print it.
