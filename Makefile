@@ -8,6 +8,7 @@
 #   make asan       unit + integration tests under ASan/UBSan (build-asan/)
 #   make deps       install the Debian packages vigil and its tests need
 #   make bench      throughput against pg_dump|gzip, tar czf & co. (bench/run.sh)
+#   make check-image  the Docker image, built and tested in a real engine (tests/image/run.sh)
 
 CC      ?= cc
 PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto libmicrohttpd libcurl
@@ -36,7 +37,7 @@ UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
 CFLAGS  += -Isrc
 
-.PHONY: all check unit it demo asan deps clean bench lint FORCE
+.PHONY: all check unit it demo asan deps clean bench lint check-image FORCE
 
 all: $(B)/vigil
 
@@ -117,3 +118,9 @@ lint:
 
 clean:
 	rm -rf build build-asan
+
+# vigil's image in a real Docker engine (tests/image/run.sh): base images
+# (scripts/base-images.sh), docker build, compose tests. .ci/run runs it
+# after `make check`.
+check-image:
+	@bash tests/image/run.sh
