@@ -563,7 +563,7 @@ int daemon_healthcheck(const struct config *cfg)
 		fprintf(stderr, "vigil healthcheck: HTTP_LISTEN=off, nothing to ask\n");
 		return EXIT_FAILED;
 	}
-	if (http_get_local(cfg->http_listen, "/healthz", 5000, &status, body, sizeof body, &e) < 0) {
+	if (http_get_local(cfg->http_listen, "/healthz", 2000, &status, body, sizeof body, &e) < 0) {
 		fprintf(stderr, "vigil healthcheck: %s\n", e.msg);
 		return EXIT_FAILED;
 	}

@@ -43,8 +43,16 @@ bool metrics_run_overdue(const struct daemon_info *d, int64_t now)
 void metrics_health(const struct state *st, const struct daemon_info *d, int64_t now,
 		    int64_t max_age, struct health *h)
 {
-	char reason[900] = "", esc[1000], ts[32], a1[32], a2[32];
+	char reason[900] = "", esc[1000], ts[32], a1[32], a2[32], run[96] = "";
 	bool pending = false;
+
+	if (d->running && d->run_started > 0) {
+		/* Said in every answer, so a probe during a long run shows that
+		 * the daemon is busy, not stuck (C15). */
+		log_time_utc(d->run_started, ts);
+		snprintf(run, sizeof run, ",\"running\":{\"since\":\"%s\",\"seconds\":%lld}", ts,
+			 (long long)(now > d->run_started ? now - d->run_started : 0));
+	}
 
 	if (d->startup_error[0]) {
 		/* The next run would fail the same way (or its alerts would):
@@ -99,13 +107,14 @@ void metrics_health(const struct state *st, const struct daemon_info *d, int64_t
 		log_redact(reason, sizeof reason);
 		metrics_json_escape(reason, esc, sizeof esc);
 		h->status = 503;
-		snprintf(h->body, sizeof h->body, "{\"status\":\"failing\",\"reason\":\"%s\"}\n", esc);
+		snprintf(h->body, sizeof h->body, "{\"status\":\"failing\",\"reason\":\"%s\"%s}\n", esc,
+			 run);
 		return;
 	}
 	h->status = 200;
 	if (pending) {
 		snprintf(h->body, sizeof h->body,
-			 "{\"status\":\"pending\",\"reason\":\"no run yet since start\"}\n");
+			 "{\"status\":\"pending\",\"reason\":\"no run yet since start\"%s}\n", run);
 		return;
 	}
 	{
@@ -115,8 +124,8 @@ void metrics_health(const struct state *st, const struct daemon_info *d, int64_t
 		if (st->kind[KIND_MEDIA].enabled)
 			log_time_utc(st->kind[KIND_MEDIA].last_success, media);
 		snprintf(h->body, sizeof h->body,
-			 "{\"status\":\"ok\",\"last_success\":{\"db\":\"%s\",\"media\":\"%s\"}}\n", db,
-			 media);
+			 "{\"status\":\"ok\",\"last_success\":{\"db\":\"%s\",\"media\":\"%s\"}%s}\n",
+			 db, media, run);
 	}
 }
 

@@ -52,7 +52,8 @@ struct health {
  * younger than max_age; otherwise 503 with the reason. A start-up pre-flight
  * failure is the reason while a kind has no run, unless it was a failure to
  * connect and the background probe has since reached the database (the
- * daemon then clears preflight_error). */
+ * daemon then clears preflight_error). While d->running, every body also
+ * has "running":{"since":ISO 8601 UTC,"seconds":N}. */
 void metrics_health(const struct state *st, const struct daemon_info *d, int64_t now,
 		    int64_t max_age, struct health *h);
 

@@ -201,6 +201,9 @@ static void overdue_run_is_503(void)
 	CHECK(!metrics_run_overdue(&d, 1000200 + 3600));
 	metrics_health(&st, &d, 1000200 + 3600, MAX_AGE, &h);
 	CHECK(h.status == 200);
+	/* C15: every answer during a run says since when and for how long. */
+	CHECK(strstr(h.body, ",\"running\":{\"since\":\"1970-01-12T13:50:00Z\",\"seconds\":3600}}") !=
+	      NULL);
 	CHECK(metrics_run_overdue(&d, 1000200 + 3601));
 	metrics_health(&st, &d, 1000200 + 3601, MAX_AGE, &h);
 	CHECK(h.status == 503);
@@ -210,8 +213,11 @@ static void overdue_run_is_503(void)
 	REQUIRE(out != NULL);
 	CHECK(strstr(out, "\nvigil_run_overdue 1\n") != NULL);
 	free(out);
+	CHECK(strstr(h.body, "\"seconds\":3601}}") != NULL);
 	d.running = false;
 	CHECK(!metrics_run_overdue(&d, 1000200 + 9999));
+	metrics_health(&st, &d, 1000200 + 3601, MAX_AGE, &h);
+	CHECK(strstr(h.body, "running") == NULL);
 }
 
 /* A failure's error code reaches /metrics as the reason label (issue 10:
