@@ -197,11 +197,12 @@ check_pins() {
 
 # ---------------------------------------------------------------------------
 # The cache. KEY covers every input of the library builds that can change
-# their result: the pins, this script, and the compiler.
+# their result: the pins, this script (less its comment lines: a comment
+# edit rebuilds nothing), and the compiler.
 cache_key() {
 	{
 		for name in $(printf '%s\n' "${!PIN[@]}" | sort); do echo "$name ${PIN[$name]}"; done
-		sha256sum <"$SELF"
+		grep -v '^[[:space:]]*#' "$SELF" | sha256sum
 		cc -dumpfullversion 2>/dev/null || echo "no cc yet"
 		uname -m
 	} | sha256sum | cut -c1-16
