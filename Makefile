@@ -8,7 +8,11 @@
 #   make asan       unit + integration tests under ASan/UBSan (build-asan/)
 #   make deps       install the Debian packages vigil and its tests need
 #   make bench      throughput against pg_dump|gzip, tar czf & co. (bench/run.sh)
+#   make static     build-static/vigil: fully static x86-64 binary for the image
+#                   (scripts/static.sh; libraries from pinned Debian sources,
+#                   cached; `make static GITREV=id` where there is no .git)
 #   make check-image  the Docker image, built and tested in a real engine (tests/image/run.sh)
+#   make env-example  regenerate .env.prod.example from the configuration table
 
 CC      ?= cc
 PKGS    := libpq libarchive libcjson zlib libdeflate libzstd libcrypto libmicrohttpd libcurl
@@ -21,7 +25,15 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) \
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
 endif
+# STATIC=1 (set by scripts/static.sh, which also points PKG_CONFIG_PATH at
+# its library prefix): -DVIGIL_STATIC=1, the libraries' private
+# dependencies too (pkg-config --static), and a -static link.
+ifeq ($(STATIC),1)
+CFLAGS  += -DVIGIL_STATIC=1
+LDLIBS  += -static $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -pthread
+else
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+endif
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS  += -DVIGIL_VERSION='"$(VERSION)"' -DVIGIL_BUILD='"$(GITREV)"'
@@ -37,7 +49,7 @@ UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/%)
 CFLAGS  += -Isrc
 
-.PHONY: all check unit it demo asan deps clean bench lint check-image FORCE
+.PHONY: all check unit it demo asan deps clean bench lint static check-image FORCE
 
 all: $(B)/vigil
 
@@ -111,13 +123,18 @@ bench:
 env-example: $(B)/vigil
 	$(B)/vigil check-config --env-example >.env.prod.example
 
+# build-static/vigil (scripts/static.sh: deps, then this Makefile again with
+# STATIC=1 B=build-static). GITREV is handed on: the Docker build has no .git.
+static:
+	@GITREV='$(GITREV)' bash scripts/static.sh
+
 # The structure rules of docs/design.md: layers, one home per library, no
 # literal exit status (scripts/lint.sh).
 lint:
 	@bash scripts/lint.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-static
 
 # vigil's image in a real Docker engine (tests/image/run.sh): base images
 # (scripts/base-images.sh), docker build, compose tests. .ci/run runs it
