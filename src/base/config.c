@@ -65,7 +65,7 @@ static const struct cfg_row rows[] = {
 	{ "HEALTHCHECK_MAX_AGE", T_DURATION, F(healthcheck_max_age), NULL, 0, 0, NULL, false, "/healthz fails when the last success is older (default schedule period + 2h); seconds or 26h, 90m" },
 	{ "BACKUP_RUN_TIMEOUT", T_DURATION, F(run_timeout), "6h", 0, 0, NULL, false, "a run still going after this is stopped and recorded as a failure; /healthz fails while a run is older; seconds or 6h, 90m" },
 	{ "BACKUP_LOCK_WAIT_TIMEOUT", T_DURATION, F(lock_wait_timeout), "5m", 0, 0, NULL, false, "pg_dump --lock-wait-timeout: how long the dump waits for a table lock before it fails (a --lock-wait-timeout in PG_DUMP_EXTRA_OPTS wins)" },
-	{ "HTTP_LISTEN", T_STR, F(http_listen), "0.0.0.0:8080", 0, 0, NULL, false, "address:port of /healthz and /metrics, or off" },
+	{ "HTTP_LISTEN", T_STR, F(http_listen), "0.0.0.0:8080", 0, 0, NULL, false, "address:port of /healthz and /metrics ([::] is IPv4 and IPv6), or off (then the image's health check fails: set healthcheck: disable: true in compose)" },
 	{ "EMAIL_HOST", T_STR, F(email_host), "localhost", 0, 0, NULL, false, "SMTP server (Django's name)" },
 	{ "EMAIL_PORT", T_LONG, F(email_port), "25", 1, 65535, NULL, false, "SMTP port" },
 	{ "EMAIL_HOST_USER", T_STR, F(email_user), NULL, 0, 0, NULL, false, "SMTP user" },

@@ -21,8 +21,33 @@ static const char *const known[] = {
 	"/etc/ssl/cert.pem",
 };
 
+/* 0 when the first 64 KiB read from fd hold a PEM certificate line
+ * ("-----BEGIN CERTIFICATE-----" or "-----BEGIN TRUSTED CERTIFICATE-----",
+ * RFC 7468 section 5), else EILSEQ (or the read's errno). A garbage file
+ * is found at start, not as "certificate not trusted" at every alert. */
+static int pem_certificate_in(int fd)
+{
+	char buf[65536 + 1];
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	return memmem(buf, got, "CERTIFICATE-----", 16) && memmem(buf, got, "-----BEGIN ", 11)
+		       ? 0
+		       : EILSEQ;
+}
+
 /* 0 when path opens for reading and is a non-empty regular file; else the
- * errno that says why (EISDIR for a directory, ENODATA for an empty file). */
+ * errno that says why (EISDIR for a directory, ENODATA for an empty file,
+ * EILSEQ for a file with no PEM certificate). */
 static int readable_bundle(const char *path)
 {
 	struct stat st;
@@ -36,6 +61,8 @@ static int readable_bundle(const char *path)
 		err = EISDIR;
 	else if (!S_ISREG(st.st_mode) || st.st_size == 0)
 		err = ENODATA;
+	else
+		err = pem_certificate_in(fd);
 	close(fd);
 	return err;
 }
@@ -57,7 +84,9 @@ int ca_bundle_choose(char *out, size_t n, struct err *e)
 			       "hint: point it at a PEM bundle (the ca-certificates package "
 			       "installs /etc/ssl/certs/ca-certificates.crt), or unset it to use "
 			       "the system's; TLS verification is never turned off", env,
-			       why == ENODATA ? "an empty or special file" : strerror(why));
+			       why == ENODATA	? "an empty or special file"
+			       : why == EILSEQ	? "no PEM certificate in it"
+						: strerror(why));
 	}
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
 		if (readable_bundle(known[i]) == 0) {

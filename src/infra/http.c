@@ -264,8 +264,12 @@ int http_start(const char *listen, http_page_fn fn, void *ctx, struct http_serve
 	*out = NULL;
 	if (parse_listen(listen, &ss, &len, e) < 0)
 		return -1;
+	/* [::] means every address, IPv4 too (IPV6_V6ONLY off): Docker's
+	 * networks are IPv4 unless IPv6 is switched on. */
 	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+		flags |= IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)
+				 ? MHD_USE_DUAL_STACK
+				 : MHD_USE_IPv6;
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return err_set(e, ERR_INTERNAL, "out of memory");
@@ -342,9 +346,16 @@ int http_get_local(const char *listen, const char *path, int timeout_ms, int *st
 		if (in->sin_addr.s_addr == htonl(INADDR_ANY))
 			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	} else if (ss.ss_family == AF_INET6) {
+		/* [::] listens dual-stack (http_start), so ask 127.0.0.1: a
+		 * container's loopback often has IPv6 switched off. */
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
-			in6->sin6_addr = in6addr_loopback;
+		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) {
+			struct sockaddr_in in4 = { .sin_family = AF_INET, .sin_port = in6->sin6_port };
+			in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			memset(&ss, 0, sizeof ss);
+			memcpy(&ss, &in4, sizeof in4);
+			len = sizeof in4;
+		}
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

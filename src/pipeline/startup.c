@@ -63,7 +63,6 @@ static void write_hint(const char *var, const char *dir, int err, char *out, siz
  * first when missing, with mode). 0, or -1 with msg (size n) set. */
 static int probe_write(const char *var, const char *dir, mode_t mode, char *msg, size_t n)
 {
-	static unsigned seq;
 	char p[UTIL_PATH_MAX], owner[96], me[48], hint[400];
 	struct stat st;
 	struct err e;
@@ -81,8 +80,14 @@ static int probe_write(const char *var, const char *dir, mode_t mode, char *msg,
 			 var);
 		return -1;
 	}
-	snprintf(p, sizeof p, "%s/.vigil-probe-%d-%u", dir, (int)getpid(), seq++);
+	/* One name per process: a probe left by a crash (vigil is PID 1 in a
+	 * container, so the name repeats) is removed and the create retried,
+	 * and a directory that lets us create but not remove gets one file,
+	 * not one per re-check. */
+	snprintf(p, sizeof p, "%s/.vigil-probe-%d", dir, (int)getpid());
 	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(p) == 0)
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = errno;
 	} else {
