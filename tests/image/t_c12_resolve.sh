@@ -69,7 +69,7 @@ fi
 C12_PLAIN=vigil-c12-plain$$
 mkdir -p "$T/plain"
 tmpc=$(docker create "$VIGIL_IMAGE") || fail "docker create $VIGIL_IMAGE"
-docker cp "$tmpc:/usr/local/bin/vigil" "$T/plain/vigil" && docker rm "$tmpc" >/dev/null ||
+docker cp "$tmpc:/usr/local/bin/vigil" "$T/plain/vigil" && docker rm -v "$tmpc" >/dev/null ||
 	fail "copying vigil out of $VIGIL_IMAGE"
 for s in bookworm trixie; do
 	printf 'FROM debian:%s-slim\nCOPY vigil /usr/local/bin/vigil\n' "$s" |

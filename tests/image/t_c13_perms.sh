@@ -26,7 +26,7 @@ psql_db "CREATE TABLE items(id int PRIMARY KEY); INSERT INTO items SELECT genera
 	fail "fixture"
 NET=${PROJ}_default
 # (by name: sidecar runs in $(...), a subshell, so it cannot record them)
-at_exit 'docker ps -aq --filter "name=^$PROJ-" | xargs -r docker rm -f'
+at_exit 'docker ps -aq --filter "name=^$PROJ-" | xargs -r docker rm -f -v'
 
 # sidecar NAME DIR OPTS... : start the daemon on DIR as /backups.
 sidecar() {
