@@ -11,7 +11,8 @@
 #   project_new [ENV=VAL...]  temp project dir $PD with .env.prod (db
 #                     credentials app/app/secret-pw, POSTGRES_HOST=db, TZ=UTC,
 #                     plus the given lines); exports PROJ, VIGIL_TEST_PORT.
-#   dc ARGS...        docker-compose for that project.
+#   dc ARGS...        docker-compose for that project (the files: the shipped
+#                     compose file, compose.test.yml, then DC_EXTRA_FILES).
 #   cid SERVICE       the container id of a service.
 #   health SERVICE    its Docker health status (starting/healthy/unhealthy).
 #   wait_health SERVICE STATUS SECS   wait for it; fails after SECS.
@@ -19,8 +20,10 @@
 #   healthz           curl the published /healthz (body to stdout).
 #
 # Assertions: fail MSG; assert_eq EXPECTED ACTUAL MSG; assert_grep ERE FILE
-# MSG; assert_no_grep ERE FILE MSG. Environment: VIGIL_IMAGE (the image
-# under test, set by run.sh), IMAGE_KEEP=1 keeps the project on exit.
+# MSG; assert_no_grep ERE FILE MSG. at_exit CMD runs CMD on exit (before
+# the project is removed), after_down CMD after it. Environment:
+# VIGIL_IMAGE (the image under test, set by run.sh), IMAGE_KEEP=1 keeps the
+# project on exit.
 
 IMG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${VIGIL_IMAGE:?VIGIL_IMAGE (the image under test) must be set; see tests/image/run.sh}"
@@ -30,6 +33,7 @@ PY=/usr/bin/python3
 PD=
 PROJ=
 _AT_EXIT=()
+_AFTER_DOWN=()
 
 log() { printf '# %s\n' "$*"; }
 # fail MSG: print MSG and the call stack (bash's `caller`), exit 1.
@@ -47,6 +51,9 @@ assert_no_grep() {
 	! grep -Eq -- "$1" "$2" || { grep -E -- "$1" "$2" | sed 's/^/    /' >&2; fail "${3:-unexpected match} (/$1/ in ${2##*/})"; }
 }
 at_exit() { _AT_EXIT+=("$*"); }
+# after_down CMD: run CMD on exit after the project is removed (an image its
+# containers use); not with IMAGE_KEEP=1.
+after_down() { _AFTER_DOWN+=("$*"); }
 
 _img_cleanup() {
 	local rc=$? c
@@ -59,6 +66,9 @@ _img_cleanup() {
 		[[ ${IMAGE_KEEP:-0} == 1 ]] || dc down -v --remove-orphans -t 5 >/dev/null 2>&1
 	fi
 	[[ -z $PD || ${IMAGE_KEEP:-0} == 1 ]] || rm -rf "$PD"
+	if [[ ${IMAGE_KEEP:-0} != 1 ]]; then
+		for c in "${_AFTER_DOWN[@]}"; do eval "$c" >/dev/null 2>&1; done
+	fi
 	exit "$rc"
 }
 trap _img_cleanup EXIT
@@ -81,9 +91,17 @@ project_new() {
 	mkdir -p "$PD/backups" "$PD/logs"
 }
 
+# More override files for one test (t_c12_resolve: compose.c12.yml).
+DC_EXTRA_FILES=()
+_dc_files() {
+	local f
+	printf '%s\n' -f "$IMG_ROOT/docker-compose.prod.yml" -f "$IMG_ROOT/tests/image/compose.test.yml"
+	for f in "${DC_EXTRA_FILES[@]}"; do printf '%s\n' -f "$f"; done
+}
 dc() {
-	docker-compose --ansi never -p "$PROJ" --project-directory "$PD" \
-		-f "$IMG_ROOT/docker-compose.prod.yml" -f "$IMG_ROOT/tests/image/compose.test.yml" "$@"
+	local files
+	mapfile -t files < <(_dc_files)
+	docker-compose --ansi never -p "$PROJ" --project-directory "$PD" "${files[@]}" "$@"
 }
 
 cid() { dc ps -q "$1"; }
@@ -110,9 +128,10 @@ healthz() { curl -sS -m 2 "http://127.0.0.1:$VIGIL_TEST_PORT/healthz"; }
 
 # dc_cmd ARGS: the dc command line as one shell-quoted string (for `script`).
 dc_cmd() {
-	local s
+	local s files
+	mapfile -t files < <(_dc_files)
 	printf -v s '%q ' docker-compose --ansi never -p "$PROJ" --project-directory "$PD" \
-		-f "$IMG_ROOT/docker-compose.prod.yml" -f "$IMG_ROOT/tests/image/compose.test.yml" "$@"
+		"${files[@]}" "$@"
 	printf '%s' "$s"
 }
 

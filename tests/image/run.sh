@@ -1,5 +1,7 @@
 #!/bin/bash
-# `make check-image`: vigil's image in a real Docker engine. Makes the base
+# `make check-image`: vigil's image in a real Docker engine. Installs the
+# host tools the tests use when missing (docker-compose, curl, bc, file,
+# binutils, gpg...: as root, by Debian package name), makes the base
 # images when missing (scripts/base-images.sh; kept in the engine between
 # runs), builds the image from the repository's Dockerfile (the layer cache
 # makes a second build quick), then runs every tests/image/t_*.sh, or those
@@ -18,6 +20,27 @@ if ! docker info >/dev/null 2>&1; then
 	echo "image: no Docker engine (docker info failed)" >&2
 	echo "image: 0 passed, 1 failed"
 	exit 1
+fi
+
+# The host tools the tests use, installed by package name when missing (as
+# root; a fresh CI machine has the engine but not necessarily these).
+declare -A TOOL_PKG=([docker-compose]=docker-compose [curl]=curl [bc]=bc [file]=file
+	[readelf]=binutils [gpg]=gpg [script]=bsdutils [setpriv]=util-linux [sha256sum]=coreutils)
+missing=()
+for t in "${!TOOL_PKG[@]}"; do
+	command -v "$t" >/dev/null 2>&1 || missing+=("${TOOL_PKG[$t]}")
+done
+if ((${#missing[@]} > 0)); then
+	echo "# installing ${missing[*]}"
+	if [[ $(id -u) != 0 ]] || ! {
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			"${missing[@]}" </dev/null >/dev/null 2>&1 ||
+			{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >/dev/null; }
+	}; then
+		echo "image: 0 passed, 1 failed (missing host tools: install ${missing[*]})"
+		exit 1
+	fi
 fi
 
 t0=$SECONDS

@@ -26,7 +26,7 @@ psql_db "CREATE TABLE items(id int PRIMARY KEY); INSERT INTO items SELECT genera
 	fail "fixture"
 NET=${PROJ}_default
 # (by name: sidecar runs in $(...), a subshell, so it cannot record them)
-at_exit 'docker ps -aq --filter "name=^$PROJ-" | xargs -r docker rm -f'
+at_exit 'docker ps -aq --filter "name=^$PROJ-" | xargs -r docker rm -f -v'
 
 # sidecar NAME DIR OPTS... : start the daemon on DIR as /backups.
 sidecar() {
@@ -49,33 +49,35 @@ healthz_of() {
 	done
 	printf '%s\n' "$out"
 }
-# refused CASE NAME UIDGID OWNER MODE: the (a)/(d) expectations.
+# refused CASE NAME UIDGID OWNER MODE ERRNO HINT: the (a)/(d) expectations
+# (EREs: the effective uid:gid, the directory's owner:group and mode, the
+# strerror, the start of the fix).
 refused() {
-	local c=$1 n=$2 ug=$3 own=$4 mode=$5
+	local c=$1 n=$2 ug=$3 own=$4 mode=$5 err=$6 hint=$7
 	sleep 3
 	docker logs "$n" >"$PD/$c.log" 2>&1
 	cat "$PD/$c.log"
 	assert_eq true "$(docker inspect -f '{{.State.Running}}' "$n")" "($c) the daemon stays up"
-	assert_grep 'ERROR.*/backups' "$PD/$c.log" "($c) an ERROR naming /backups at start"
-	assert_grep "ERROR.*$ug" "$PD/$c.log" "($c) the effective uid:gid"
-	assert_grep "ERROR.*$own" "$PD/$c.log" "($c) owner:group"
-	assert_grep "ERROR.*$mode" "$PD/$c.log" "($c) the mode"
-	assert_grep 'ERROR.*hint' "$PD/$c.log" "($c) a fix"
+	# (src/pipeline/startup.c's wording)
+	local what="BACKUP_DIR /backups \\(owner:group $own, mode $mode\\) is not writable as uid:gid $ug: cannot create a file there: $err"
+	assert_grep "ERROR start-up check failed: $what" "$PD/$c.log" "($c) the ERROR at start"
+	assert_grep "ERROR start-up check failed: $what.*; hint: $hint" "$PD/$c.log" "($c) a fix"
 	healthz_of "$n" >"$PD/$c.hz"
 	cat "$PD/$c.hz"
-	assert_grep '^503 .*/backups' "$PD/$c.hz" "($c) /healthz 503 naming /backups"
-	find "$3" -name '.vigil-probe*' 2>/dev/null | grep -q . && fail "($c) probe file left" || :
+	assert_grep "^503 .*\"reason\":\"start-up check failed: $what" "$PD/$c.hz" "($c) /healthz 503 with the reason"
+	find "$PD/$c" -name ".vigil-probe*" | grep -q . && fail "($c) probe file left in $PD/$c" || :
 }
 
 # (a)
 mkdir -p "$PD/a" && chmod 0755 "$PD/a"
 n=$(sidecar a "$PD/a" --user 999:999)
-refused a "$n" '999:999' '(0:0|root:root)' '0?755'
+refused a "$n" 999:999 0:0 0755 'Permission denied' 'on the host, chown 999:999 the directory mounted at /backups'
 
 # (d)
 mkdir -p "$PD/d" && chmod 0755 "$PD/d"
 n=$(RO=:ro sidecar d "$PD/d")
-refused d "$n" '0:0' '(0:0|root:root)' '(0?755|read-only)'
+refused d "$n" 0:0 0:0 0755 'Read-only file system; the file system is mounted read-only' \
+	'remove :ro from the volume mounted at /backups'
 
 # (b)
 mkdir -p "$PD/b" && chown 0:1000 "$PD/b" && chmod 2775 "$PD/b"
