@@ -59,7 +59,7 @@ struct mf_pruned {
 struct mf_notice {
 	char channel[8];     /* "mail", "webhook", "ping" */
 	char result[8];      /* "sent" or "failed" */
-	char error[256];     /* why it failed (no secret, no URL userinfo), else "" */
+	char error[640];     /* why it failed (no secret, no URL userinfo; hints too), else "" */
 };
 
 #define MF_NOTICES_MAX 4

@@ -46,12 +46,12 @@ static void write_hint(const char *var, const char *dir, int err, char *out, siz
 		snprintf(out, n, "the file system is mounted read-only; hint: remove :ro from the "
 			 "volume mounted at %s (%s must be writable)", dir, var);
 	else if ((err == EACCES || err == EPERM) && dgid != 0)
-		snprintf(out, n, "hint: on the host, chown %u:%u the directory mounted at %s; or "
-			 "make it group-writable (chmod 2775) and run the container as a user of "
+		snprintf(out, n, "hint: on the host, chown -R %u:%u the directory mounted at %s; or "
+			 "make it group-writable (chmod -R g+w, and 2775 on directories) and run the container as a user of "
 			 "its group %u (user: \"%u:%u\"); or run the container as root", uid, gid, dir,
 			 dgid, uid, dgid);
 	else if (err == EACCES || err == EPERM)
-		snprintf(out, n, "hint: on the host, chown %u:%u the directory mounted at %s; or "
+		snprintf(out, n, "hint: on the host, chown -R %u:%u the directory mounted at %s; or "
 			 "run the container as root", uid, gid, dir);
 	else if (err == ENOSPC || err == EDQUOT)
 		snprintf(out, n, "hint: free space on the volume of %s", var);
@@ -60,8 +60,11 @@ static void write_hint(const char *var, const char *dir, int err, char *out, siz
 }
 
 /* Create, write, fsync and remove a hidden probe file in dir (created
- * first when missing, with mode). 0, or -1 with msg (size n) set. */
-static int probe_write(const char *var, const char *dir, mode_t mode, char *msg, size_t n)
+ * first when missing, with mode); top is the directory the hint names (var's
+ * value: dir itself or the one that holds it). 0, or -1 with msg (size n)
+ * set. */
+static int probe_write(const char *var, const char *dir, const char *top, mode_t mode, char *msg,
+		       size_t n)
 {
 	char p[UTIL_PATH_MAX], owner[96], me[48], hint[400];
 	struct stat st;
@@ -104,14 +107,56 @@ static int probe_write(const char *var, const char *dir, mode_t mode, char *msg,
 	if (!err)
 		return 0;
 	facts(dir, owner, sizeof owner, me, sizeof me);
-	write_hint(var, dir, err, hint, sizeof hint);
+	write_hint(var, top, err, hint, sizeof hint);
 	snprintf(msg, n, "%s %s%s is not writable as %s: %s: %s; %s", var, dir, owner, me, step,
 		 strerror(err), hint);
 	return -1;
 }
 
+/* What vigil later writes inside dir, when it exists already: the
+ * subdirectories (a probe file in each), and the files it reopens for
+ * writing (opened O_WRONLY, never created). A directory chown'ed without
+ * -R passes the top-level probe but fails every run and hides the run
+ * manifests (runs/ unreadable: /healthz would say "ok" with no state).
+ * 0, or -1 with msg (size n) set by the first that fails. */
+static int probe_read(const char *var, const char *dir, char *msg, size_t n);
+
+static int probe_inside(const char *var, const char *dir, const char *const *subs,
+			const char *const *files, mode_t mode, char *msg, size_t n)
+{
+	char p[UTIL_PATH_MAX], owner[96], me[48], hint[400];
+	struct stat st;
+	int fd;
+
+	for (; subs && *subs; subs++) {
+		snprintf(p, sizeof p, "%s/%s", dir, *subs);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    (probe_write(var, p, dir, mode, msg, n) < 0 || probe_read(var, p, msg, n) < 0))
+			return -1;
+	}
+	for (; files && *files; files++) {
+		snprintf(p, sizeof p, "%s/%s", dir, *files);
+		fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (errno == ENOENT)
+			continue;
+		{
+			int err = errno;
+			facts(p, owner, sizeof owner, me, sizeof me);
+			write_hint(var, dir, err, hint, sizeof hint);
+			snprintf(msg, n, "%s: %s%s cannot be written as %s: %s; %s", var, p, owner, me,
+				 strerror(err), hint);
+		}
+		return -1;
+	}
+	return 0;
+}
+
 /* MEDIA_DIR can be opened and listed. 0, or -1 with msg set. */
-static int probe_read(const char *dir, char *msg, size_t n)
+static int probe_read(const char *var, const char *dir, char *msg, size_t n)
 {
 	char owner[96], me[48];
 	DIR *d = opendir(dir);
@@ -130,14 +175,15 @@ static int probe_read(const char *dir, char *msg, size_t n)
 	}
 	facts(dir, owner, sizeof owner, me, sizeof me);
 	if (err == ENOENT)
-		snprintf(msg, n, "MEDIA_DIR %s does not exist; hint: mount the media volume there, or "
-			 "set MEDIA_DIR to empty for database-only backups", dir);
+		snprintf(msg, n, "%s %s does not exist; hint: mount the media volume there, or "
+			 "set MEDIA_DIR to empty for database-only backups", var, dir);
 	else if (err == EACCES || err == EPERM)
-		snprintf(msg, n, "MEDIA_DIR %s%s cannot be read as %s: %s; hint: make it readable "
-			 "for that user on the host (a shared group with chmod g+rX, or o+rX), or run "
-			 "the container as its owner or as root", dir, owner, me, strerror(err));
+		snprintf(msg, n, "%s %s%s cannot be read as %s: %s; hint: make it readable "
+			 "for that user on the host (a shared group with chmod -R g+rX, or o+rX), or "
+			 "run the container as its owner or as root", var, dir, owner, me,
+			 strerror(err));
 	else
-		snprintf(msg, n, "MEDIA_DIR %s%s cannot be read as %s: %s", dir, owner, me,
+		snprintf(msg, n, "%s %s%s cannot be read as %s: %s", var, dir, owner, me,
 			 strerror(err));
 	return -1;
 }
@@ -161,6 +207,9 @@ static void tls_channels(const struct config *c, char *out, size_t n)
 
 void startup_check(const struct config *cfg, struct startup_report *r)
 {
+	static const char *const backup_subs[] = { "db", "media", "runs", NULL };
+	static const char *const backup_files[] = { ".vigil.lock", NULL };
+	static const char *const log_files[] = { "backup.log", "restore.log", NULL };
 	mode_t dm = backup_dir_mode(cfg);
 	char chans[128], ca[256];
 	struct err e;
@@ -169,13 +218,20 @@ void startup_check(const struct config *cfg, struct startup_report *r)
 	for (int c = 0; c < SC_N; c++)
 		r->ok[c] = true;
 	r->applies[SC_BACKUP_DIR] = r->applies[SC_LOG_DIR] = true;
-	r->ok[SC_BACKUP_DIR] = probe_write("BACKUP_DIR", cfg->backup_dir, dm, r->msg[SC_BACKUP_DIR],
+	r->ok[SC_BACKUP_DIR] = probe_write("BACKUP_DIR", cfg->backup_dir, cfg->backup_dir, dm, r->msg[SC_BACKUP_DIR],
 					   sizeof r->msg[0]) == 0;
-	r->ok[SC_LOG_DIR] = probe_write("LOG_DIR", cfg->log_dir, dm, r->msg[SC_LOG_DIR],
+	r->ok[SC_LOG_DIR] = probe_write("LOG_DIR", cfg->log_dir, cfg->log_dir, dm, r->msg[SC_LOG_DIR],
 					sizeof r->msg[0]) == 0;
+	if (r->ok[SC_BACKUP_DIR])
+		r->ok[SC_BACKUP_DIR] = probe_inside("BACKUP_DIR", cfg->backup_dir, backup_subs,
+						    backup_files, dm, r->msg[SC_BACKUP_DIR],
+						    sizeof r->msg[0]) == 0;
+	if (r->ok[SC_LOG_DIR])
+		r->ok[SC_LOG_DIR] = probe_inside("LOG_DIR", cfg->log_dir, NULL, log_files, dm,
+						 r->msg[SC_LOG_DIR], sizeof r->msg[0]) == 0;
 	if (cfg->media_dir && *cfg->media_dir) {
 		r->applies[SC_MEDIA_DIR] = true;
-		r->ok[SC_MEDIA_DIR] = probe_read(cfg->media_dir, r->msg[SC_MEDIA_DIR],
+		r->ok[SC_MEDIA_DIR] = probe_read("MEDIA_DIR", cfg->media_dir, r->msg[SC_MEDIA_DIR],
 						 sizeof r->msg[0]) == 0;
 	}
 	tls_channels(cfg, chans, sizeof chans);

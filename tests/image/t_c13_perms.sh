@@ -71,7 +71,7 @@ refused() {
 # (a)
 mkdir -p "$PD/a" && chmod 0755 "$PD/a"
 n=$(sidecar a "$PD/a" --user 999:999)
-refused a "$n" 999:999 0:0 0755 'Permission denied' 'on the host, chown 999:999 the directory mounted at /backups'
+refused a "$n" 999:999 0:0 0755 'Permission denied' 'on the host, chown -R 999:999 the directory mounted at /backups'
 
 # (d)
 mkdir -p "$PD/d" && chmod 0755 "$PD/d"

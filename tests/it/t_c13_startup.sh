@@ -48,7 +48,7 @@ chmod 0755 "$BACKUP_DIR"
 chown 999:999 "$LOG_DIR"
 serve_as a 999:999
 startup_failing || fail "(a): /healthz $HTTP_CODE $(cat "$T/http.body"), expected 503 start-up check"
-want="BACKUP_DIR $BACKUP_DIR (owner:group 0:0, mode 0755) is not writable as uid:gid 999:999: cannot create a file there: Permission denied; hint: on the host, chown 999:999 the directory mounted at $BACKUP_DIR; or run the container as root"
+want="BACKUP_DIR $BACKUP_DIR (owner:group 0:0, mode 0755) is not writable as uid:gid 999:999: cannot create a file there: Permission denied; hint: on the host, chown -R 999:999 the directory mounted at $BACKUP_DIR; or run the container as root"
 assert_contains "$T/http.body" "\"reason\":\"start-up check failed: $want\""
 assert_contains "$DLOG" "ERROR start-up check failed: $want"
 assert_eq 0 "$(check_metric backup_dir)" "(a) backup_dir check"
@@ -70,6 +70,9 @@ assert_no_file "$BACKUP_DIR/.vigil-probe-*"
 assert_no_file "$LOG_DIR/.vigil-probe-*"
 
 log "(b) owner 0, group 1000, mode 2775, serve as 1000:1000"
+# A fresh pair of directories: what (a) left (backup.log and runs/ of uid
+# 999, mode 0600/0700) is rightly refused to uid 1000 by the start-up check.
+find "$BACKUP_DIR" "$LOG_DIR" -mindepth 1 -delete
 chown 0:1000 "$BACKUP_DIR" "$LOG_DIR"
 chmod 2775 "$BACKUP_DIR" "$LOG_DIR"
 serve_as b 1000:1000

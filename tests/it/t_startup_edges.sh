@@ -7,6 +7,10 @@
 #      found by name ("no PEM certificate in it"), at start (/healthz 503)
 #      and by `vigil notify --test`, not reported as "certificate not
 #      trusted" at every alert.
+#   4. (below 3) A BACKUP_DIR chown'ed to the container's user without -R:
+#      the top-level probe passes, but runs/ (root, 0700) cannot be written
+#      or read and LOG_DIR's backup.log (root, 0600) cannot be appended to;
+#      /healthz is 503 naming runs/, never "ok" with no state.
 #   3. HTTP_LISTEN=[::]:port listens for IPv4 and IPv6 (dual stack: Docker's
 #      networks are IPv4 by default), and `vigil healthcheck` reaches it.
 set -u
@@ -51,4 +55,18 @@ assert_exit 0 vigil healthcheck
 assert_contains "$OUT" '200 {"status":"pending"'
 daemon_stop
 HTTP_LISTEN=127.0.0.1:$port
+
+log "4. a BACKUP_DIR chown'ed without -R, run as 1000:1000"
+mkdir -p "$BACKUP_DIR/runs" "$BACKUP_DIR/db"
+chmod 0700 "$BACKUP_DIR/runs"
+chown 1000:1000 "$BACKUP_DIR" "$BACKUP_DIR/db" "$LOG_DIR"
+chmod 0755 "$T" "$LOG_DIR" "$BACKUP_DIR"
+touch "$LOG_DIR/backup.log"
+chmod 0600 "$LOG_DIR/backup.log"
+daemon_spawn 4 setpriv --reuid=1000 --regid=1000 --clear-groups "$VIGIL" serve
+http /healthz
+assert_eq 503 "$HTTP_CODE" "4: /healthz"
+assert_contains "$T/http.body" "\"reason\":\"start-up check failed: BACKUP_DIR $BACKUP_DIR/runs (owner:group 0:0, mode 0700) is not writable as uid:gid 1000:1000: cannot create a file there: Permission denied; hint: on the host, chown -R 1000:1000 the directory mounted at $BACKUP_DIR;"
+assert_contains "$DLOG" "ERROR start-up check failed: LOG_DIR: $LOG_DIR/backup.log (owner:group 0:0, mode 0600) cannot be written as uid:gid 1000:1000: Permission denied; hint: on the host, chown -R 1000:1000 the directory mounted at $LOG_DIR;"
+daemon_stop
 log "ok"
