@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include "infra/artifact.h"
-#include "pipeline/backup.h"
 #include "infra/db.h"
 #include "pipeline/dump.h"
 #include "infra/http.h"
 #include "infra/lock.h"
 #include "base/log.h"
+#include "pipeline/backup.h"
 #include "pipeline/metrics.h"
 #include "infra/pid1.h"
 #include "infra/schedule.h"

@@ -583,7 +583,6 @@ static void print_summary(const struct restore *rs, double t0)
 		       rs->safe_db.path[0] && rs->safe_media.path[0] ? " " : "", rs->safe_media.path);
 }
 
-/* Steps 1-7 of README "A restore", under the run lock. */
 /* A backup file (and its .sha256, when there is one) must open for
  * reading as this process before anything else happens: an old backup
  * left by a run as root with mode 0600 is refused here with its errno
@@ -620,6 +619,7 @@ static int check_readable(const char *path, struct err *e)
 	return 0;
 }
 
+/* Steps 1-7 of README "A restore", under the run lock. */
 static enum step restore_steps(struct restore *rs, double t0, struct err *e)
 {
 	const struct config *cfg = rs->cfg;
