@@ -541,3 +541,15 @@ size_t util_display_width(const char *s)
 	}
 	return cols;
 }
+
+void util_path_facts(const char *path, char *owner, size_t on, char *me, size_t mn)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		snprintf(owner, on, " (owner:group %u:%u, mode %04o)", (unsigned)st.st_uid,
+			 (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
+	else
+		owner[0] = '\0';
+	snprintf(me, mn, "uid:gid %u:%u", (unsigned)geteuid(), (unsigned)getegid());
+}

@@ -106,4 +106,9 @@ char **util_split_words(const char *s, struct err *e);
  * in any script; printf's %-Ns pads by bytes. */
 size_t util_display_width(const char *s);
 
+/* For permission messages: owner gets " (owner:group 0:0, mode 0755)" of
+ * path (stat(2); "" when it cannot be stat'ed), me "uid:gid 999:999" of
+ * this process (effective ids). Both NUL-ended, cut to on / mn bytes. */
+void util_path_facts(const char *path, char *owner, size_t on, char *me, size_t mn);
+
 #endif

@@ -592,7 +592,7 @@ static int check_readable(const char *path, struct err *e)
 {
 	char sum[UTIL_PATH_MAX + 8];
 	const char *p[2] = { path, sum };
-	struct stat st;
+	char owner[96], me[48];
 
 	snprintf(sum, sizeof sum, "%s.sha256", path);
 	for (int i = 0; i < 2; i++) {
@@ -603,13 +603,8 @@ static int check_readable(const char *path, struct err *e)
 		}
 		if (i == 1 && err == ENOENT)
 			break; /* no checksum file: verify says what that means */
-		if (stat(p[i], &st) == 0)
-			err_errno(e, ERR_IO, err, "cannot read %s (owner:group %u:%u, mode %04o) as "
-				  "uid:gid %u:%u", p[i], (unsigned)st.st_uid, (unsigned)st.st_gid,
-				  (unsigned)(st.st_mode & 07777), (unsigned)geteuid(),
-				  (unsigned)getegid());
-		else
-			err_errno(e, ERR_IO, err, "cannot read %s", p[i]);
+		util_path_facts(p[i], owner, sizeof owner, me, sizeof me);
+		err_errno(e, ERR_IO, err, "cannot read %s%s as %s", p[i], owner, me);
 		if (err == EACCES || err == EPERM)
 			err_suffix(e, "; nothing was changed; hint: run the restore as root (docker "
 				   "compose exec -u 0 backup vigil restore ...), or give the file to "

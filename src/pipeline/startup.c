@@ -21,20 +21,6 @@ const char *startup_check_name(enum startup_check c)
 	return c < SC_N ? names[c] : "?";
 }
 
-/* "(owner:group 0:0, mode 0755)" of path, or "" when it cannot be
- * stat'ed; and who we are, "uid:gid 999:999". */
-static void facts(const char *path, char *owner, size_t on, char *me, size_t mn)
-{
-	struct stat st;
-
-	if (stat(path, &st) == 0)
-		snprintf(owner, on, " (owner:group %u:%u, mode %04o)", (unsigned)st.st_uid,
-			 (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
-	else
-		owner[0] = '\0';
-	snprintf(me, mn, "uid:gid %u:%u", (unsigned)geteuid(), (unsigned)getegid());
-}
-
 /* The fix for a directory this process cannot write, by errno. */
 static void write_hint(const char *var, const char *dir, int err, char *out, size_t n)
 {
@@ -73,7 +59,7 @@ static int probe_write(const char *var, const char *dir, const char *top, mode_t
 	int fd, err = 0;
 
 	if (stat(dir, &st) < 0 && errno == ENOENT && util_mkdir_p(dir, mode, &e) < 0) {
-		facts(dir, owner, sizeof owner, me, sizeof me);
+		util_path_facts(dir, owner, sizeof owner, me, sizeof me);
 		snprintf(msg, n, "%s %s does not exist and cannot be created as %s: %s; hint: mount "
 			 "a volume there, or create it on the host", var, dir, me, e.msg);
 		return -1;
@@ -106,7 +92,7 @@ static int probe_write(const char *var, const char *dir, const char *top, mode_t
 	}
 	if (!err)
 		return 0;
-	facts(dir, owner, sizeof owner, me, sizeof me);
+	util_path_facts(dir, owner, sizeof owner, me, sizeof me);
 	write_hint(var, top, err, hint, sizeof hint);
 	snprintf(msg, n, "%s %s%s is not writable as %s: %s: %s; %s", var, dir, owner, me, step,
 		 strerror(err), hint);
@@ -145,7 +131,7 @@ static int probe_inside(const char *var, const char *dir, const char *const *sub
 			continue;
 		{
 			int err = errno;
-			facts(p, owner, sizeof owner, me, sizeof me);
+			util_path_facts(p, owner, sizeof owner, me, sizeof me);
 			write_hint(var, dir, err, hint, sizeof hint);
 			snprintf(msg, n, "%s: %s%s cannot be written as %s: %s; %s", var, p, owner, me,
 				 strerror(err), hint);
@@ -173,7 +159,7 @@ static int probe_read(const char *var, const char *dir, char *msg, size_t n)
 	} else {
 		err = errno;
 	}
-	facts(dir, owner, sizeof owner, me, sizeof me);
+	util_path_facts(dir, owner, sizeof owner, me, sizeof me);
 	if (err == ENOENT)
 		snprintf(msg, n, "%s %s does not exist; hint: mount the media volume there, or "
 			 "set MEDIA_DIR to empty for database-only backups", var, dir);
